@@ -1,0 +1,11 @@
+export type {
+  TargetClient,
+  TargetKind,
+  TargetCallOptions,
+  DeliveryRequest,
+  SourceVersionFacts,
+  DeliveryOutcome,
+  DeleteOutcome,
+  ValidationProblem,
+} from './contract.js';
+export { TransientTargetError } from './contract.js';
