@@ -1,0 +1,14 @@
+export { relaySecretVersion, relayPart, deliveryRetryOptions } from './relay.js';
+export { rotateCredential } from './rotate.js';
+export type { RotateOutput, RotateSourceResult } from './rotate.js';
+export { reconcile } from './reconcile.js';
+export { planWaves, chunk } from './waves.js';
+export {
+  ACTIVITIES,
+  ORCHESTRATIONS,
+  MAX_DELIVERIES_PER_ORCHESTRATION,
+  RECONCILE_INSTANCE_ID,
+  relayInstanceId,
+  rotateInstanceId,
+} from './names.js';
+export type * from './types.js';

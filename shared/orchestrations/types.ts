@@ -1,0 +1,166 @@
+import type { DeliveryStatus } from '../domain/statuses.js';
+import type { Placement, SecretVersionRef } from '../domain/references.js';
+
+/**
+ * Inputs and outputs of orchestrations and activities. Everything here lands in Durable Functions history, which is
+ * stored in plain text: references, statuses and keyed fingerprints only, never a value.
+ */
+
+/** Who or what started the work (goes to the audit as the actor). */
+export type Actor =
+  | { readonly kind: 'event'; readonly id: string }
+  | { readonly kind: 'operator'; readonly id: string }
+  | { readonly kind: 'timer'; readonly id: string };
+
+/** Why the work runs: the event or request that caused it, for the audit trail. */
+export interface Cause {
+  readonly actor: Actor;
+  /** Event Grid / CloudEvents id, when an event started it. */
+  readonly eventId?: string;
+  /** What kind of start: a source event, a rotation, a manual request, a reconciliation repair. */
+  readonly trigger: 'event' | 'rotation' | 'manual' | 'reconcile';
+  /** The orchestration that started this one, if any. */
+  readonly parentInstanceId?: string;
+}
+
+/** One planned delivery of a source secret to one target placement. */
+export interface RelayDelivery {
+  /** Stable id within a relay: `<routeId>/<targetId>/<name>[#key]`. */
+  readonly deliveryId: string;
+  readonly routeId: string;
+  readonly targetId: string;
+  readonly kind: 'keyVault' | 'kubernetes';
+  /** The endpoint that bounds concurrency: vault host or cluster server. */
+  readonly endpoint: string;
+  readonly placement: Placement;
+  readonly policy: {
+    readonly adopt: boolean;
+    readonly recoverDeleted: boolean;
+    readonly versionsToKeep: number;
+  };
+}
+
+export interface RelayInput {
+  readonly ref: SecretVersionRef;
+  readonly cause: Cause;
+  /** Restrict the relay to these target ids (manual relays, reconciliation repairs). */
+  readonly targets?: readonly string[];
+}
+
+/** Input of one part of a large relay (a sub-orchestration over at most `MAX_DELIVERIES_PER_ORCHESTRATION`). */
+export interface RelayPartInput {
+  readonly ref: SecretVersionRef;
+  readonly cause: Cause;
+  readonly deliveries: readonly RelayDelivery[];
+  readonly limits: ConcurrencyLimits;
+}
+
+export interface ConcurrencyLimits {
+  /** Deliveries in flight at once, overall. */
+  readonly maxConcurrent: number;
+  /** Deliveries in flight at once against one endpoint (vault or cluster). */
+  readonly maxPerEndpoint: number;
+}
+
+/** The outcome of one delivery, as recorded in history and the audit. */
+export interface DeliveryResult {
+  readonly deliveryId: string;
+  readonly routeId: string;
+  readonly targetId: string;
+  readonly kind: 'keyVault' | 'kubernetes';
+  readonly location: string;
+  readonly status: DeliveryStatus;
+  readonly reason: string;
+  readonly message?: string;
+  readonly writtenVersion?: string;
+  /** Keyed fingerprint of the delivered value (absent when the source could not be read). */
+  readonly fingerprint?: string;
+  /** Deployments restarted because the value changed (Kubernetes). */
+  readonly restarted?: readonly string[];
+}
+
+/** What `planRelay` returns. */
+export interface RelayPlan {
+  readonly deliveries: readonly RelayDelivery[];
+  readonly limits: ConcurrencyLimits;
+  /** Set when the source version cannot be planned (unknown source, missing secret): nothing is delivered. */
+  readonly rejected?: { readonly status: DeliveryStatus; readonly reason: string; readonly message: string };
+}
+
+export interface RelaySummary {
+  readonly ref: SecretVersionRef;
+  readonly planned: number;
+  readonly outcomes: readonly DeliveryResult[];
+  readonly counts: Partial<Record<DeliveryStatus, number>>;
+  /** True when every delivery ended in a success status. */
+  readonly ok: boolean;
+  readonly rejected?: RelayPlan['rejected'];
+}
+
+/** Custom status of a running relay, for `GET /api/rotations/{id}`. */
+export interface RelayProgress {
+  readonly phase: 'planning' | 'delivering' | 'auditing' | 'done';
+  readonly planned: number;
+  readonly completed: number;
+  readonly counts: Partial<Record<DeliveryStatus, number>>;
+}
+
+export interface RotateInput {
+  readonly sourceId: string;
+  readonly name: string;
+  readonly cause: Cause;
+  readonly targets?: readonly string[];
+}
+
+export interface RotateResult {
+  readonly ref: SecretVersionRef;
+  readonly relayInstanceId: string;
+  readonly relay: RelaySummary;
+}
+
+export interface ReconcileInput {
+  readonly cause: Cause;
+}
+
+/** One source secret whose targets the reconciliation checks. */
+export interface ReconcileItem {
+  readonly sourceId: string;
+  readonly name: string;
+  /** The source's current version. */
+  readonly version: string;
+  readonly vaultUrl: string;
+}
+
+export interface DriftFinding {
+  readonly ref: SecretVersionRef;
+  readonly targetId: string;
+  readonly location: string;
+  /** What differs: missing target, older version held, foreign overwrite, value edited, not owned. */
+  readonly drift: 'absent' | 'deleted' | 'version' | 'foreign-overwrite' | 'value' | 'not-owned';
+  readonly heldVersion?: string;
+}
+
+export interface ReconcileReport {
+  readonly instanceId: string;
+  readonly startedAt: string;
+  readonly checkedSecrets: number;
+  readonly checkedTargets: number;
+  readonly drift: readonly DriftFinding[];
+  readonly repairs: readonly { readonly ref: SecretVersionRef; readonly instanceId: string; readonly summary: RelaySummary }[];
+  /** Findings the relay will not repair by itself (not owned). */
+  readonly unrepaired: readonly DriftFinding[];
+  readonly reportBlob?: string;
+}
+
+/** An audit entry as the orchestrations describe it; the audit activity turns it into a chained record. */
+export interface AuditEntry {
+  readonly action: 'deliver' | 'rotate' | 'reconcile' | 'drift' | 'reject-event' | 'expired' | 'plan';
+  readonly status: string;
+  readonly cause: Cause;
+  readonly instanceId: string;
+  readonly ref?: Partial<SecretVersionRef>;
+  readonly target?: { readonly id: string; readonly kind: string; readonly location: string };
+  readonly reason?: string;
+  readonly message?: string;
+  readonly fingerprint?: string;
+}
