@@ -61,6 +61,7 @@ export function* reconcile(context: OrchestrationContext): Generator<df.Task, Re
     status: finding.drift === 'not-owned' ? 'FailedNotOwned' : 'Drifted',
     cause: input.cause,
     instanceId: context.df.instanceId,
+    at: context.df.currentUtcDateTime.toISOString(),
     ref: finding.ref,
     target: { id: finding.targetId, kind: 'unknown', location: finding.location },
     reason: finding.drift,

@@ -33,6 +33,7 @@ export function* rotateCredential(context: OrchestrationContext): Generator<df.T
     status: rotated.ok ? (rotated.reused ? 'UpToDate' : 'Created') : rotated.status,
     cause: input.cause,
     instanceId: context.df.instanceId,
+    at: context.df.currentUtcDateTime.toISOString(),
     ref: rotated.ok ? rotated.ref : { sourceId: input.sourceId, name: input.name },
     reason: rotated.ok ? (rotated.reused ? 'rotation-already-written' : 'new-version-written') : rotated.reason,
     ...(rotated.ok ? {} : { message: rotated.message }),

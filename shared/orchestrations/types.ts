@@ -156,6 +156,8 @@ export interface ReconcileReport {
 export interface AuditEntry {
   readonly action: 'deliver' | 'rotate' | 'reconcile' | 'drift' | 'reject-event' | 'expired' | 'plan';
   readonly status: string;
+  /** When the orchestration recorded it (its deterministic clock); part of the record's deterministic id. */
+  readonly at: string;
   readonly cause: Cause;
   readonly instanceId: string;
   readonly ref?: Partial<SecretVersionRef>;

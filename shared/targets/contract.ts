@@ -71,6 +71,8 @@ export interface DeliveryOutcome {
   readonly message?: string;
   /** Source version the target held before, if it was ours. */
   readonly previousSourceVersion?: string;
+  /** Workloads restarted because the value changed (Kubernetes rollout restarts). */
+  readonly restarted?: readonly string[];
 }
 
 export type DeleteOutcome = 'Deleted' | 'NotFound' | 'NotOwned';
