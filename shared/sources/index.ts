@@ -1,0 +1,2 @@
+export { createSourceVault, sourceVaultFromApi, SourceVaultError } from './sourceVault.js';
+export type { SourceCallOptions, SourceSecretProperties, SourceVault, SourceVaultOptions } from './sourceVault.js';

@@ -1,0 +1,230 @@
+import type { TokenCredential } from '@azure/identity';
+import { SecretClient, type SecretClientOptions } from '@azure/keyvault-secrets';
+import { fingerprint, type FingerprintKey } from '../domain/fingerprint.js';
+import { ownerOf } from '../domain/references.js';
+import { withBackoff, type Sleep } from '../targets/backoff.js';
+import { TransientTargetError, type SourceVersionFacts } from '../targets/contract.js';
+import {
+  classifyKeyVaultError,
+  dateFromUnixSeconds,
+  keyVaultErrorInfo,
+  keyVaultRetryHint,
+  latestVersionOf,
+  TargetFailure,
+  versionInfoFrom,
+  type KeyVaultSecretsApi,
+  type SecretVersionInfo,
+} from '../targets/keyVault/index.js';
+
+export interface SourceVaultOptions {
+  /** Source id from the config. */
+  readonly sourceId: string;
+  /** e.g. `https://platform.vault.azure.net`. */
+  readonly vaultUrl: string;
+  readonly credential: TokenCredential;
+  /** SDK options from the composition root (TLS trust, `disableChallengeResourceVerification`, retry options). */
+  readonly clientOptions?: SecretClientOptions;
+  /** Sleep of the throttling ladder; tests pass a fast one. Default: real time. */
+  readonly sleep?: Sleep;
+  /** Override of the 1, 2, 4, 8, 16 s ladder. */
+  readonly backoffLadderInMs?: readonly number[];
+}
+
+export interface SourceCallOptions {
+  readonly abortSignal?: AbortSignal;
+}
+
+/** Metadata of one source version, without its value. Times in unix seconds. */
+export type SourceSecretProperties = SecretVersionInfo;
+
+/** A final failure reading or writing a source vault; transient ones are thrown as `TransientTargetError`. */
+export class SourceVaultError extends Error {
+  override readonly name = 'SourceVaultError';
+  constructor(
+    message: string,
+    readonly status: 'FailedSourceMissing' | 'FailedAccessDenied' | 'FailedValidation',
+    readonly reason: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The relay's view of one source vault. No method logs or returns a value except `readVersion`'s `value`. */
+export interface SourceVault {
+  readonly sourceId: string;
+  readonly vaultUrl: string;
+  /**
+   * Reads one version's value and facts (owner, createdOn, isLatest, contentType, expiry, keyed fingerprint).
+   * Permission: secrets/getSecret + secrets/readMetadata (Key Vault Secrets User). Throws `SourceVaultError`
+   * FailedSourceMissing for a missing or disabled version.
+   */
+  readVersion(
+    name: string,
+    version: string,
+    fingerprintKey: FingerprintKey,
+    options?: SourceCallOptions,
+  ): Promise<{ value: string; facts: SourceVersionFacts }>;
+  /**
+   * Properties of the newest version (newest enabled one unless `includeDisabled`), without the value; undefined when
+   * the secret has no such version. Permission: secrets/readMetadata.
+   */
+  getLatestProperties(name: string, options?: SourceCallOptions & { includeDisabled?: boolean }): Promise<SourceSecretProperties | undefined>;
+  /** Properties of one version without its value; undefined when missing. Permission: secrets/readMetadata. */
+  getVersionProperties(name: string, version: string, options?: SourceCallOptions): Promise<SourceSecretProperties | undefined>;
+  /** Same as `getVersionProperties`. */
+  getProperties(name: string, version: string, options?: SourceCallOptions): Promise<SourceSecretProperties | undefined>;
+  /** Every secret of the vault with its latest version's tags (metadata only). Permission: secrets/readMetadata. */
+  listSecrets(options?: SourceCallOptions): AsyncIterable<{ readonly name: string; readonly tags: Readonly<Record<string, string>>; readonly enabled: boolean }>;
+  /**
+   * Writes a new version (rotation) and returns its version id. Not idempotent: each call creates a version, so the
+   * caller decides once. `expiresOn`/`notBefore` as a Date or unix seconds. Permission: secrets/setSecret.
+   */
+  setNewVersion(
+    name: string,
+    value: string,
+    options?: SourceCallOptions & {
+      contentType?: string;
+      expiresOn?: Date | number;
+      notBefore?: Date | number;
+      tags?: Record<string, string>;
+    },
+  ): Promise<{ version: string }>;
+}
+
+/** Creates the source vault reader/writer over the real `SecretClient`. */
+export function createSourceVault(options: SourceVaultOptions): SourceVault {
+  const client = new SecretClient(options.vaultUrl, options.credential, options.clientOptions);
+  return sourceVaultFromApi(client, options);
+}
+
+/** The same over any `KeyVaultSecretsApi` (a `SecretClient` in production). */
+export function sourceVaultFromApi(api: KeyVaultSecretsApi, options: Omit<SourceVaultOptions, 'credential' | 'clientOptions'>): SourceVault {
+  const host = new URL(options.vaultUrl).host.toLowerCase();
+  const backoff = (abortSignal?: AbortSignal) => ({
+    ...(options.sleep ? { sleep: options.sleep } : {}),
+    ...(options.backoffLadderInMs ? { ladderInMs: options.backoffLadderInMs } : {}),
+    ...(abortSignal ? { abortSignal } : {}),
+  });
+
+  async function call<T>(operation: string, name: string, fn: () => Promise<T>, abortSignal?: AbortSignal, notFound?: () => T): Promise<T> {
+    try {
+      return await withBackoff(fn, keyVaultRetryHint, backoff(abortSignal));
+    } catch (error) {
+      const info = keyVaultErrorInfo(error);
+      const location = `${host}/${name}`;
+      if (info.statusCode === 404) {
+        if (notFound) return notFound();
+        throw new SourceVaultError(`${operation} on ${location}: not found (404)`, 'FailedSourceMissing', 'source-missing');
+      }
+      if (info.statusCode === 403 && info.innerCode === 'SecretDisabled') {
+        throw new SourceVaultError(`${operation} on ${location}: the version is disabled (403 SecretDisabled)`, 'FailedSourceMissing', 'source-disabled');
+      }
+      const classified = classifyKeyVaultError(error, { operation, location });
+      if (classified instanceof TargetFailure) {
+        const status = classified.status === 'FailedAccessDenied' ? 'FailedAccessDenied' : 'FailedValidation';
+        throw new SourceVaultError(classified.message, status, classified.reason);
+      }
+      throw classified;
+    }
+  }
+
+  async function listVersions(name: string, abortSignal?: AbortSignal): Promise<SecretVersionInfo[]> {
+    return call(
+      'listPropertiesOfSecretVersions',
+      name,
+      async () => {
+        const found: SecretVersionInfo[] = [];
+        for await (const properties of api.listPropertiesOfSecretVersions(name, { abortSignal })) found.push(versionInfoFrom(properties));
+        return found;
+      },
+      abortSignal,
+      () => [],
+    );
+  }
+
+  const vault: SourceVault = {
+    sourceId: options.sourceId,
+    vaultUrl: options.vaultUrl,
+
+    async readVersion(name, version, fingerprintKey, callOptions = {}) {
+      const { abortSignal } = callOptions;
+      const secret = await call('getSecret', name, () => api.getSecret(name, { version, abortSignal }), abortSignal);
+      if (secret.value === undefined) {
+        throw new SourceVaultError(`getSecret on ${host}/${name}: the version has no value`, 'FailedSourceMissing', 'source-missing');
+      }
+      const properties = versionInfoFrom(secret.properties);
+      if (!properties.enabled) {
+        throw new SourceVaultError(`getSecret on ${host}/${name}: the version is disabled`, 'FailedSourceMissing', 'source-disabled');
+      }
+      const latest = latestVersionOf((await listVersions(name, abortSignal)).filter((v) => v.enabled));
+      const facts: SourceVersionFacts = {
+        owner: ownerOf(options.vaultUrl, name),
+        version: properties.version || version,
+        createdOn: properties.createdOn,
+        fingerprint: fingerprint(fingerprintKey, secret.value),
+        isLatest: latest?.version === (properties.version || version),
+        ...(properties.contentType !== undefined ? { contentType: properties.contentType } : {}),
+        ...(properties.expiresOn !== undefined ? { expiresOn: properties.expiresOn } : {}),
+        ...(properties.notBefore !== undefined ? { notBefore: properties.notBefore } : {}),
+      };
+      return { value: secret.value, facts };
+    },
+
+    async getLatestProperties(name, callOptions = {}) {
+      const versions = await listVersions(name, callOptions.abortSignal);
+      return latestVersionOf(callOptions.includeDisabled ? versions : versions.filter((v) => v.enabled));
+    },
+
+    async getVersionProperties(name, version, callOptions = {}) {
+      const versions = await listVersions(name, callOptions.abortSignal);
+      return versions.find((v) => v.version === version);
+    },
+
+    getProperties(name, version, callOptions = {}) {
+      return vault.getVersionProperties(name, version, callOptions);
+    },
+
+    async *listSecrets(callOptions = {}) {
+      const { abortSignal } = callOptions;
+      const page: Array<{ name: string; tags: Record<string, string>; enabled: boolean }> = [];
+      // Collected under the backoff ladder, then yielded: a throttled page is retried from the start.
+      await call(
+        'listPropertiesOfSecrets',
+        '*',
+        async () => {
+          page.length = 0;
+          for await (const properties of api.listPropertiesOfSecrets({ abortSignal })) {
+            page.push({ name: properties.name, tags: { ...(properties.tags ?? {}) }, enabled: properties.enabled !== false });
+          }
+        },
+        abortSignal,
+      );
+      yield* page;
+    },
+
+    async setNewVersion(name, value, callOptions = {}) {
+      const { abortSignal, contentType, expiresOn, notBefore, tags } = callOptions;
+      const secret = await call(
+        'setSecret',
+        name,
+        () =>
+          api.setSecret(name, value, {
+            abortSignal,
+            ...(contentType !== undefined ? { contentType } : {}),
+            ...(expiresOn !== undefined ? { expiresOn: asDate(expiresOn) } : {}),
+            ...(notBefore !== undefined ? { notBefore: asDate(notBefore) } : {}),
+            ...(tags !== undefined ? { tags } : {}),
+          }),
+        abortSignal,
+      );
+      const written = secret.properties.version;
+      if (!written) throw new TransientTargetError(`setSecret on ${host}/${name}: no version in the answer`, 'FailedUnavailable');
+      return { version: written };
+    },
+  };
+  return vault;
+}
+
+function asDate(value: Date | number): Date | undefined {
+  return value instanceof Date ? value : dateFromUnixSeconds(value);
+}

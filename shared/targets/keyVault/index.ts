@@ -1,0 +1,30 @@
+export { createKeyVaultTarget, KeyVaultTarget } from './target.js';
+export type { KeyVaultTargetOptions, KeyVaultObserveOptions } from './target.js';
+export type { KeyVaultSecretsApi } from './secretsApi.js';
+export {
+  classifyKeyVaultError,
+  ERROR_REASONS,
+  isBusyConflict,
+  isDeletedButRecoverable,
+  isNotFound,
+  keyVaultErrorInfo,
+  keyVaultRetryHint,
+  TargetFailure,
+} from './errors.js';
+export type { ErrorReason, KeyVaultErrorInfo } from './errors.js';
+export {
+  dateFromUnixSeconds,
+  latestVersionOf,
+  marksFromTags,
+  MANAGED_BY_RELAY,
+  TAG_FINGERPRINT,
+  TAG_MANAGED_BY,
+  TAG_SOURCE,
+  TAG_SOURCE_CREATED,
+  TAG_SOURCE_VERSION,
+  tagsFromMarks,
+  unixSecondsFrom,
+  versionInfoFrom,
+} from './transformations.js';
+export type { DeletedSecretInfo, SecretVersionInfo } from './transformations.js';
+export { KEY_VAULT_LIMITS, validateKeyVaultMetadata, validateKeyVaultPlacement, validateSecretName } from './validation.js';

@@ -1,0 +1,276 @@
+import type { TokenCredential } from '@azure/identity';
+import { SecretClient, type SecretClientOptions } from '@azure/keyvault-secrets';
+import { decideDelivery, type OwnershipMarks, type TargetObservation } from '../../domain/decision.js';
+import type { Placement } from '../../domain/references.js';
+import { withBackoff, type Sleep } from '../backoff.js';
+import {
+  TransientTargetError,
+  type DeleteOutcome,
+  type DeliveryOutcome,
+  type DeliveryRequest,
+  type TargetCallOptions,
+  type TargetClient,
+  type ValidationProblem,
+} from '../contract.js';
+import { sharedWriteBudget, WriteBudget, type WriteBudgetOptions } from '../writeBudget.js';
+import {
+  classifyKeyVaultError,
+  isDeletedButRecoverable,
+  isNotFound,
+  keyVaultRetryHint,
+  TargetFailure,
+} from './errors.js';
+import type { KeyVaultSecretsApi } from './secretsApi.js';
+import {
+  dateFromUnixSeconds,
+  deletedInfoFrom,
+  latestVersionOf,
+  marksFromTags,
+  tagsFromMarks,
+  versionInfoFrom,
+  type SecretVersionInfo,
+} from './transformations.js';
+import { validateKeyVaultMetadata, validateKeyVaultPlacement } from './validation.js';
+
+export interface KeyVaultTargetOptions {
+  /** Target id from the config. */
+  readonly targetId: string;
+  /** The customer vault, e.g. `https://contoso.vault.azure.net`. */
+  readonly vaultUrl: string;
+  readonly credential: TokenCredential;
+  /** SDK options from the composition root (TLS trust, `disableChallengeResourceVerification`, retry options). */
+  readonly clientOptions?: SecretClientOptions;
+  /**
+   * Write pacing. Settings select the process-wide bucket of this vault host (first settings win); a `WriteBudget`
+   * instance is used as is (tests inject one with a fake clock). Default 30 writes per 10 s.
+   */
+  readonly writeBudget?: WriteBudget | Pick<WriteBudgetOptions, 'writes' | 'perSeconds'>;
+  /** Sleep of the throttling ladder; tests pass a fast one. Default: real time. */
+  readonly sleep?: Sleep;
+  /** Override of the 1, 2, 4, 8, 16 s ladder. */
+  readonly backoffLadderInMs?: readonly number[];
+  /** Poll interval while a recovery completes. Default 500 ms (the SDK's default is 2 s). */
+  readonly recoverPollIntervalInMs?: number;
+}
+
+/** Observe options of the Key Vault target: with `owner`, `previouslyOwned` only counts versions of that source. */
+export interface KeyVaultObserveOptions extends TargetCallOptions {
+  readonly owner?: string;
+}
+
+/**
+ * Creates the Key Vault target: one customer vault reached through the real `SecretClient`.
+ * Permissions on the vault: secrets/readMetadata (observe), secrets/setSecret (deliver), secrets/recover (only for
+ * routes with `recoverDeleted`), secrets/delete (deleteIfOwned). It never reads a target value.
+ */
+export function createKeyVaultTarget(options: KeyVaultTargetOptions): TargetClient & {
+  observe(placement: Placement, options?: KeyVaultObserveOptions): Promise<TargetObservation>;
+} {
+  const client = new SecretClient(options.vaultUrl, options.credential, options.clientOptions);
+  return new KeyVaultTarget(client, options);
+}
+
+const MAX_DECISION_ROUNDS = 3;
+
+/** `TargetClient` over the narrow `KeyVaultSecretsApi`; see `createKeyVaultTarget`. */
+export class KeyVaultTarget implements TargetClient {
+  readonly kind = 'keyVault' as const;
+  readonly targetId: string;
+  private readonly host: string;
+  private readonly budget: WriteBudget;
+  private readonly sleep: Sleep | undefined;
+  private readonly ladderInMs: readonly number[] | undefined;
+  private readonly recoverPollIntervalInMs: number;
+
+  constructor(
+    private readonly api: KeyVaultSecretsApi,
+    options: Omit<KeyVaultTargetOptions, 'credential' | 'clientOptions'>,
+  ) {
+    this.targetId = options.targetId;
+    this.host = new URL(options.vaultUrl).host.toLowerCase();
+    this.budget = options.writeBudget instanceof WriteBudget ? options.writeBudget : sharedWriteBudget(this.host, options.writeBudget);
+    this.sleep = options.sleep;
+    this.ladderInMs = options.backoffLadderInMs;
+    this.recoverPollIntervalInMs = options.recoverPollIntervalInMs ?? 500;
+  }
+
+  /** Name rules (1–127 of `[A-Za-z0-9-]`), no key, value ≤ 25 KB. No call. */
+  validate(placement: Placement, value: string): ValidationProblem[] {
+    return validateKeyVaultPlacement(placement, value);
+  }
+
+  /**
+   * Reads ownership metadata of the current version (listing version properties; never the value). A name with no
+   * live versions is looked up among soft-deleted secrets. Permission: secrets/readMetadata (+ deleted-secret read).
+   * Throws `TargetFailure` (403/401) or `TransientTargetError`.
+   */
+  async observe(placement: Placement, options: KeyVaultObserveOptions = {}): Promise<TargetObservation> {
+    return this.observeName(placement.name, options.owner, options.abortSignal);
+  }
+
+  /**
+   * Observes, decides with `decideDelivery`, and writes only when the decision says so: recovering a soft-deleted
+   * name first when the route allows it. Validates before any call. Idempotent: a repeat finds UpToDate.
+   * Permissions: readMetadata, setSecret, and recover when `policy.recoverDeleted`.
+   */
+  async deliver(request: DeliveryRequest, options: TargetCallOptions = {}): Promise<DeliveryOutcome> {
+    const { placement, source, value, policy } = request;
+    const marks: OwnershipMarks = {
+      source: source.owner.toLowerCase(),
+      sourceVersion: source.version,
+      sourceCreatedOn: source.createdOn,
+      fingerprint: source.fingerprint,
+    };
+    const tags = tagsFromMarks(marks);
+    const problems = [...this.validate(placement, value), ...validateKeyVaultMetadata({ tags, ...withContentType(source.contentType) })];
+    if (problems.length > 0) {
+      return this.outcome(placement, 'FailedValidation', 'invalid', {
+        message: problems.map((p) => `${p.field}: ${p.message}`).join('; '),
+      });
+    }
+    const signal = options.abortSignal;
+    try {
+      for (let round = 0; round < MAX_DECISION_ROUNDS; round++) {
+        const observation = await this.observeName(placement.name, marks.source, signal);
+        const decision = decideDelivery(source, observation, policy);
+        const held = observation.state !== 'absent' ? observation.marks : undefined;
+        const previous = held?.source === marks.source ? { previousSourceVersion: held.sourceVersion } : {};
+        if (!decision.write) return this.outcome(placement, decision.status, decision.reason, previous);
+        if (decision.recover) await this.recover(placement.name, signal);
+        const written = await this.setVersion(placement.name, value, tags, request, decision.recover, signal);
+        if (written === 'raced-deletion') continue;
+        return this.outcome(placement, decision.status, decision.reason, { ...previous, writtenVersion: written });
+      }
+      throw new TransientTargetError(
+        `deliver on ${this.locate(placement.name)}: the name kept changing between soft-deleted and live`,
+        'FailedUnavailable',
+      );
+    } catch (error) {
+      const classified = classifyKeyVaultError(error, { operation: 'deliver', location: this.locate(placement.name) });
+      if (classified instanceof TargetFailure) {
+        return this.outcome(placement, classified.status, classified.reason, { message: classified.message });
+      }
+      throw classified;
+    }
+  }
+
+  /**
+   * Soft-deletes the secret only when its current version carries the relay's marks for `owner`. Missing or already
+   * deleted → NotFound (success); foreign → NotOwned, untouched. Permissions: readMetadata, delete.
+   */
+  async deleteIfOwned(placement: Placement, owner: string, options: TargetCallOptions = {}): Promise<DeleteOutcome> {
+    const observation = await this.observeName(placement.name, owner, options.abortSignal);
+    if (observation.state !== 'present') return 'NotFound';
+    if (observation.marks?.source !== owner.toLowerCase()) return 'NotOwned';
+    await this.budget.take(options.abortSignal ? { abortSignal: options.abortSignal } : {});
+    const found = await this.call('deleteSecret', placement.name, async () => {
+      await this.api.beginDeleteSecret(placement.name, { abortSignal: options.abortSignal, intervalInMs: this.recoverPollIntervalInMs });
+      return true;
+    }, { notFound: () => false });
+    return found ? 'Deleted' : 'NotFound';
+  }
+
+  private async observeName(name: string, owner: string | undefined, abortSignal: AbortSignal | undefined): Promise<TargetObservation> {
+    const versions = await this.call('listPropertiesOfSecretVersions', name, async () => {
+      const found: SecretVersionInfo[] = [];
+      for await (const properties of this.api.listPropertiesOfSecretVersions(name, { abortSignal })) {
+        found.push(versionInfoFrom(properties));
+      }
+      return found;
+    }, { notFound: () => [] });
+    const latest = latestVersionOf(versions);
+    if (!latest) {
+      const deleted = await this.call('getDeletedSecret', name, async () => deletedInfoFrom(await this.api.getDeletedSecret(name, { abortSignal })), {
+        notFound: () => undefined,
+      });
+      if (!deleted) return { state: 'absent' };
+      const marks = marksFromTags(deleted.tags);
+      return marks ? { state: 'deleted', marks } : { state: 'deleted' };
+    }
+    const marks = marksFromTags(latest.tags);
+    if (marks) return { state: 'present', marks };
+    const wanted = owner?.toLowerCase();
+    const previouslyOwned = versions.some((v) => {
+      if (v === latest) return false;
+      const older = marksFromTags(v.tags);
+      return older !== undefined && (wanted === undefined || older.source === wanted);
+    });
+    return previouslyOwned ? { state: 'present', previouslyOwned: true } : { state: 'present' };
+  }
+
+  private async recover(name: string, abortSignal: AbortSignal | undefined): Promise<void> {
+    await this.budget.take(abortSignal ? { abortSignal } : {});
+    await this.call('recoverDeletedSecret', name, async () => {
+      const poller = await this.api.beginRecoverDeletedSecret(name, { abortSignal, intervalInMs: this.recoverPollIntervalInMs });
+      await poller.pollUntilDone();
+    }, { notFound: () => undefined });
+  }
+
+  /** Writes one version; 'raced-deletion' when the name turned out soft-deleted (observe again and re-decide). */
+  private async setVersion(
+    name: string,
+    value: string,
+    tags: Record<string, string>,
+    request: DeliveryRequest,
+    afterRecovery: boolean,
+    abortSignal: AbortSignal | undefined,
+  ): Promise<string | 'raced-deletion'> {
+    await this.budget.take(abortSignal ? { abortSignal } : {});
+    const { source } = request;
+    try {
+      return await withBackoff(
+        async () => {
+          const secret = await this.api.setSecret(name, value, {
+            abortSignal,
+            tags,
+            ...withContentType(source.contentType),
+            ...(source.expiresOn !== undefined ? { expiresOn: dateFromUnixSeconds(source.expiresOn) } : {}),
+            ...(source.notBefore !== undefined ? { notBefore: dateFromUnixSeconds(source.notBefore) } : {}),
+          });
+          return secret.properties.version ?? '';
+        },
+        // Right after a recovery the name can still look deleted for a moment: wait like for a busy 409.
+        (error) => keyVaultRetryHint(error) ?? (afterRecovery && isDeletedButRecoverable(error) ? {} : undefined),
+        this.backoffOptions(abortSignal),
+      );
+    } catch (error) {
+      if (!afterRecovery && isDeletedButRecoverable(error)) return 'raced-deletion';
+      throw classifyKeyVaultError(error, { operation: 'setSecret', location: this.locate(name) });
+    }
+  }
+
+  /** One SDK call with the throttling ladder; errors classified, 404 mapped by `notFound` when given. */
+  private async call<T>(operation: string, name: string, fn: () => Promise<T>, options: { notFound?: () => T } = {}): Promise<T> {
+    try {
+      return await withBackoff(fn, keyVaultRetryHint, this.backoffOptions());
+    } catch (error) {
+      if (options.notFound && isNotFound(error)) return options.notFound();
+      throw classifyKeyVaultError(error, { operation, location: this.locate(name) });
+    }
+  }
+
+  private backoffOptions(abortSignal?: AbortSignal) {
+    return {
+      ...(this.sleep ? { sleep: this.sleep } : {}),
+      ...(this.ladderInMs ? { ladderInMs: this.ladderInMs } : {}),
+      ...(abortSignal ? { abortSignal } : {}),
+    };
+  }
+
+  private locate(name: string): string {
+    return `${this.host}/${name}`;
+  }
+
+  private outcome(
+    placement: Placement,
+    status: DeliveryOutcome['status'],
+    reason: string,
+    extra: Partial<Pick<DeliveryOutcome, 'message' | 'writtenVersion' | 'previousSourceVersion'>> = {},
+  ): DeliveryOutcome {
+    return { status, targetId: this.targetId, location: this.locate(placement.name), reason, ...extra };
+  }
+}
+
+function withContentType(contentType: string | undefined): { contentType?: string } {
+  return contentType !== undefined ? { contentType } : {};
+}

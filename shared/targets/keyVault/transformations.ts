@@ -1,0 +1,127 @@
+import type { DeletedSecret, SecretProperties } from '@azure/keyvault-secrets';
+import type { OwnershipMarks } from '../../domain/decision.js';
+
+/**
+ * The one place where Key Vault wire models (SDK `SecretProperties`, `DeletedSecret`, tag maps) become the relay's
+ * own shapes and back. Times are unix seconds everywhere inside the relay.
+ */
+
+/** Tag names of the ownership marks on a Key Vault secret. */
+export const TAG_MANAGED_BY = 'managed-by';
+export const MANAGED_BY_RELAY = 'secret-relay';
+export const TAG_SOURCE = 'relay-source';
+export const TAG_SOURCE_VERSION = 'relay-source-version';
+export const TAG_SOURCE_CREATED = 'relay-source-created';
+export const TAG_FINGERPRINT = 'relay-fingerprint';
+
+/** Metadata of one secret version, without its value. */
+export interface SecretVersionInfo {
+  readonly name: string;
+  readonly version: string;
+  /** Unix seconds; 0 when the service did not say. */
+  readonly createdOn: number;
+  readonly enabled: boolean;
+  readonly tags: Readonly<Record<string, string>>;
+  readonly contentType?: string;
+  /** Unix seconds. */
+  readonly expiresOn?: number;
+  /** Unix seconds. */
+  readonly notBefore?: number;
+}
+
+/** Metadata of a soft-deleted secret (its latest version at deletion). */
+export interface DeletedSecretInfo {
+  readonly name: string;
+  readonly tags: Readonly<Record<string, string>>;
+  /** Unix seconds. */
+  readonly deletedOn?: number;
+  /** Unix seconds. */
+  readonly scheduledPurgeOn?: number;
+}
+
+export function unixSecondsFrom(date: Date | undefined): number | undefined {
+  if (date === undefined) return undefined;
+  const ms = date.getTime();
+  return Number.isNaN(ms) || ms <= 0 ? undefined : Math.floor(ms / 1_000);
+}
+
+export function dateFromUnixSeconds(seconds: number | undefined): Date | undefined {
+  return seconds === undefined ? undefined : new Date(seconds * 1_000);
+}
+
+export function versionInfoFrom(properties: SecretProperties): SecretVersionInfo {
+  return {
+    name: properties.name,
+    version: properties.version ?? '',
+    createdOn: unixSecondsFrom(properties.createdOn) ?? 0,
+    enabled: properties.enabled !== false,
+    tags: { ...(properties.tags ?? {}) },
+    ...optional('contentType', properties.contentType),
+    ...optional('expiresOn', unixSecondsFrom(properties.expiresOn)),
+    ...optional('notBefore', unixSecondsFrom(properties.notBefore)),
+  };
+}
+
+export function deletedInfoFrom(deleted: DeletedSecret): DeletedSecretInfo {
+  return {
+    name: deleted.name,
+    tags: { ...(deleted.properties.tags ?? {}) },
+    ...optional('deletedOn', unixSecondsFrom(deleted.properties.deletedOn)),
+    ...optional('scheduledPurgeOn', unixSecondsFrom(deleted.properties.scheduledPurgeDate)),
+  };
+}
+
+/**
+ * Reads ownership marks from tags. Undefined unless `managed-by=secret-relay` and the source and source version are
+ * present. The owner is lower-cased (Key Vault names are case-insensitive; `ownerOf` lower-cases too).
+ */
+export function marksFromTags(tags: Readonly<Record<string, string>> | undefined): OwnershipMarks | undefined {
+  if (!tags || tags[TAG_MANAGED_BY] !== MANAGED_BY_RELAY) return undefined;
+  const source = tags[TAG_SOURCE];
+  const sourceVersion = tags[TAG_SOURCE_VERSION];
+  if (!source || !sourceVersion) return undefined;
+  const created = Number(tags[TAG_SOURCE_CREATED]);
+  return {
+    source: source.toLowerCase(),
+    sourceVersion,
+    ...optional('sourceCreatedOn', Number.isInteger(created) && created > 0 ? created : undefined),
+    ...optional('fingerprint', tags[TAG_FINGERPRINT]),
+  };
+}
+
+/** The tags the relay writes on every version it delivers. */
+export function tagsFromMarks(marks: OwnershipMarks): Record<string, string> {
+  return {
+    [TAG_MANAGED_BY]: MANAGED_BY_RELAY,
+    [TAG_SOURCE]: marks.source,
+    [TAG_SOURCE_VERSION]: marks.sourceVersion,
+    ...(marks.sourceCreatedOn !== undefined ? { [TAG_SOURCE_CREATED]: String(marks.sourceCreatedOn) } : {}),
+    ...(marks.fingerprint !== undefined ? { [TAG_FINGERPRINT]: marks.fingerprint } : {}),
+  };
+}
+
+/**
+ * The current version among a secret's versions: the newest by creation time. Key Vault times have 1-second
+ * resolution, so two versions created in the same second tie; the tie goes to a version without relay marks (so an
+ * overwrite behind the relay's back is repaired, at worst with one extra write), then to the newest recorded source
+ * version. Undefined for an empty list.
+ */
+export function latestVersionOf(versions: readonly SecretVersionInfo[]): SecretVersionInfo | undefined {
+  let best: SecretVersionInfo | undefined;
+  for (const candidate of versions) {
+    if (!best || compareForLatest(candidate, best) > 0) best = candidate;
+  }
+  return best;
+}
+
+function compareForLatest(a: SecretVersionInfo, b: SecretVersionInfo): number {
+  if (a.createdOn !== b.createdOn) return a.createdOn - b.createdOn;
+  const marksA = marksFromTags(a.tags);
+  const marksB = marksFromTags(b.tags);
+  if (!marksA !== !marksB) return marksA ? -1 : 1;
+  return (marksA?.sourceCreatedOn ?? 0) - (marksB?.sourceCreatedOn ?? 0);
+}
+
+function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
+}
