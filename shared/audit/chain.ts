@@ -1,0 +1,83 @@
+import { createHash, createHmac } from 'node:crypto';
+import type { FingerprintKey } from '../domain/fingerprint.js';
+import type { AuditRecord, AuditRecordContent } from './schema.js';
+
+/**
+ * The hash chain of one blob. Each line is `{…content,"seq":n,"chain":"…","prev":"<hex>","hash":"<hex>"}` + `\n`;
+ * `hash` is SHA-256 (or HMAC-SHA256 under a chain key) of the line's exact bytes without the `,"hash":"…"` member,
+ * and `prev` is the previous line's `hash` (for the first line: the blob's genesis value). Editing, deleting,
+ * reordering or moving a line breaks a link.
+ */
+export const PLAIN_CHAIN = 'sha256';
+const HASH_SUFFIX = /,"hash":"([0-9a-f]{64})"\}$/;
+
+/** The `prev` of a blob's first record: binds the chain to the blob name, so a moved blob does not verify. */
+export function genesisOf(blobName: string): string {
+  return createHash('sha256').update(`secret-relay-audit/v1:${blobName}`).digest('hex');
+}
+
+export function chainNameOf(key: FingerprintKey | undefined): string {
+  return key ? `hmac-sha256:${key.id}` : PLAIN_CHAIN;
+}
+
+function digest(body: string, key: FingerprintKey | undefined): string {
+  return key
+    ? createHmac('sha256', key.secret).update(body, 'utf8').digest('hex')
+    : createHash('sha256').update(body, 'utf8').digest('hex');
+}
+
+/** Serialises a record content as the next line of a blob; returns the line (with `\n`) and the full record. */
+export function sealLine(
+  content: AuditRecordContent,
+  link: { seq: number; prev: string; key?: FingerprintKey },
+): { line: string; record: AuditRecord } {
+  const body = JSON.stringify({ ...content, seq: link.seq, chain: chainNameOf(link.key), prev: link.prev });
+  const hash = digest(body, link.key);
+  const line = `${body.slice(0, -1)},"hash":"${hash}"}\n`;
+  return { line, record: { ...content, seq: link.seq, chain: chainNameOf(link.key), prev: link.prev, hash } };
+}
+
+export type LineCheck =
+  | { ok: true; record: AuditRecord }
+  | { ok: false; kind: 'unparseable-record' | 'hash-mismatch' | 'key-unavailable'; message: string; record?: AuditRecord };
+
+/**
+ * Parses one line (without its `\n`) and checks its own hash. Linking (`prev`, `seq`) is the caller's job.
+ * `keys` are the chain keys known to the verifier, by id.
+ */
+export function checkLine(line: string, keys: ReadonlyMap<string, FingerprintKey>): LineCheck {
+  const suffix = HASH_SUFFIX.exec(line);
+  let record: AuditRecord;
+  try {
+    record = JSON.parse(line) as AuditRecord;
+  } catch {
+    return { ok: false, kind: 'unparseable-record', message: 'not valid JSON' };
+  }
+  if (!suffix || typeof record !== 'object' || record === null || record.hash !== suffix[1]) {
+    return { ok: false, kind: 'unparseable-record', message: 'does not end with its "hash" member' };
+  }
+  if (typeof record.seq !== 'number' || typeof record.prev !== 'string' || typeof record.chain !== 'string') {
+    return { ok: false, kind: 'unparseable-record', message: 'lacks "seq", "chain" or "prev"' };
+  }
+  let key: FingerprintKey | undefined;
+  if (record.chain !== PLAIN_CHAIN) {
+    const keyId = /^hmac-sha256:([A-Za-z0-9-]{1,32})$/.exec(record.chain)?.[1];
+    key = keyId === undefined ? undefined : keys.get(keyId);
+    if (!key) {
+      return { ok: false, kind: 'key-unavailable', message: `chain "${record.chain}" needs a key the verifier was not given`, record };
+    }
+  }
+  const body = `${line.slice(0, line.length - suffix[0].length)}}`;
+  if (digest(body, key) !== record.hash) {
+    return { ok: false, kind: 'hash-mismatch', message: 'content does not match its hash (the record was edited)', record };
+  }
+  return { ok: true, record };
+}
+
+/** Reads `seq` and `hash` of a line written by {@link sealLine}, without checking it; undefined if it is not one. */
+export function tailLinkOf(line: string): { seq: number; hash: string } | undefined {
+  const suffix = HASH_SUFFIX.exec(line);
+  const seq = /,"seq":(\d+),"chain":/.exec(line);
+  if (!suffix?.[1] || !seq?.[1]) return undefined;
+  return { seq: Number(seq[1]), hash: suffix[1] };
+}

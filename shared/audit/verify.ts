@@ -1,0 +1,143 @@
+import type { FingerprintKey } from '../domain/fingerprint.js';
+import { checkLine, genesisOf, tailLinkOf } from './chain.js';
+import type { AuditRecord } from './schema.js';
+
+/** What can be wrong with the audit trail; constant, one per finding. */
+export const VERIFY_PROBLEM_KINDS = [
+  'incomplete-record',
+  'unparseable-record',
+  'hash-mismatch',
+  'key-unavailable',
+  'broken-link',
+  'missing-record',
+  'reordered',
+  'block-count',
+  'missing-segment',
+  'not-append-blob',
+  'foreign-blob',
+] as const;
+export type VerifyProblemKind = (typeof VERIFY_PROBLEM_KINDS)[number];
+
+/** One broken link: where (blob, byte offset of the line, its seq when readable) and what is wrong. */
+export interface VerifyProblem {
+  readonly blob: string;
+  readonly offset?: number;
+  readonly seq?: number;
+  readonly kind: VerifyProblemKind;
+  readonly message: string;
+}
+
+/** Result of walking one blob's chain: the records up to the first problem, with their byte offsets. */
+export interface BlobWalk {
+  readonly records: { record: AuditRecord; offset: number }[];
+  readonly problem?: VerifyProblem;
+}
+
+const NEWLINE = 0x0a;
+
+/** Splits blob bytes into complete lines (with offsets) and a trailing incomplete part, if any. */
+export function splitLines(bytes: Uint8Array): { lines: { offset: number; text: string }[]; rest?: { offset: number; length: number } } {
+  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const lines: { offset: number; text: string }[] = [];
+  let start = 0;
+  for (let index = buffer.indexOf(NEWLINE, start); index !== -1; index = buffer.indexOf(NEWLINE, start)) {
+    lines.push({ offset: start, text: buffer.toString('utf8', start, index) });
+    start = index + 1;
+  }
+  return start < buffer.length ? { lines, rest: { offset: start, length: buffer.length - start } } : { lines };
+}
+
+/**
+ * Walks the chain of one blob and stops at the first broken link: a line that does not parse, a record whose hash
+ * does not match its content, a `seq` out of order (missing or reordered records), a `prev` that is not the hash of
+ * the line before it (or the genesis value of the blob), a truncated last line, or a committed block count that
+ * differs from the number of records (each record is one block).
+ */
+export function walkBlob(
+  blob: string,
+  bytes: Uint8Array,
+  options: { keys?: ReadonlyMap<string, FingerprintKey>; blockCount?: number } = {},
+): BlobWalk {
+  const keys = options.keys ?? new Map<string, FingerprintKey>();
+  const { lines, rest } = splitLines(bytes);
+  const records: { record: AuditRecord; offset: number }[] = [];
+  let expectedPrev = genesisOf(blob);
+  let previousOffset: number | undefined;
+
+  for (const [position, line] of lines.entries()) {
+    const at = `${blob} at offset ${line.offset}`;
+    const check = checkLine(line.text, keys);
+    if (!check.ok) {
+      const seq = check.record?.seq;
+      return { records, problem: { blob, offset: line.offset, seq, kind: check.kind, message: `${at}${seq === undefined ? '' : ` (seq ${seq})`}: ${check.message}` } };
+    }
+    const record = check.record;
+    if (record.seq !== position) {
+      return { records, problem: sequenceProblem(blob, lines, position, record.seq) };
+    }
+    if (record.prev !== expectedPrev) {
+      const message =
+        previousOffset === undefined
+          ? `${at} (seq ${record.seq}): "prev" is not the genesis value of this blob (the blob was renamed or replaced)`
+          : `${at} (seq ${record.seq}): "prev" does not match the hash of the record before it at offset ${previousOffset} (that record was changed or replaced)`;
+      return { records, problem: { blob, offset: line.offset, seq: record.seq, kind: 'broken-link', message } };
+    }
+    records.push({ record, offset: line.offset });
+    expectedPrev = record.hash;
+    previousOffset = line.offset;
+  }
+  if (rest) {
+    return {
+      records,
+      problem: {
+        blob,
+        offset: rest.offset,
+        kind: 'incomplete-record',
+        message: `${blob} at offset ${rest.offset}: the blob ends with ${rest.length} bytes that are not a complete record (truncated)`,
+      },
+    };
+  }
+  if (options.blockCount !== undefined && options.blockCount !== lines.length) {
+    return {
+      records,
+      problem: {
+        blob,
+        kind: 'block-count',
+        message: `${blob}: ${options.blockCount} committed blocks but ${lines.length} records (each record is one block: the blob was rewritten)`,
+      },
+    };
+  }
+  return { records };
+}
+
+function sequenceProblem(blob: string, lines: { offset: number; text: string }[], position: number, found: number): VerifyProblem {
+  const line = lines[position]!;
+  const at = `${blob} at offset ${line.offset}`;
+  const later = lines.slice(position + 1).find((candidate) => tailLinkOf(candidate.text)?.seq === position);
+  if (later) {
+    return {
+      blob,
+      offset: line.offset,
+      seq: found,
+      kind: 'reordered',
+      message: `${at}: found seq ${found} where seq ${position} belongs; seq ${position} comes later at offset ${later.offset} (records were reordered)`,
+    };
+  }
+  if (found > position) {
+    const missing = found - position;
+    return {
+      blob,
+      offset: line.offset,
+      seq: found,
+      kind: 'missing-record',
+      message: `${at}: expected seq ${position}, found seq ${found} (${missing} record${missing === 1 ? '' : 's'} deleted before this offset)`,
+    };
+  }
+  return {
+    blob,
+    offset: line.offset,
+    seq: found,
+    kind: 'reordered',
+    message: `${at}: found seq ${found} after seq ${position - 1} (records were reordered or copied)`,
+  };
+}
