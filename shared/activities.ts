@@ -1,0 +1,281 @@
+import * as df from 'durable-functions';
+import type { ActivityHandler } from 'durable-functions';
+import { planDeliveries, matchingRoutes } from './domain/plan.js';
+import type { RelayConfig, TargetConfig } from './domain/config.js';
+import type { SecretVersionRef } from './domain/references.js';
+import { ownerOf } from './domain/references.js';
+import { STATUS_INFO } from './domain/statuses.js';
+import { TransientTargetError } from './targets/contract.js';
+import type { RotateSourceResult } from './orchestrations/rotate.js';
+import type {
+  AuditEntry,
+  Cause,
+  DeliveryResult,
+  DriftFinding,
+  ReconcileItem,
+  ReconcileReport,
+  RelayDelivery,
+  RelayInput,
+  RelayPlan,
+} from './orchestrations/types.js';
+import { ACTIVITIES } from './orchestrations/names.js';
+import type { RelayRuntime } from './runtime.js';
+import { SourceError } from './runtime.js';
+
+/** Tag written on a source version created by a rotation: the Event Grid event it causes is not relayed again. */
+export const ROTATION_TAG = 'relay-rotation';
+
+export interface DeliverInput {
+  readonly ref: SecretVersionRef;
+  readonly delivery: RelayDelivery;
+  readonly cause: Cause;
+}
+
+export interface RotateSourceInput {
+  readonly sourceId: string;
+  readonly name: string;
+  readonly rotationId: string;
+}
+
+/**
+ * Builds every activity over the given runtime: the only place activities get I/O. Each activity takes and returns
+ * references, statuses and fingerprints only. Non-transient failures come back as values; transient ones throw an
+ * `Error` whose message starts with the status, so the orchestration's RetryOptions apply.
+ */
+export function createActivities(runtime: RelayRuntime) {
+  const { config } = runtime;
+
+  async function planRelay(input: RelayInput): Promise<RelayPlan> {
+    const { ref } = input;
+    const source = config.sources.find((s) => s.id === ref.sourceId);
+    if (!source) {
+      return reject('FailedValidation', 'unknown-source', `source "${ref.sourceId}" is not in the relay config`);
+    }
+    let properties;
+    try {
+      properties = await runtime.source(ref.sourceId).getVersionProperties(ref.name, ref.version);
+    } catch (error) {
+      if (error instanceof SourceError) return reject(error.status, error.reason, error.message);
+      throw asRetryable(error);
+    }
+    if (!properties) {
+      return reject('FailedSourceMissing', 'version-not-found', `${ref.name}/${ref.version} does not exist in source "${ref.sourceId}"`);
+    }
+    if (!properties.enabled) {
+      return reject('FailedSourceMissing', 'version-disabled', `${ref.name}/${ref.version} is disabled in source "${ref.sourceId}"`);
+    }
+    const only = input.targets ? new Set(input.targets) : undefined;
+    const deliveries = planDeliveries(config, { sourceId: ref.sourceId, name: ref.name, tags: properties.tags })
+      .filter((planned) => !only || only.has(planned.targetId))
+      .map((planned): RelayDelivery => {
+        const target = targetConfig(config, planned.targetId);
+        const placement = planned.placement;
+        return {
+          deliveryId: `${planned.routeId}/${planned.targetId}/${placement.name}${placement.key ? `#${placement.key}` : ''}`,
+          routeId: planned.routeId,
+          targetId: planned.targetId,
+          kind: planned.kind,
+          endpoint: endpointOf(target),
+          placement,
+          policy: {
+            adopt: planned.policy.adopt,
+            recoverDeleted: planned.policy.recoverDeleted,
+            versionsToKeep: planned.policy.versionsToKeep,
+          },
+        };
+      });
+    return { deliveries, limits: runtime.limits };
+
+    function reject(status: NonNullable<RelayPlan['rejected']>['status'], reason: string, message: string): RelayPlan {
+      return { deliveries: [], limits: runtime.limits, rejected: { status, reason, message } };
+    }
+  }
+
+  async function deliverSecret(input: DeliverInput): Promise<DeliveryResult> {
+    const { ref, delivery } = input;
+    const base = {
+      deliveryId: delivery.deliveryId,
+      routeId: delivery.routeId,
+      targetId: delivery.targetId,
+      kind: delivery.kind,
+    };
+    const fallbackLocation = `${delivery.endpoint}/${delivery.placement.name}${delivery.placement.key ? `#${delivery.placement.key}` : ''}`;
+    let read;
+    try {
+      read = await runtime.source(ref.sourceId).readVersion(ref.name, ref.version, runtime.fingerprintKey);
+    } catch (error) {
+      if (error instanceof SourceError) {
+        return { ...base, location: fallbackLocation, status: error.status, reason: error.reason, message: error.message };
+      }
+      throw asRetryable(error);
+    }
+    try {
+      const outcome = await runtime.target(delivery.targetId).deliver({
+        placement: delivery.placement,
+        source: read.facts,
+        value: read.value,
+        policy: delivery.policy,
+      });
+      const result: DeliveryResult = {
+        ...base,
+        location: outcome.location,
+        status: outcome.status,
+        reason: outcome.reason,
+        fingerprint: read.facts.fingerprint,
+        ...(outcome.message !== undefined ? { message: outcome.message } : {}),
+        ...(outcome.writtenVersion !== undefined ? { writtenVersion: outcome.writtenVersion } : {}),
+        ...(outcome.restarted !== undefined ? { restarted: outcome.restarted } : {}),
+      };
+      logDelivery(runtime, ref, result);
+      return result;
+    } catch (error) {
+      throw asRetryable(error);
+    }
+  }
+
+  async function appendAudit(entries: readonly AuditEntry[]): Promise<number> {
+    await runtime.audit.append(entries);
+    return entries.length;
+  }
+
+  async function rotateSourceSecret(input: RotateSourceInput): Promise<RotateSourceResult> {
+    const source = config.sources.find((s) => s.id === input.sourceId);
+    if (!source) {
+      return { ok: false, status: 'FailedValidation', reason: 'unknown-source', message: `source "${input.sourceId}" is not in the relay config` };
+    }
+    const port = runtime.source(input.sourceId);
+    try {
+      const latest = await port.getLatestProperties(input.name);
+      const route = matchingRoutes(config, { sourceId: input.sourceId, name: input.name, tags: latest?.tags ?? {} }).find(
+        (candidate) => candidate.rotation !== undefined,
+      );
+      if (!route?.rotation) {
+        return {
+          ok: false,
+          status: 'FailedValidation',
+          reason: 'no-rotation-policy',
+          message: `no route for ${input.sourceId}/${input.name} has a rotation policy`,
+        };
+      }
+      // At-least-once: a retried activity finds the version it already wrote instead of writing another.
+      if (latest && latest.tags[ROTATION_TAG] === input.rotationId) {
+        return { ok: true, reused: true, ref: refOf(source.id, source.vaultUrl, input.name, latest.version) };
+      }
+      const value = runtime.generateValue(route.rotation);
+      const expiresOn = route.rotation.validityDays
+        ? new Date(runtime.now().getTime() + route.rotation.validityDays * 86_400_000)
+        : undefined;
+      const { version } = await port.setNewVersion(input.name, value, {
+        ...(latest?.contentType !== undefined ? { contentType: latest.contentType } : {}),
+        ...(expiresOn ? { expiresOn } : {}),
+        tags: { ...(latest?.tags ?? {}), [ROTATION_TAG]: input.rotationId },
+      });
+      runtime.log.info(`rotated ${input.sourceId}/${input.name}: new version ${version}`, { rotationId: input.rotationId });
+      return { ok: true, reused: false, ref: refOf(source.id, source.vaultUrl, input.name, version) };
+    } catch (error) {
+      if (error instanceof SourceError) return { ok: false, status: error.status, reason: error.reason, message: error.message };
+      throw asRetryable(error);
+    }
+  }
+
+  async function listReconcileItems(): Promise<ReconcileItem[]> {
+    const items: ReconcileItem[] = [];
+    for (const source of config.sources) {
+      const port = runtime.source(source.id);
+      try {
+        for await (const secret of port.listSecrets()) {
+          if (!secret.enabled) continue;
+          if (planDeliveries(config, { sourceId: source.id, name: secret.name, tags: secret.tags }).length === 0) continue;
+          const latest = await port.getLatestProperties(secret.name);
+          if (!latest) continue;
+          items.push({ sourceId: source.id, name: secret.name, version: latest.version, vaultUrl: source.vaultUrl });
+        }
+      } catch (error) {
+        // One unreadable source must not stop the others; the next run tries again.
+        runtime.log.error(`reconcile: cannot list source "${source.id}": ${describe(error)}`);
+      }
+    }
+    return items;
+  }
+
+  async function checkDrift(item: ReconcileItem): Promise<{ checked: number; findings: DriftFinding[] }> {
+    const latest = await runtime.source(item.sourceId).getLatestProperties(item.name);
+    if (!latest) return { checked: 0, findings: [] };
+    const ref = refOf(item.sourceId, item.vaultUrl, item.name, latest.version);
+    const owner = ownerOf(item.vaultUrl, item.name);
+    const findings: DriftFinding[] = [];
+    const planned = planDeliveries(config, { sourceId: item.sourceId, name: item.name, tags: latest.tags });
+    for (const delivery of planned) {
+      const target = runtime.target(delivery.targetId);
+      const observed = await target.observe(delivery.placement);
+      const location = `${delivery.targetId}:${delivery.placement.name}${delivery.placement.key ? `#${delivery.placement.key}` : ''}`;
+      const finding = (drift: DriftFinding['drift'], heldVersion?: string): DriftFinding => ({
+        ref,
+        targetId: delivery.targetId,
+        location,
+        drift,
+        ...(heldVersion ? { heldVersion } : {}),
+      });
+      if (observed.state === 'absent') findings.push(finding('absent'));
+      else if (observed.state === 'deleted') findings.push(finding('deleted'));
+      else if (!observed.marks) {
+        findings.push(observed.previouslyOwned || delivery.policy.adopt ? finding('foreign-overwrite') : finding('not-owned'));
+      } else if (observed.marks.source !== owner) {
+        findings.push(delivery.policy.adopt ? finding('foreign-overwrite') : finding('not-owned'));
+      } else if (observed.marks.sourceVersion !== latest.version) {
+        findings.push(finding('version', observed.marks.sourceVersion));
+      } else if (observed.actualFingerprint !== undefined && observed.actualFingerprint !== observed.marks.fingerprint) {
+        findings.push(finding('value', observed.marks.sourceVersion));
+      }
+    }
+    return { checked: planned.length, findings };
+  }
+
+  async function writeDriftReport(report: ReconcileReport): Promise<string> {
+    return runtime.reports.writeDriftReport(report);
+  }
+
+  return { planRelay, deliverSecret, appendAudit, rotateSourceSecret, listReconcileItems, checkDrift, writeDriftReport };
+}
+
+export type Activities = ReturnType<typeof createActivities>;
+
+/** Registers every activity with the Functions app (called from functions/activities.ts). */
+export function registerActivities(getActivities: () => Activities): void {
+  const names = Object.keys(ACTIVITIES) as (keyof typeof ACTIVITIES)[];
+  for (const name of names) {
+    const handler: ActivityHandler = (input: unknown) => (getActivities()[name] as (input: unknown) => Promise<unknown>)(input);
+    df.app.activity(ACTIVITIES[name], { handler });
+  }
+}
+
+function refOf(sourceId: string, vaultUrl: string, name: string, version: string): SecretVersionRef {
+  return { sourceId, vaultUrl, name, version };
+}
+
+function targetConfig(config: RelayConfig, targetId: string): TargetConfig {
+  const target = config.targets.find((t) => t.id === targetId);
+  if (!target) throw new Error(`target "${targetId}" is not in the relay config`);
+  return target;
+}
+
+function endpointOf(target: TargetConfig): string {
+  return target.kind === 'keyVault' ? new URL(target.vaultUrl).host.toLowerCase() : new URL(target.cluster.server).host.toLowerCase();
+}
+
+/** Turns a transient failure into an Error whose message starts with its status (survives the activity boundary). */
+function asRetryable(error: unknown): Error {
+  if (error instanceof TransientTargetError) return new Error(`${error.status}: ${error.message}`);
+  return new Error(`FailedUnavailable: ${describe(error)}`);
+}
+
+function describe(error: unknown): string {
+  const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  return text.length > 500 ? `${text.slice(0, 499)}…` : text;
+}
+
+function logDelivery(runtime: RelayRuntime, ref: SecretVersionRef, result: DeliveryResult): void {
+  const line = `delivery ${ref.sourceId}/${ref.name}@${ref.version.slice(0, 8)} → ${result.targetId} ${result.location}: ${result.status} (${result.reason})`;
+  if (STATUS_INFO[result.status].ok) runtime.log.info(line);
+  else runtime.log.warn(`${line}${result.message ? ` — ${result.message}` : ''}`);
+}

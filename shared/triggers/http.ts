@@ -1,0 +1,170 @@
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { planDeliveries } from '../domain/plan.js';
+import { ORCHESTRATIONS, relayInstanceId, rotateInstanceId } from '../orchestrations/names.js';
+import type { Actor, RelayInput, RelaySummary, RotateInput } from '../orchestrations/types.js';
+import type { RelayRuntime } from '../runtime.js';
+import type { OrchestrationClientPort } from './ports.js';
+
+/** A framework-free HTTP answer; functions/ turn it into an HttpResponseInit. */
+export interface HttpAnswer {
+  readonly status: number;
+  readonly jsonBody: unknown;
+  readonly headers?: Record<string, string>;
+}
+
+const rotationRequest = z
+  .object({
+    source: z.string().min(1),
+    name: z.string().regex(/^[A-Za-z0-9-]{1,127}$/, 'must be a Key Vault secret name: 1-127 letters, digits or dashes'),
+    mode: z.enum(['relay', 'rotate']),
+    targets: z.array(z.string().min(1)).min(1).optional(),
+  })
+  .strict();
+
+/**
+ * The operator behind a request: the App Service authentication principal when present (Easy Auth headers),
+ * else "function key" (the caller only proved it holds a function key).
+ */
+export function actorFromHeaders(get: (name: string) => string | null): Actor {
+  const name = get('x-ms-client-principal-name');
+  if (name) return { kind: 'operator', id: name.slice(0, 256) };
+  const encoded = get('x-ms-client-principal');
+  if (encoded) {
+    try {
+      const principal = JSON.parse(Buffer.from(encoded, 'base64').toString('utf8')) as { userDetails?: string; userId?: string };
+      const id = principal.userDetails ?? principal.userId;
+      if (id) return { kind: 'operator', id: String(id).slice(0, 256) };
+    } catch {
+      // an unreadable principal header is treated as absent
+    }
+  }
+  const id = get('x-ms-client-principal-id');
+  if (id) return { kind: 'operator', id: id.slice(0, 256) };
+  return { kind: 'operator', id: 'function key' };
+}
+
+/** `POST /api/rotations`: starts a relay of the current version or a rotation; 202 with status URLs. */
+export async function startRotationRequest(
+  body: unknown,
+  actor: Actor,
+  baseUrl: string,
+  runtime: RelayRuntime,
+  client: OrchestrationClientPort,
+): Promise<HttpAnswer> {
+  const parsed = rotationRequest.safeParse(body);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => ({ path: `$.${issue.path.join('.')}`, message: issue.message }));
+    return { status: 400, jsonBody: { error: 'InvalidRequest', message: describeProblems(problems), problems } };
+  }
+  const request = parsed.data;
+  const source = runtime.config.sources.find((s) => s.id === request.source);
+  if (!source) {
+    return badRequest(`$.source: unknown source "${request.source}"; configured: ${runtime.config.sources.map((s) => s.id).join(', ')}`);
+  }
+  const unknownTargets = (request.targets ?? []).filter((id) => !runtime.config.targets.some((t) => t.id === id));
+  if (unknownTargets.length > 0) return badRequest(`$.targets: unknown target(s) ${unknownTargets.map((t) => `"${t}"`).join(', ')}`);
+
+  const latest = await runtime.source(source.id).getLatestProperties(request.name);
+  if (request.mode === 'relay' && !latest) {
+    return { status: 404, jsonBody: { error: 'SecretNotFound', message: `${source.id}/${request.name} does not exist in the source vault` } };
+  }
+  const routed = planDeliveries(runtime.config, { sourceId: source.id, name: request.name, tags: latest?.tags ?? {} });
+  if (routed.length === 0) {
+    return badRequest(`$.name: no route sends ${source.id}/${request.name} anywhere`);
+  }
+  const cause = { actor, trigger: 'manual' as const };
+  let instanceId: string;
+  let started: 'started' | 'already-running';
+  if (request.mode === 'relay') {
+    instanceId = relayInstanceId(source.id, request.name, latest!.version);
+    const input: RelayInput = {
+      ref: { sourceId: source.id, vaultUrl: source.vaultUrl, name: request.name, version: latest!.version },
+      cause,
+      ...(request.targets ? { targets: request.targets } : {}),
+    };
+    started = await client.start(ORCHESTRATIONS.relaySecretVersion, instanceId, input);
+  } else {
+    instanceId = rotateInstanceId(source.id, request.name, randomUUID());
+    const input: RotateInput = { sourceId: source.id, name: request.name, cause, ...(request.targets ? { targets: request.targets } : {}) };
+    started = await client.start(ORCHESTRATIONS.rotateCredential, instanceId, input);
+  }
+  const statusUrl = `${baseUrl.replace(/\/$/, '')}/api/rotations/${encodeURIComponent(instanceId)}`;
+  if (started === 'already-running') {
+    return {
+      status: 409,
+      jsonBody: { error: 'AlreadyRunning', message: `a relay of this version is already running: ${instanceId}`, id: instanceId, statusUrl },
+      headers: { Location: statusUrl },
+    };
+  }
+  runtime.log.info(`${request.mode} ${instanceId} started by ${actor.id}`);
+  return { status: 202, jsonBody: { id: instanceId, mode: request.mode, statusUrl }, headers: { Location: statusUrl, 'Retry-After': '2' } };
+}
+
+/** `GET /api/rotations/{id}`: the orchestration's status with per-target outcomes. */
+export async function getRotationStatus(instanceId: string, client: OrchestrationClientPort): Promise<HttpAnswer> {
+  const status = await client.status(instanceId);
+  if (!status) return { status: 404, jsonBody: { error: 'NotFound', message: `no rotation or relay with id "${instanceId}"` } };
+  const output = status.output as (Partial<RelaySummary> & { relay?: RelaySummary; relayInstanceId?: string; ok?: boolean }) | null | undefined;
+  const summary = output?.relay ?? (output?.outcomes ? (output as RelaySummary) : undefined);
+  return {
+    status: 200,
+    jsonBody: {
+      id: status.instanceId,
+      kind: status.name,
+      runtimeStatus: status.runtimeStatus,
+      createdTime: status.createdTime,
+      lastUpdatedTime: status.lastUpdatedTime,
+      progress: status.customStatus ?? null,
+      ref: summary?.ref ?? (output as { ref?: unknown } | undefined)?.ref ?? null,
+      relayInstanceId: output?.relayInstanceId ?? null,
+      ok: output ? (output.ok ?? null) : null,
+      counts: summary?.counts ?? null,
+      outcomes: summary?.outcomes ?? [],
+      ...(output && output.ok === false && !summary ? { failure: output } : {}),
+    },
+  };
+}
+
+/** `GET /api/secrets/{source}/{name}`: each target's current state, read live from ownership metadata. */
+export async function getSecretStatus(sourceId: string, name: string, runtime: RelayRuntime): Promise<HttpAnswer> {
+  const source = runtime.config.sources.find((s) => s.id === sourceId);
+  if (!source) return { status: 404, jsonBody: { error: 'NotFound', message: `unknown source "${sourceId}"` } };
+  const latest = await runtime.source(source.id).getLatestProperties(name);
+  if (!latest) return { status: 404, jsonBody: { error: 'SecretNotFound', message: `${sourceId}/${name} does not exist in the source vault` } };
+  const planned = planDeliveries(runtime.config, { sourceId, name, tags: latest.tags });
+  const targets = await Promise.all(
+    planned.map(async (delivery) => {
+      const base = { targetId: delivery.targetId, kind: delivery.kind, routeId: delivery.routeId, placement: delivery.placement };
+      try {
+        const observed = await runtime.target(delivery.targetId).observe(delivery.placement);
+        if (observed.state !== 'present') return { ...base, state: observed.state, owned: observed.state === 'deleted' && !!observed.marks, inSync: false };
+        const marks = observed.marks;
+        return {
+          ...base,
+          state: 'present',
+          owned: !!marks,
+          heldVersion: marks?.sourceVersion ?? null,
+          fingerprint: marks?.fingerprint ?? null,
+          inSync: !!marks && marks.sourceVersion === latest.version &&
+            (observed.actualFingerprint === undefined || observed.actualFingerprint === marks.fingerprint),
+        };
+      } catch (error) {
+        const message = error instanceof Error ? error.message.slice(0, 300) : 'unknown error';
+        return { ...base, state: 'error', owned: null, inSync: false, message };
+      }
+    }),
+  );
+  return {
+    status: 200,
+    jsonBody: { source: sourceId, name, currentVersion: latest.version, expiresOn: latest.expiresOn ?? null, targets },
+  };
+}
+
+function badRequest(message: string): HttpAnswer {
+  return { status: 400, jsonBody: { error: 'InvalidRequest', message } };
+}
+
+function describeProblems(problems: readonly { path: string; message: string }[]): string {
+  return problems.map((p) => `${p.path}: ${p.message}`).join('; ');
+}

@@ -1,0 +1,7 @@
+export { handleKeyVaultEvent } from './keyVaultEvents.js';
+export { handleRotationEvent } from './rotationEvents.js';
+export { startRotationRequest, getRotationStatus, getSecretStatus, actorFromHeaders } from './http.js';
+export type { HttpAnswer } from './http.js';
+export { startReconcile } from './reconcile.js';
+export { startOnce } from './ports.js';
+export type { OrchestrationClientPort, InstanceStatus, EventHandling } from './ports.js';

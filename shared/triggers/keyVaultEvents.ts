@@ -1,0 +1,109 @@
+import { parseKeyVaultEvent } from '../domain/events.js';
+import { findSourceByVault, matchingRoutes } from '../domain/plan.js';
+import { ROTATION_TAG } from '../activities.js';
+import { ORCHESTRATIONS, relayInstanceId } from '../orchestrations/names.js';
+import type { AuditEntry, Cause, RelayInput, RotateInput } from '../orchestrations/types.js';
+import type { RelayRuntime } from '../runtime.js';
+import type { EventHandling, OrchestrationClientPort } from './ports.js';
+import { startOnce } from './ports.js';
+
+/**
+ * Handles one Key Vault event delivered by Event Grid (either schema). Never throws for bad input: a malformed
+ * event is audited as rejected and acknowledged, so Event Grid does not retry it forever. Throws only for
+ * transient failures (starting the orchestration, reading the source), so Event Grid redelivers.
+ */
+export async function handleKeyVaultEvent(
+  raw: unknown,
+  runtime: RelayRuntime,
+  client: OrchestrationClientPort,
+): Promise<EventHandling> {
+  const parsed = parseKeyVaultEvent(raw);
+  const now = runtime.now().toISOString();
+  if (!parsed.ok) {
+    const eventId = eventIdOf(raw);
+    const detail = `rejected Key Vault event ${eventId ?? '(no id)'}: ${parsed.reason}: ${parsed.detail}`;
+    runtime.log.warn(detail);
+    await runtime.audit.append([
+      {
+        action: 'reject-event',
+        status: 'Rejected',
+        cause: { actor: { kind: 'event', id: 'event-grid' }, trigger: 'event', ...(eventId ? { eventId } : {}) },
+        instanceId: `event:${eventId ?? 'unknown'}`,
+        at: now,
+        reason: parsed.reason,
+        message: parsed.detail,
+      },
+    ]);
+    return { result: 'rejected', detail };
+  }
+  const event = parsed.event;
+  const source = findSourceByVault(runtime.config, event.vaultName);
+  if (!source) {
+    const detail = `ignored ${event.type} for ${event.vaultName}/${event.objectName}: vault is not a configured source`;
+    runtime.log.info(detail);
+    return { result: 'ignored', detail };
+  }
+  const cause: Cause = { actor: { kind: 'event', id: `${event.vaultName}` }, eventId: event.id, trigger: 'event' };
+  const ref = { sourceId: source.id, vaultUrl: source.vaultUrl, name: event.objectName, version: event.version };
+
+  switch (event.type) {
+    case 'SecretNewVersionCreated': {
+      const properties = await runtime.source(source.id).getVersionProperties(event.objectName, event.version);
+      const rotationId = properties?.tags[ROTATION_TAG];
+      if (rotationId) {
+        const detail = `ignored ${event.objectName}@${event.version}: written by rotation ${rotationId}, which relays it`;
+        runtime.log.info(detail);
+        return { result: 'ignored', detail };
+      }
+      const instanceId = relayInstanceId(source.id, event.objectName, event.version);
+      const input: RelayInput = { ref, cause };
+      const started = await client.start(ORCHESTRATIONS.relaySecretVersion, instanceId, input);
+      const detail =
+        started === 'started' ? `relay ${instanceId} started` : `duplicate event ${event.id}: relay ${instanceId} is already running`;
+      runtime.log.info(detail);
+      return { result: started === 'started' ? 'started' : 'duplicate', instanceId, detail };
+    }
+    case 'SecretNearExpiry': {
+      const properties = await runtime.source(source.id).getVersionProperties(event.objectName, event.version);
+      const tags = properties?.tags ?? {};
+      const routes = matchingRoutes(runtime.config, { sourceId: source.id, name: event.objectName, tags });
+      const policy = routes.find((route) => route.rotation?.rotateOnNearExpiry)?.rotation;
+      if (!policy) {
+        const detail = `${event.objectName}@${event.version} nears expiry; no route rotates it on near-expiry`;
+        runtime.log.warn(detail);
+        await runtime.audit.append([expiryEntry('NearExpiry', 'no-rotation-policy', detail)]);
+        return { result: 'audited', detail };
+      }
+      // One rotation per expiring version, however often the event is delivered.
+      const instanceId = `rotate:${source.id}:${event.objectName.toLowerCase()}:near-expiry-${event.version.toLowerCase()}`;
+      const input: RotateInput = { sourceId: source.id, name: event.objectName, cause: { ...cause, trigger: 'rotation' } };
+      const started = await startOnce(client, ORCHESTRATIONS.rotateCredential, instanceId, input);
+      const existing = started === 'started' ? undefined : started;
+      const detail = existing ? `rotation ${instanceId} ${existing}` : `rotation ${instanceId} started (near expiry)`;
+      runtime.log.info(detail);
+      return { result: existing ? 'duplicate' : 'started', instanceId, detail };
+    }
+    case 'SecretExpired': {
+      const detail = `${source.id}/${event.objectName}@${event.version} has EXPIRED; targets still hold it until a new version is relayed`;
+      runtime.log.warn(detail);
+      await runtime.audit.append([expiryEntry('Expired', 'secret-expired', detail)]);
+      return { result: 'audited', detail };
+    }
+    default: {
+      const detail = `ignored ${event.type} for ${event.vaultName}/${event.objectName}: not handled`;
+      runtime.log.info(detail);
+      return { result: 'ignored', detail };
+    }
+  }
+
+  function expiryEntry(status: string, reason: string, message: string): AuditEntry {
+    return { action: 'expired', status, cause, instanceId: `event:${event.id}`, at: now, ref, reason, message };
+  }
+}
+
+function eventIdOf(raw: unknown): string | undefined {
+  if (typeof raw === 'object' && raw !== null && 'id' in raw && typeof (raw as { id: unknown }).id === 'string') {
+    return (raw as { id: string }).id.slice(0, 128);
+  }
+  return undefined;
+}

@@ -1,0 +1,44 @@
+/** The narrow view of the Durable Functions client the trigger handlers need (adapted in orchestrations/client.ts). */
+export interface OrchestrationClientPort {
+  /**
+   * Starts orchestration `name` under `instanceId`. Resolves `already-running` when an instance with that id is
+   * pending or running (deduplication by id); a completed, failed or terminated one starts again.
+   */
+  start(name: string, instanceId: string, input: unknown): Promise<'started' | 'already-running'>;
+  /** The instance's status, or undefined when there is none. */
+  status(instanceId: string): Promise<InstanceStatus | undefined>;
+}
+
+export interface InstanceStatus {
+  readonly instanceId: string;
+  readonly name: string;
+  readonly runtimeStatus: string;
+  readonly input?: unknown;
+  readonly output?: unknown;
+  readonly customStatus?: unknown;
+  readonly createdTime?: string;
+  readonly lastUpdatedTime?: string;
+}
+
+/** What a trigger handler did with one event, for logs and tests. */
+export interface EventHandling {
+  readonly result: 'started' | 'duplicate' | 'ignored' | 'rejected' | 'audited';
+  readonly instanceId?: string;
+  readonly detail: string;
+}
+
+/**
+ * Starts an orchestration only if no instance with that id ever existed (in any state). Used for rotations: a
+ * duplicate of a rotation request delivered after the rotation finished must not rotate again.
+ */
+export async function startOnce(
+  client: OrchestrationClientPort,
+  name: string,
+  instanceId: string,
+  input: unknown,
+): Promise<'started' | 'already-running' | 'already-done'> {
+  const existing = await client.status(instanceId);
+  if (existing && !['Pending', 'Running', 'ContinuedAsNew'].includes(existing.runtimeStatus)) return 'already-done';
+  if (existing) return 'already-running';
+  return client.start(name, instanceId, input);
+}

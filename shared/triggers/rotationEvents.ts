@@ -1,0 +1,87 @@
+import { parseRotationEvent } from '../domain/rotationEvents.js';
+import { ORCHESTRATIONS, relayInstanceId, rotateInstanceId } from '../orchestrations/names.js';
+import type { Cause, RelayInput, RotateInput } from '../orchestrations/types.js';
+import type { RelayRuntime } from '../runtime.js';
+import type { EventHandling, OrchestrationClientPort } from './ports.js';
+import { startOnce } from './ports.js';
+
+/**
+ * Handles one credential-rotation CloudEvent (`SecretRelay.CredentialRotated` / `SecretRelay.RotationRequested`).
+ * Malformed events are audited as rejected and acknowledged; transient failures throw so Event Grid redelivers.
+ */
+export async function handleRotationEvent(
+  raw: unknown,
+  runtime: RelayRuntime,
+  client: OrchestrationClientPort,
+): Promise<EventHandling> {
+  const parsed = parseRotationEvent(raw);
+  const now = runtime.now().toISOString();
+  if (!parsed.ok) {
+    const id = typeof raw === 'object' && raw !== null && typeof (raw as { id?: unknown }).id === 'string' ? (raw as { id: string }).id.slice(0, 128) : undefined;
+    const detail = `rejected credential-rotation event ${id ?? '(no id)'}: ${parsed.reason}: ${parsed.detail}`;
+    runtime.log.warn(detail);
+    await runtime.audit.append([
+      {
+        action: 'reject-event',
+        status: 'Rejected',
+        cause: { actor: { kind: 'event', id: 'credential-rotation' }, trigger: 'event', ...(id ? { eventId: id } : {}) },
+        instanceId: `event:${id ?? 'unknown'}`,
+        at: now,
+        reason: parsed.reason,
+        message: parsed.detail,
+      },
+    ]);
+    return { result: 'rejected', detail };
+  }
+  const event = parsed.event;
+  const source = runtime.config.sources.find((s) => s.id === event.data.source);
+  if (!source) {
+    const detail = `rejected ${event.type} ${event.id}: source "${event.data.source}" is not in the relay config`;
+    runtime.log.warn(detail);
+    await runtime.audit.append([
+      {
+        action: 'reject-event',
+        status: 'Rejected',
+        cause: { actor: { kind: 'event', id: event.source }, trigger: 'event', eventId: event.id },
+        instanceId: `event:${event.id}`,
+        at: now,
+        reason: 'unknown-source',
+        message: detail,
+      },
+    ]);
+    return { result: 'rejected', detail };
+  }
+  const cause: Cause = { actor: { kind: 'event', id: event.source }, eventId: event.id, trigger: 'event' };
+  const targets = event.data.targets;
+
+  if (event.type === 'SecretRelay.CredentialRotated') {
+    let version = event.data.version;
+    if (!version) {
+      const latest = await runtime.source(source.id).getLatestProperties(event.data.name);
+      if (!latest) {
+        const detail = `rejected ${event.type} ${event.id}: ${source.id}/${event.data.name} does not exist`;
+        runtime.log.warn(detail);
+        return { result: 'rejected', detail };
+      }
+      version = latest.version;
+    }
+    const instanceId = relayInstanceId(source.id, event.data.name, version);
+    const input: RelayInput = {
+      ref: { sourceId: source.id, vaultUrl: source.vaultUrl, name: event.data.name, version },
+      cause,
+      ...(targets ? { targets } : {}),
+    };
+    const started = await client.start(ORCHESTRATIONS.relaySecretVersion, instanceId, input);
+    const detail = started === 'started' ? `relay ${instanceId} started` : `relay ${instanceId} is already running`;
+    runtime.log.info(detail);
+    return { result: started === 'started' ? 'started' : 'duplicate', instanceId, detail };
+  }
+
+  // RotationRequested: one rotation per event id, however often the event is delivered.
+  const instanceId = rotateInstanceId(source.id, event.data.name, `event-${event.id}`);
+  const input: RotateInput = { sourceId: source.id, name: event.data.name, cause: { ...cause, trigger: 'rotation' }, ...(targets ? { targets } : {}) };
+  const started = await startOnce(client, ORCHESTRATIONS.rotateCredential, instanceId, input);
+  const detail = started === 'started' ? `rotation ${instanceId} started` : `duplicate event ${event.id}: rotation ${instanceId} is ${started}`;
+  runtime.log.info(detail);
+  return { result: started === 'started' ? 'started' : 'duplicate', instanceId, detail };
+}
