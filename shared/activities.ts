@@ -1,5 +1,3 @@
-import * as df from 'durable-functions';
-import type { ActivityHandler } from 'durable-functions';
 import { planDeliveries, matchingRoutes } from './domain/plan.js';
 import type { RelayConfig, TargetConfig } from './domain/config.js';
 import type { SecretVersionRef } from './domain/references.js';
@@ -18,7 +16,6 @@ import type {
   RelayInput,
   RelayPlan,
 } from './orchestrations/types.js';
-import { ACTIVITIES } from './orchestrations/names.js';
 import type { RelayRuntime } from './runtime.js';
 import { SourceError } from './runtime.js';
 
@@ -239,15 +236,6 @@ export function createActivities(runtime: RelayRuntime) {
 }
 
 export type Activities = ReturnType<typeof createActivities>;
-
-/** Registers every activity with the Functions app (called from functions/activities.ts). */
-export function registerActivities(getActivities: () => Activities): void {
-  const names = Object.keys(ACTIVITIES) as (keyof typeof ACTIVITIES)[];
-  for (const name of names) {
-    const handler: ActivityHandler = (input: unknown) => (getActivities()[name] as (input: unknown) => Promise<unknown>)(input);
-    df.app.activity(ACTIVITIES[name], { handler });
-  }
-}
 
 function refOf(sourceId: string, vaultUrl: string, name: string, version: string): SecretVersionRef {
   return { sourceId, vaultUrl, name, version };

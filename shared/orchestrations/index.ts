@@ -12,3 +12,4 @@ export {
   rotateInstanceId,
 } from './names.js';
 export type * from './types.js';
+export { orchestrationClientPort } from './client.js';

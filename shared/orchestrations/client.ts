@@ -1,0 +1,50 @@
+import type { DurableClient } from 'durable-functions';
+import type { InstanceStatus, OrchestrationClientPort } from '../triggers/ports.js';
+
+const ACTIVE = new Set(['Pending', 'Running', 'ContinuedAsNew']);
+
+/**
+ * Adapts the Durable Functions client to the narrow port the trigger handlers use. A start refused because the id
+ * is pending or running (the extension's default `overridableExistingInstanceStates: NonRunningStates`) surfaces
+ * as `already-running`, never as an error.
+ */
+export function orchestrationClientPort(client: DurableClient): OrchestrationClientPort {
+  async function status(instanceId: string): Promise<InstanceStatus | undefined> {
+    try {
+      const s = await client.getStatus(instanceId, { showInput: true });
+      return {
+        instanceId: s.instanceId,
+        name: s.name,
+        runtimeStatus: String(s.runtimeStatus),
+        input: s.input,
+        output: s.output,
+        customStatus: s.customStatus,
+        createdTime: toIso(s.createdTime),
+        lastUpdatedTime: toIso(s.lastUpdatedTime),
+      };
+    } catch (error) {
+      if (error instanceof Error && /HTTP 404 response/.test(error.message)) return undefined;
+      throw error;
+    }
+  }
+
+  return {
+    status,
+    async start(name, instanceId, input) {
+      try {
+        await client.startNew(name, { instanceId, input });
+        return 'started';
+      } catch (error) {
+        // The id is taken by a pending/running instance: 409 from the extension. Confirm rather than trust the text.
+        const existing = await status(instanceId);
+        if (existing && ACTIVE.has(existing.runtimeStatus)) return 'already-running';
+        throw error;
+      }
+    },
+  };
+}
+
+function toIso(value: unknown): string | undefined {
+  if (value instanceof Date) return value.toISOString();
+  return typeof value === 'string' ? value : undefined;
+}
