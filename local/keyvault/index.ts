@@ -30,3 +30,5 @@ export type {
   VaultCounters,
   VaultInfo,
 } from './types.js';
+export { createKeyVaultAdminClient, KeyVaultAdminError } from './admin-client.js';
+export type { KeyVaultAdminClient } from './admin-client.js';
