@@ -1,4 +1,5 @@
-import { planDeliveries, matchingRoutes } from './domain/plan.js';
+import { planDeliveries } from './domain/plan.js';
+import { matchingRoutes } from './domain/routes.js';
 import type { RelayConfig, TargetConfig } from './domain/config.js';
 import type { SecretVersionRef } from './domain/references.js';
 import { ownerOf } from './domain/references.js';
@@ -17,7 +18,7 @@ import type {
   RelayPlan,
 } from './orchestrations/types.js';
 import type { RelayRuntime } from './runtime.js';
-import { SourceError } from './runtime.js';
+import { SourceVaultError as SourceError } from './sources/index.js';
 
 /** Tag written on a source version created by a rotation: the Event Grid event it causes is not relayed again. */
 export const ROTATION_TAG = 'relay-rotation';
@@ -79,6 +80,7 @@ export function createActivities(runtime: RelayRuntime) {
             recoverDeleted: planned.policy.recoverDeleted,
             versionsToKeep: planned.policy.versionsToKeep,
           },
+          ...(planned.k8s ? { kubernetes: { type: planned.k8s.type, restartDeployments: [...planned.k8s.restartDeployments] } } : {}),
         };
       });
     return { deliveries, limits: runtime.limits };
@@ -112,6 +114,7 @@ export function createActivities(runtime: RelayRuntime) {
         source: read.facts,
         value: read.value,
         policy: delivery.policy,
+        ...(delivery.kubernetes ? { kubernetes: delivery.kubernetes } : {}),
       });
       const result: DeliveryResult = {
         ...base,
@@ -209,6 +212,7 @@ export function createActivities(runtime: RelayRuntime) {
       const finding = (drift: DriftFinding['drift'], heldVersion?: string): DriftFinding => ({
         ref,
         targetId: delivery.targetId,
+        kind: delivery.kind,
         location,
         drift,
         ...(heldVersion ? { heldVersion } : {}),

@@ -1,6 +1,6 @@
 import type { FingerprintKey } from './domain/fingerprint.js';
-import type { DeliveryStatus } from './domain/statuses.js';
-import type { SourceVersionFacts, TargetClient } from './targets/contract.js';
+import type { SourceVault } from './sources/index.js';
+import type { TargetClient } from './targets/contract.js';
 import type { AuditEntry, ConcurrencyLimits, ReconcileReport } from './orchestrations/types.js';
 
 /**
@@ -25,49 +25,9 @@ export interface RelayRuntime {
   now(): Date;
 }
 
-/** Properties of one source secret version, without its value. */
-export interface SourceProperties {
-  readonly version: string;
-  /** Unix seconds. */
-  readonly createdOn: number;
-  readonly enabled: boolean;
-  readonly tags: Readonly<Record<string, string>>;
-  readonly contentType?: string;
-  /** Unix seconds. */
-  readonly expiresOn?: number;
-}
-
-export interface SourcePort {
-  readonly sourceId: string;
-  readonly vaultUrl: string;
-  /** Metadata of one version; undefined when it does not exist. Needs readMetadata (list) permission. */
-  getVersionProperties(name: string, version: string): Promise<SourceProperties | undefined>;
-  /** Metadata of the current (latest enabled) version; undefined when the secret does not exist. */
-  getLatestProperties(name: string): Promise<SourceProperties | undefined>;
-  /** Every secret of the source vault, with its tags (metadata only). */
-  listSecrets(): AsyncIterable<{ readonly name: string; readonly tags: Readonly<Record<string, string>>; readonly enabled: boolean }>;
-  /** Reads one version's value and facts (fingerprint under `key`). Needs getSecret permission. */
-  readVersion(name: string, version: string, key: FingerprintKey): Promise<{ value: string; facts: SourceVersionFacts }>;
-  /** Writes a new version (rotation). Needs setSecret permission. */
-  setNewVersion(
-    name: string,
-    value: string,
-    options: { contentType?: string; expiresOn?: Date; tags?: Record<string, string> },
-  ): Promise<{ version: string }>;
-}
-
-/** Thrown by source ports for non-transient failures, with the status the delivery ends in. */
-export class SourceError extends Error {
-  override readonly name = 'SourceError';
-  constructor(
-    message: string,
-    readonly status: Extract<DeliveryStatus, 'FailedSourceMissing' | 'FailedAccessDenied' | 'FailedValidation'>,
-    readonly reason: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-}
+/** Source vaults are read and written through the Key Vault source adapter (shared/sources). */
+export type SourcePort = SourceVault;
+export { SourceVaultError as SourceError } from './sources/index.js';
 
 export interface AuditPort {
   /** Appends entries durably (resolves once stored). Repeating the same entries is collapsed on read. */

@@ -58,12 +58,12 @@ export function* reconcile(context: OrchestrationContext): Generator<df.Task, Re
   const unrepaired = drift.filter((finding) => finding.drift === 'not-owned');
   const driftEntries = drift.map((finding): AuditEntry => ({
     action: 'drift',
-    status: finding.drift === 'not-owned' ? 'FailedNotOwned' : 'Drifted',
+    status: finding.drift === 'not-owned' ? 'NotOwned' : finding.drift === 'absent' || finding.drift === 'deleted' ? 'Missing' : 'Drifted',
     cause: input.cause,
     instanceId: context.df.instanceId,
     at: context.df.currentUtcDateTime.toISOString(),
     ref: finding.ref,
-    target: { id: finding.targetId, kind: 'unknown', location: finding.location },
+    target: { id: finding.targetId, kind: finding.kind, location: finding.location },
     reason: finding.drift,
     ...(finding.heldVersion ? { message: `target holds source version ${finding.heldVersion}` } : {}),
   }));

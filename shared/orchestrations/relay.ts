@@ -40,13 +40,13 @@ export function* relaySecretVersion(context: OrchestrationContext): Generator<df
   if (plan.rejected) {
     const entry: AuditEntry = {
       action: 'plan',
-      status: plan.rejected.status,
+      status: 'PlanFailed',
       cause: input.cause,
       instanceId: context.df.instanceId,
       at: context.df.currentUtcDateTime.toISOString(),
       ref: input.ref,
       reason: plan.rejected.reason,
-      message: plan.rejected.message,
+      message: `${plan.rejected.status}: ${plan.rejected.message}`,
     };
     yield context.df.callActivity(ACTIVITIES.appendAudit, [entry]);
     setProgress(context, { phase: 'done', planned: 0, completed: 0, counts: {} });
@@ -125,7 +125,8 @@ function* deliverAndAudit(
 
   setProgress(context, { phase: 'auditing', planned, completed: outcomes.length, counts });
   const entries = outcomes.map((outcome): AuditEntry => ({
-    action: 'deliver',
+    // An adoption is audited as its own action: the relay took over something it did not own.
+    action: outcome.status === 'Adopted' ? 'adopt' : 'deliver',
     status: outcome.status,
     cause: input.cause,
     instanceId: context.df.instanceId,

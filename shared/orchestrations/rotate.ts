@@ -30,13 +30,13 @@ export function* rotateCredential(context: OrchestrationContext): Generator<df.T
 
   const audit: AuditEntry = {
     action: 'rotate',
-    status: rotated.ok ? (rotated.reused ? 'UpToDate' : 'Created') : rotated.status,
+    status: rotated.ok ? (rotated.reused ? 'RotationSkipped' : 'Rotated') : 'RotationFailed',
     cause: input.cause,
     instanceId: context.df.instanceId,
     at: context.df.currentUtcDateTime.toISOString(),
     ref: rotated.ok ? rotated.ref : { sourceId: input.sourceId, name: input.name },
     reason: rotated.ok ? (rotated.reused ? 'rotation-already-written' : 'new-version-written') : rotated.reason,
-    ...(rotated.ok ? {} : { message: rotated.message }),
+    ...(rotated.ok ? {} : { message: `${rotated.status}: ${rotated.message}` }),
   };
   yield context.df.callActivity(ACTIVITIES.appendAudit, [audit]);
   if (!rotated.ok) return rotated;

@@ -1,5 +1,6 @@
 import type { DeliveryStatus } from '../domain/statuses.js';
 import type { Placement, SecretVersionRef } from '../domain/references.js';
+import type { AuditAction, AuditStatusOf } from '../audit/index.js';
 
 /**
  * Inputs and outputs of orchestrations and activities. Everything here lands in Durable Functions history, which is
@@ -37,6 +38,11 @@ export interface RelayDelivery {
     readonly adopt: boolean;
     readonly recoverDeleted: boolean;
     readonly versionsToKeep: number;
+  };
+  /** Kubernetes only: Secret type and Deployments to restart on change. */
+  readonly kubernetes?: {
+    readonly type: 'Opaque' | 'kubernetes.io/tls' | 'kubernetes.io/dockerconfigjson';
+    readonly restartDeployments: readonly string[];
   };
 }
 
@@ -134,6 +140,7 @@ export interface ReconcileItem {
 export interface DriftFinding {
   readonly ref: SecretVersionRef;
   readonly targetId: string;
+  readonly kind: 'keyVault' | 'kubernetes';
   readonly location: string;
   /** What differs: missing target, older version held, foreign overwrite, value edited, not owned. */
   readonly drift: 'absent' | 'deleted' | 'version' | 'foreign-overwrite' | 'value' | 'not-owned';
@@ -153,15 +160,17 @@ export interface ReconcileReport {
 }
 
 /** An audit entry as the orchestrations describe it; the audit activity turns it into a chained record. */
-export interface AuditEntry {
-  readonly action: 'deliver' | 'rotate' | 'reconcile' | 'drift' | 'reject-event' | 'expired' | 'plan';
-  readonly status: string;
+export type AuditEntry = {
+  [A in AuditAction]: AuditEntryBase & { readonly action: A; readonly status: AuditStatusOf<A> };
+}[AuditAction];
+
+interface AuditEntryBase {
   /** When the orchestration recorded it (its deterministic clock); part of the record's deterministic id. */
   readonly at: string;
   readonly cause: Cause;
   readonly instanceId: string;
   readonly ref?: Partial<SecretVersionRef>;
-  readonly target?: { readonly id: string; readonly kind: string; readonly location: string };
+  readonly target?: { readonly id: string; readonly kind: 'keyVault' | 'kubernetes'; readonly location: string };
   readonly reason?: string;
   readonly message?: string;
   readonly fingerprint?: string;

@@ -47,6 +47,11 @@ export interface DeliveryRequest {
     /** Kubernetes: keep the latest N versions as keys `key`, `key-1`, … (default 1). */
     readonly versionsToKeep?: number;
   };
+  /** Kubernetes only: the Secret type and the Deployments to restart when the value changed (from the route). */
+  readonly kubernetes?: {
+    readonly type: 'Opaque' | 'kubernetes.io/tls' | 'kubernetes.io/dockerconfigjson';
+    readonly restartDeployments: readonly string[];
+  };
 }
 
 /** Properties of the source version being delivered (no value). */

@@ -1,5 +1,6 @@
 import { parseKeyVaultEvent } from '../domain/events.js';
-import { findSourceByVault, matchingRoutes } from '../domain/plan.js';
+import { findSourceByVault } from '../domain/plan.js';
+import { matchingRoutes } from '../domain/routes.js';
 import { ROTATION_TAG } from '../activities.js';
 import { ORCHESTRATIONS, relayInstanceId } from '../orchestrations/names.js';
 import type { AuditEntry, Cause, RelayInput, RotateInput } from '../orchestrations/types.js';
@@ -96,7 +97,7 @@ export async function handleKeyVaultEvent(
     }
   }
 
-  function expiryEntry(status: string, reason: string, message: string): AuditEntry {
+  function expiryEntry(status: 'NearExpiry' | 'Expired', reason: string, message: string): AuditEntry {
     return { action: 'expired', status, cause, instanceId: `event:${event.id}`, at: now, ref, reason, message };
   }
 }
