@@ -1,0 +1,1 @@
+export { generateValue, DEFAULT_PASSWORD_ALPHABET } from './generators.js';
