@@ -1,0 +1,266 @@
+// Secret Relay on Azure: a Flex Consumption Function App (Node 22) with a user-assigned identity, identity-based
+// host and task hub storage, a WORM audit storage account, Application Insights without local auth, the relay's own
+// Key Vault (fingerprint key), access to the source vaults with their Event Grid subscriptions, and the
+// "Secret Relay Writer" custom role for customer target vaults. See docs/deployment.md.
+
+targetScope = 'subscription'
+
+@minLength(1)
+@maxLength(64)
+@description('azd environment name; also seeds the unique names of every resource.')
+param environmentName string
+
+@minLength(1)
+@description('Region of every resource; must offer Flex Consumption.')
+@metadata({
+  azd: {
+    type: 'location'
+  }
+})
+param location string
+
+@description('Resource group to create; default rg-<environmentName>.')
+param resourceGroupName string = ''
+
+@description('Object id of the deployer (azd: AZURE_PRINCIPAL_ID). Gets Secrets Officer on the relay vault so the postprovision hook can create the fingerprint key. Empty: skip.')
+param principalId string = ''
+
+@description('Source Key Vaults (RBAC mode): the relay reads and rotates secrets there and receives their events.')
+param sourceVaults sourceVault[] = []
+
+@description('Create the Event Grid subscriptions to the keyVaultEvents function. Leave false until the code is deployed once: Event Grid checks that the function exists.')
+param eventSubscriptionsEnabled bool = false
+
+@minValue(1)
+@maxValue(1000)
+@description('Flex Consumption scale-out ceiling.')
+param maximumInstanceCount int = 40
+
+@allowed([
+  512
+  2048
+  4096
+])
+param instanceMemoryMB int = 2048
+
+@description('Put the durable task hub on its own storage account (recommended; service-limits 3.17).')
+param dedicatedTaskHubStorage bool = true
+
+@minLength(3)
+@maxLength(45)
+@description('Durable task hub name: letters and digits, starting with a letter.')
+param taskHubName string = 'SecretRelay'
+
+@minValue(1)
+@maxValue(146000)
+@description('Days each audit blob stays immutable after its last append (default about 7 years).')
+param auditRetentionDays int = 2555
+
+@description('Set to false after locking the audit WORM policy, so redeployments stop writing it.')
+param manageAuditImmutabilityPolicy bool = true
+
+@description('Path of relay.config.json inside the app package, relative to the app root.')
+param relayConfigPath string = 'relay.config.json'
+
+param fingerprintKeySecretName string = 'relay-fingerprint-key'
+param fingerprintKeyId string = 'fp1'
+
+@description('NCRONTAB (6 fields) of the reconciliation timer.')
+param reconcileSchedule string = '0 */15 * * * *'
+
+@minValue(1)
+param maxConcurrentDeliveries int = 50
+
+@minValue(1)
+param maxConcurrentPerTarget int = 4
+
+@description('Display name of the custom writer role; unique in the tenant.')
+param writerRoleName string = 'Secret Relay Writer'
+
+@description('Give the writer role secrets/recover/action (routes with recoverDeleted: true need it).')
+param writerRoleAllowRecover bool = true
+
+@description('Extra scopes (customer subscriptions or resource groups) where the writer role may be assigned.')
+param writerRoleExtraAssignableScopes string[] = []
+
+@description('A source vault: its resource id and, when it already has one, the name of its Event Grid system topic.')
+type sourceVault = {
+  @description('/subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.KeyVault/vaults/<name>')
+  resourceId: string
+
+  @description('Existing system topic of the vault (a vault can have only one); default evgt-<vault name>.')
+  systemTopicName: string?
+}
+
+var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
+var tags = {
+  'azd-env-name': environmentName
+  application: 'secret-relay'
+}
+var functionAppName = 'func-relay-${resourceToken}'
+var deploymentContainerName = 'app-package-${take(functionAppName, 32)}-${take(toLower(uniqueString(functionAppName, resourceToken)), 7)}'
+
+resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
+  name: !empty(resourceGroupName) ? resourceGroupName : 'rg-${environmentName}'
+  location: location
+  tags: tags
+}
+
+module identities 'modules/identities.bicep' = {
+  name: 'identities'
+  scope: rg
+  params: {
+    relayIdentityName: 'id-relay-${resourceToken}'
+    eventGridIdentityName: 'id-relay-eg-${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+module hostStorage 'modules/storage-account.bicep' = {
+  name: 'host-storage'
+  scope: rg
+  params: {
+    name: 'st${resourceToken}'
+    location: location
+    tags: tags
+    containerNames: [
+      deploymentContainerName
+    ]
+  }
+}
+
+module taskHubStorage 'modules/storage-account.bicep' = if (dedicatedTaskHubStorage) {
+  name: 'taskhub-storage'
+  scope: rg
+  params: {
+    name: 'sth${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+module auditStorage 'modules/audit-storage.bicep' = {
+  name: 'audit-storage'
+  scope: rg
+  params: {
+    name: 'sta${resourceToken}'
+    location: location
+    tags: tags
+    retentionDays: auditRetentionDays
+    manageImmutabilityPolicy: manageAuditImmutabilityPolicy
+    auditContainerName: 'audit'
+    deadLetterContainerName: 'deadletter'
+  }
+}
+
+module monitoring 'modules/monitoring.bicep' = {
+  name: 'monitoring'
+  scope: rg
+  params: {
+    logAnalyticsName: 'log-relay-${resourceToken}'
+    applicationInsightsName: 'appi-relay-${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+module relayVault 'modules/relay-vault.bicep' = {
+  name: 'relay-vault'
+  scope: rg
+  params: {
+    name: 'kv-relay-${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+module rbac 'modules/rbac.bicep' = {
+  name: 'rbac'
+  scope: rg
+  params: {
+    relayPrincipalId: identities.outputs.relayPrincipalId
+    eventGridPrincipalId: identities.outputs.eventGridPrincipalId
+    hostStorageName: hostStorage.outputs.name
+    taskHubStorageName: dedicatedTaskHubStorage ? taskHubStorage!.outputs.name : ''
+    auditStorageName: auditStorage.outputs.name
+    deadLetterContainerName: auditStorage.outputs.deadLetterContainerName
+    relayVaultName: relayVault.outputs.name
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
+    deployerPrincipalId: principalId
+  }
+}
+
+module functionApp 'modules/function-app.bicep' = {
+  name: 'function-app'
+  scope: rg
+  dependsOn: [
+    rbac
+  ]
+  params: {
+    name: functionAppName
+    planName: 'plan-relay-${resourceToken}'
+    location: location
+    tags: tags
+    identityId: identities.outputs.relayId
+    identityClientId: identities.outputs.relayClientId
+    hostBlobEndpoint: hostStorage.outputs.blobEndpoint
+    hostQueueEndpoint: hostStorage.outputs.queueEndpoint
+    hostTableEndpoint: hostStorage.outputs.tableEndpoint
+    deploymentContainerName: deploymentContainerName
+    taskHubBlobEndpoint: dedicatedTaskHubStorage ? taskHubStorage!.outputs.blobEndpoint : ''
+    taskHubQueueEndpoint: dedicatedTaskHubStorage ? taskHubStorage!.outputs.queueEndpoint : ''
+    taskHubTableEndpoint: dedicatedTaskHubStorage ? taskHubStorage!.outputs.tableEndpoint : ''
+    applicationInsightsConnectionString: monitoring.outputs.connectionString
+    maximumInstanceCount: maximumInstanceCount
+    instanceMemoryMB: instanceMemoryMB
+    taskHubName: taskHubName
+    relayConfigPath: relayConfigPath
+    fingerprintKeySecretUri: '${relayVault.outputs.uri}secrets/${fingerprintKeySecretName}/'
+    fingerprintKeyId: fingerprintKeyId
+    auditBlobEndpoint: auditStorage.outputs.blobEndpoint
+    auditContainerName: auditStorage.outputs.auditContainerName
+    reconcileSchedule: reconcileSchedule
+    maxConcurrentDeliveries: maxConcurrentDeliveries
+    maxConcurrentPerTarget: maxConcurrentPerTarget
+  }
+}
+
+module sourceVaultAccess 'modules/source-vault.bicep' = [for (vault, i) in sourceVaults: {
+  name: 'source-vault-${i}-${resourceToken}'
+  scope: resourceGroup(split(vault.resourceId, '/')[2], split(vault.resourceId, '/')[4])
+  params: {
+    vaultName: last(split(vault.resourceId, '/'))
+    relayPrincipalId: identities.outputs.relayPrincipalId
+    systemTopicName: vault.?systemTopicName ?? 'evgt-${last(split(vault.resourceId, '/'))}'
+    eventGridIdentityId: identities.outputs.eventGridId
+    functionAppId: functionApp.outputs.id
+    deadLetterStorageId: auditStorage.outputs.id
+    deadLetterContainerName: auditStorage.outputs.deadLetterContainerName
+    eventSubscriptionEnabled: eventSubscriptionsEnabled
+    tags: tags
+  }
+}]
+
+module writerRole 'modules/writer-role.bicep' = {
+  name: 'secret-relay-writer-role-${resourceToken}'
+  params: {
+    roleName: writerRoleName
+    allowRecover: writerRoleAllowRecover
+    assignableScopes: concat([subscription().id], writerRoleExtraAssignableScopes)
+  }
+}
+
+output AZURE_LOCATION string = location
+output AZURE_TENANT_ID string = tenant().tenantId
+output AZURE_RESOURCE_GROUP string = rg.name
+output SERVICE_API_NAME string = functionApp.outputs.name
+output AZURE_FUNCTION_NAME string = functionApp.outputs.name
+output APPLICATIONINSIGHTS_CONNECTION_STRING string = monitoring.outputs.connectionString
+output RELAY_IDENTITY_CLIENT_ID string = identities.outputs.relayClientId
+output RELAY_IDENTITY_PRINCIPAL_ID string = identities.outputs.relayPrincipalId
+output RELAY_VAULT_NAME string = relayVault.outputs.name
+output RELAY_FINGERPRINT_KEY_SECRET_NAME string = fingerprintKeySecretName
+output AUDIT_STORAGE_ACCOUNT_NAME string = auditStorage.outputs.name
+output AUDIT_BLOB_SERVICE_URI string = auditStorage.outputs.blobEndpoint
+output SECRET_RELAY_WRITER_ROLE_ID string = writerRole.outputs.id

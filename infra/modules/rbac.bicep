@@ -1,0 +1,121 @@
+// Role assignments on the resources the deployment owns (all in the relay's resource group). Assignments on source
+// vaults live in source-vault.bicep; customer target vaults are granted by customer-vault-access.bicep.
+
+import { builtInRoles } from 'roles.bicep'
+
+@description('Principal (object) id of the relay identity.')
+param relayPrincipalId string
+
+@description('Principal id of the Event Grid identity (dead-letter writer).')
+param eventGridPrincipalId string
+
+param hostStorageName string
+
+@description('Task hub storage account name; empty when the task hub shares the host storage account.')
+param taskHubStorageName string = ''
+
+param auditStorageName string
+param deadLetterContainerName string
+param relayVaultName string
+param applicationInsightsName string
+
+@description('Object id of the person or pipeline deploying; gets Secrets Officer on the relay vault so the postprovision hook can create the fingerprint key. Empty: no assignment.')
+param deployerPrincipalId string = ''
+
+// Durable Functions on the Azure Storage provider needs blobs (leases, large messages), queues (control and
+// work-item queues) and tables (History, Instances): all three on every account that hosts the task hub.
+var hostStorageRoles = [
+  builtInRoles.storageBlobDataOwner
+  builtInRoles.storageQueueDataContributor
+  builtInRoles.storageTableDataContributor
+]
+
+resource auditStorage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
+  name: auditStorageName
+
+  resource blobService 'blobServices' existing = {
+    name: 'default'
+
+    resource deadLetterContainer 'containers' existing = {
+      name: deadLetterContainerName
+    }
+  }
+}
+
+resource relayVault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
+  name: relayVaultName
+}
+
+resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing = {
+  name: applicationInsightsName
+}
+
+module hostStorageAccess 'storage-data-access.bicep' = {
+  name: 'host-storage-access'
+  params: {
+    storageAccountName: hostStorageName
+    principalId: relayPrincipalId
+    roleIds: hostStorageRoles
+  }
+}
+
+module taskHubStorageAccess 'storage-data-access.bicep' = if (!empty(taskHubStorageName)) {
+  name: 'taskhub-storage-access'
+  params: {
+    storageAccountName: taskHubStorageName
+    principalId: relayPrincipalId
+    roleIds: hostStorageRoles
+  }
+}
+
+// Audit appends (create/append blobs in `audit`) and reading dead-lettered events back for reconciliation.
+resource auditStorageAccess 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(auditStorage.id, relayPrincipalId, builtInRoles.storageBlobDataContributor)
+  scope: auditStorage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', builtInRoles.storageBlobDataContributor)
+    principalId: relayPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// Event Grid writes dead-lettered events with its own identity, and only into the dead-letter container.
+resource deadLetterAccess 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(auditStorage::blobService::deadLetterContainer.id, eventGridPrincipalId, builtInRoles.storageBlobDataContributor)
+  scope: auditStorage::blobService::deadLetterContainer
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', builtInRoles.storageBlobDataContributor)
+    principalId: eventGridPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// The fingerprint key is read (never written) by the relay, through a Key Vault reference.
+resource relayVaultAccess 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(relayVault.id, relayPrincipalId, builtInRoles.keyVaultSecretsUser)
+  scope: relayVault
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', builtInRoles.keyVaultSecretsUser)
+    principalId: relayPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource deployerVaultAccess 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(deployerPrincipalId)) {
+  name: guid(relayVault.id, deployerPrincipalId, builtInRoles.keyVaultSecretsOfficer)
+  scope: relayVault
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', builtInRoles.keyVaultSecretsOfficer)
+    principalId: deployerPrincipalId
+  }
+}
+
+resource telemetryAccess 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(applicationInsights.id, relayPrincipalId, builtInRoles.monitoringMetricsPublisher)
+  scope: applicationInsights
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', builtInRoles.monitoringMetricsPublisher)
+    principalId: relayPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
