@@ -1,4 +1,8 @@
 import * as df from 'durable-functions';
+import type { Activities } from '../shared/activities.js';
 import { getActivities } from '../shared/composition.js';
 
-df.app.activity('checkDrift', { handler: (input: never) => getActivities().checkDrift(input) });
+type Input = Parameters<Activities['checkDrift']>[0];
+
+/** Activity `checkDrift`: see `createActivities` in shared/activities.ts. */
+df.app.activity('checkDrift', { handler: (input: unknown) => getActivities().checkDrift(input as Input) });

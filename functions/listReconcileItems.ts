@@ -1,4 +1,5 @@
 import * as df from 'durable-functions';
 import { getActivities } from '../shared/composition.js';
 
-df.app.activity('listReconcileItems', { handler: (input: never) => getActivities().listReconcileItems(input) });
+/** Activity `listReconcileItems`: see `createActivities` in shared/activities.ts. */
+df.app.activity('listReconcileItems', { handler: () => getActivities().listReconcileItems() });

@@ -1,4 +1,8 @@
 import * as df from 'durable-functions';
+import type { Activities } from '../shared/activities.js';
 import { getActivities } from '../shared/composition.js';
 
-df.app.activity('rotateSourceSecret', { handler: (input: never) => getActivities().rotateSourceSecret(input) });
+type Input = Parameters<Activities['rotateSourceSecret']>[0];
+
+/** Activity `rotateSourceSecret`: see `createActivities` in shared/activities.ts. */
+df.app.activity('rotateSourceSecret', { handler: (input: unknown) => getActivities().rotateSourceSecret(input as Input) });

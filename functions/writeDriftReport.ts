@@ -1,4 +1,8 @@
 import * as df from 'durable-functions';
+import type { Activities } from '../shared/activities.js';
 import { getActivities } from '../shared/composition.js';
 
-df.app.activity('writeDriftReport', { handler: (input: never) => getActivities().writeDriftReport(input) });
+type Input = Parameters<Activities['writeDriftReport']>[0];
+
+/** Activity `writeDriftReport`: see `createActivities` in shared/activities.ts. */
+df.app.activity('writeDriftReport', { handler: (input: unknown) => getActivities().writeDriftReport(input as Input) });

@@ -207,7 +207,7 @@ export function createActivities(runtime: RelayRuntime) {
     const planned = planDeliveries(config, { sourceId: item.sourceId, name: item.name, tags: latest.tags });
     for (const delivery of planned) {
       const target = runtime.target(delivery.targetId);
-      const observed = await target.observe(delivery.placement);
+      const observed = await target.observe(delivery.placement, { owner });
       const location = `${delivery.targetId}:${delivery.placement.name}${delivery.placement.key ? `#${delivery.placement.key}` : ''}`;
       const finding = (drift: DriftFinding['drift'], heldVersion?: string): DriftFinding => ({
         ref,

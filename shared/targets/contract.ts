@@ -18,7 +18,7 @@ export interface TargetClient {
   validate(placement: Placement, value: string): ValidationProblem[];
 
   /** Reads the target's ownership metadata, never its value. Requires metadata read (Key Vault: list/get properties). */
-  observe(placement: Placement, options?: TargetCallOptions): Promise<TargetObservation>;
+  observe(placement: Placement, options?: ObserveOptions): Promise<TargetObservation>;
 
   /**
    * Delivers one source version: observes, decides, and writes only when the decision says so.
@@ -36,6 +36,11 @@ export type TargetKind = 'keyVault' | 'kubernetes' | 'memory';
 
 export interface TargetCallOptions {
   readonly abortSignal?: AbortSignal;
+}
+
+export interface ObserveOptions extends TargetCallOptions {
+  /** The owner (`<source vault host>/<name>`) being delivered: `previouslyOwned` only counts this owner's marks. */
+  readonly owner?: string;
 }
 
 /** What a delivery needs. `value` exists only inside the delivering activity and is never returned. */

@@ -2,6 +2,7 @@ export type {
   TargetClient,
   TargetKind,
   TargetCallOptions,
+  ObserveOptions,
   DeliveryRequest,
   SourceVersionFacts,
   DeliveryOutcome,

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { planDeliveries } from '../domain/plan.js';
+import { ownerOf } from '../domain/references.js';
 import { ORCHESTRATIONS, relayInstanceId, rotateInstanceId } from '../orchestrations/names.js';
 import type { Actor, RelayInput, RelaySummary, RotateInput } from '../orchestrations/types.js';
 import type { RelayRuntime } from '../runtime.js';
@@ -137,7 +138,7 @@ export async function getSecretStatus(sourceId: string, name: string, runtime: R
     planned.map(async (delivery) => {
       const base = { targetId: delivery.targetId, kind: delivery.kind, routeId: delivery.routeId, placement: delivery.placement };
       try {
-        const observed = await runtime.target(delivery.targetId).observe(delivery.placement);
+        const observed = await runtime.target(delivery.targetId).observe(delivery.placement, { owner: ownerOf(source.vaultUrl, name) });
         if (observed.state !== 'present') return { ...base, state: observed.state, owned: observed.state === 'deleted' && !!observed.marks, inSync: false };
         const marks = observed.marks;
         return {
