@@ -26,6 +26,7 @@ import {
   deletedInfoFrom,
   latestVersionOf,
   marksFromTags,
+  TAG_REPLACES,
   tagsFromMarks,
   versionInfoFrom,
   type SecretVersionInfo,
@@ -121,8 +122,8 @@ export class KeyVaultTarget implements TargetClient {
       sourceCreatedOn: source.createdOn,
       fingerprint: source.fingerprint,
     };
-    const tags = tagsFromMarks(marks);
-    const problems = [...this.validate(placement, value), ...validateKeyVaultMetadata({ tags, ...withContentType(source.contentType) })];
+    const ownTags = tagsFromMarks(marks);
+    const problems = [...this.validate(placement, value), ...validateKeyVaultMetadata({ tags: { ...ownTags, [TAG_REPLACES]: 'x'.repeat(32) }, ...withContentType(source.contentType) })];
     if (problems.length > 0) {
       return this.outcome(placement, 'FailedValidation', 'invalid', {
         message: problems.map((p) => `${p.field}: ${p.message}`).join('; '),
@@ -131,12 +132,13 @@ export class KeyVaultTarget implements TargetClient {
     const signal = options.abortSignal;
     try {
       for (let round = 0; round < MAX_DECISION_ROUNDS; round++) {
-        const observation = await this.observeName(placement.name, marks.source, signal);
+        const { observation, foreignLatest } = await this.inspect(placement.name, marks.source, signal);
         const decision = decideDelivery(source, observation, policy);
         const held = observation.state !== 'absent' ? observation.marks : undefined;
         const previous = held?.source === marks.source ? { previousSourceVersion: held.sourceVersion } : {};
         if (!decision.write) return this.outcome(placement, decision.status, decision.reason, previous);
         if (decision.recover) await this.recover(placement.name, signal);
+        const tags = foreignLatest ? { ...ownTags, [TAG_REPLACES]: foreignLatest } : ownTags;
         const written = await this.setVersion(placement.name, value, tags, request, decision.recover, signal);
         if (written === 'raced-deletion') continue;
         return this.outcome(placement, decision.status, decision.reason, { ...previous, writtenVersion: written });
@@ -171,6 +173,15 @@ export class KeyVaultTarget implements TargetClient {
   }
 
   private async observeName(name: string, owner: string | undefined, abortSignal: AbortSignal | undefined): Promise<TargetObservation> {
+    return (await this.inspect(name, owner, abortSignal)).observation;
+  }
+
+  /** The observation, plus the id of the current version when it is foreign (recorded as `relay-replaces`). */
+  private async inspect(
+    name: string,
+    owner: string | undefined,
+    abortSignal: AbortSignal | undefined,
+  ): Promise<{ observation: TargetObservation; foreignLatest?: string }> {
     const versions = await this.call('listPropertiesOfSecretVersions', name, async () => {
       const found: SecretVersionInfo[] = [];
       for await (const properties of this.api.listPropertiesOfSecretVersions(name, { abortSignal })) {
@@ -183,19 +194,26 @@ export class KeyVaultTarget implements TargetClient {
       const deleted = await this.call('getDeletedSecret', name, async () => deletedInfoFrom(await this.api.getDeletedSecret(name, { abortSignal })), {
         notFound: () => undefined,
       });
-      if (!deleted) return { state: 'absent' };
+      if (!deleted) return { observation: { state: 'absent' } };
       const marks = marksFromTags(deleted.tags);
-      return marks ? { state: 'deleted', marks } : { state: 'deleted' };
+      return { observation: marks ? { state: 'deleted', marks } : { state: 'deleted' } };
     }
     const marks = marksFromTags(latest.tags);
-    if (marks) return { state: 'present', marks };
+    if (marks) {
+      // Owned for another source: an adoption replaces it, and records which version it replaced.
+      const foreign = owner !== undefined && marks.source !== owner.toLowerCase() && latest.version;
+      return { observation: { state: 'present', marks }, ...(foreign ? { foreignLatest: foreign } : {}) };
+    }
     const wanted = owner?.toLowerCase();
     const previouslyOwned = versions.some((v) => {
       if (v === latest) return false;
       const older = marksFromTags(v.tags);
       return older !== undefined && (wanted === undefined || older.source === wanted);
     });
-    return previouslyOwned ? { state: 'present', previouslyOwned: true } : { state: 'present' };
+    return {
+      observation: previouslyOwned ? { state: 'present', previouslyOwned: true } : { state: 'present' },
+      ...(latest.version ? { foreignLatest: latest.version } : {}),
+    };
   }
 
   private async recover(name: string, abortSignal: AbortSignal | undefined): Promise<void> {

@@ -13,6 +13,12 @@ export const TAG_SOURCE = 'relay-source';
 export const TAG_SOURCE_VERSION = 'relay-source-version';
 export const TAG_SOURCE_CREATED = 'relay-source-created';
 export const TAG_FINGERPRINT = 'relay-fingerprint';
+/**
+ * Written only when the relay writes over a foreign current version (adoption, repair): that version's id. Creation
+ * times have 1-second resolution, so this is how a reader tells that the relay's version came after the foreign one
+ * when both were created in the same second.
+ */
+export const TAG_REPLACES = 'relay-replaces';
 
 /** Metadata of one secret version, without its value. */
 export interface SecretVersionInfo {
@@ -102,9 +108,10 @@ export function tagsFromMarks(marks: OwnershipMarks): Record<string, string> {
 
 /**
  * The current version among a secret's versions: the newest by creation time. Key Vault times have 1-second
- * resolution, so two versions created in the same second tie; the tie goes to a version without relay marks (so an
- * overwrite behind the relay's back is repaired, at worst with one extra write), then to the newest recorded source
- * version. Undefined for an empty list.
+ * resolution, so two versions created in the same second tie. A version whose `relay-replaces` names the other tied
+ * version is the newer; otherwise the tie goes to the version without relay marks (an overwrite behind the
+ * relay's back is then repaired, at worst with one extra write), then to the newest recorded source version.
+ * Undefined for an empty list.
  */
 export function latestVersionOf(versions: readonly SecretVersionInfo[]): SecretVersionInfo | undefined {
   let best: SecretVersionInfo | undefined;
@@ -118,6 +125,8 @@ function compareForLatest(a: SecretVersionInfo, b: SecretVersionInfo): number {
   if (a.createdOn !== b.createdOn) return a.createdOn - b.createdOn;
   const marksA = marksFromTags(a.tags);
   const marksB = marksFromTags(b.tags);
+  if (b.version && a.tags[TAG_REPLACES] === b.version) return 1;
+  if (a.version && b.tags[TAG_REPLACES] === a.version) return -1;
   if (!marksA !== !marksB) return marksA ? -1 : 1;
   return (marksA?.sourceCreatedOn ?? 0) - (marksB?.sourceCreatedOn ?? 0);
 }
