@@ -26,7 +26,7 @@ import type {
   VaultCounters,
   VaultInfo,
 } from './types.js';
-import { isValidVaultName } from './validation.js';
+import { isValidVaultName, optionalBoolean, optionalUnixSeconds } from './validation.js';
 import { secretId } from './wire.js';
 import { createVaultServer } from './vault-server.js';
 
@@ -203,13 +203,16 @@ export async function startKeyVaultEmulator(options: KeyVaultEmulatorOptions): P
     whenEventsDelivered: () => events.idle(),
     createSecret(vault, name, value, opts = {}) {
       const rt = vaultOf(vault);
+      const enabled = optionalBoolean(opts.enabled, 'enabled');
+      const notBefore = optionalUnixSeconds(opts.notBefore, 'notBefore');
+      const expiresOn = optionalUnixSeconds(opts.expiresOn, 'expiresOn');
       const { secret, version } = rt.store.setSecret(name, {
         value,
         contentType: opts.contentType,
         tags: opts.tags,
-        ...(opts.enabled === undefined ? {} : { enabled: opts.enabled }),
-        ...(opts.notBefore === undefined ? {} : { notBefore: opts.notBefore }),
-        ...(opts.expiresOn === undefined ? {} : { expiresOn: opts.expiresOn }),
+        ...(enabled === undefined ? {} : { enabled }),
+        ...(notBefore === undefined ? {} : { notBefore }),
+        ...(expiresOn === undefined ? {} : { expiresOn }),
       });
       if (opts.emitEvent !== false) newVersionEvent(rt, secret, version);
       return adminProps(rt, secret, version);

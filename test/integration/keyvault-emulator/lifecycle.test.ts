@@ -60,6 +60,23 @@ describe('deletion in progress', () => {
   });
 });
 
+describe('recovery in progress', () => {
+  it('answers 409 ObjectIsBeingRecovered until the recovered secret is visible, then serves it', async () => {
+    const emulator = await startKeyVaultEmulator({ vaults: ['contoso'], recoverDelayInMs: 1500 });
+    cleanups.push(() => emulator.close());
+    const client = secretClient(emulator, 'contoso');
+    await client.setSecret('slow-recover', 'v');
+    await (await client.beginDeleteSecret('slow-recover', { intervalInMs: 20 })).pollUntilDone();
+    const poller = await client.beginRecoverDeletedSecret('slow-recover', { intervalInMs: 100 });
+    const busy = await restErrorOf(() => client.setSecret('slow-recover', 'v2'));
+    expect(busy.statusCode).toBe(409);
+    expect(innerCode(busy)).toBe('ObjectIsBeingRecovered');
+    await poller.pollUntilDone();
+    expect((await client.getSecret('slow-recover')).value).toBe('v');
+    expect((await client.setSecret('slow-recover', 'v2')).value).toBe('v2');
+  });
+});
+
 describe('standalone main', () => {
   it('starts, prints its URLs as one JSON line, and serves them', async () => {
     const stateDir = await tempDir();
