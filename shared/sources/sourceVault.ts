@@ -142,6 +142,38 @@ export function sourceVaultFromApi(api: KeyVaultSecretsApi, options: Omit<Source
     );
   }
 
+  /**
+   * The newest version by creation time. Creation times have 1-second resolution, so when several versions share the
+   * newest second the vault itself is asked which one is current (`GET /secrets/{n}/`, which returns a value: the
+   * relay holds getSecret on sources anyway, and the value is dropped at once). A disabled current version answers
+   * 403 SecretDisabled; then the one disabled candidate is it.
+   */
+  async function resolveLatest(
+    name: string,
+    versions: readonly SecretVersionInfo[],
+    includeDisabled: boolean,
+    abortSignal?: AbortSignal,
+  ): Promise<SecretVersionInfo | undefined> {
+    const candidates = includeDisabled ? versions : versions.filter((v) => v.enabled);
+    const newest = latestVersionOf(candidates);
+    if (!newest) return undefined;
+    const tied = candidates.filter((v) => v.createdOn === newest.createdOn);
+    if (tied.length === 1) return newest;
+    let current: string | undefined;
+    try {
+      current = (await withBackoff(() => api.getSecret(name, { abortSignal }), keyVaultRetryHint, backoff(abortSignal))).properties.version;
+    } catch (error) {
+      const info = keyVaultErrorInfo(error);
+      if (info.statusCode === 403 && info.innerCode === 'SecretDisabled') {
+        const disabled = tied.filter((v) => !v.enabled);
+        current = disabled.length === 1 ? disabled[0]!.version : undefined;
+      } else {
+        await call('getSecret', name, () => Promise.reject(error), abortSignal);
+      }
+    }
+    return tied.find((v) => v.version === current) ?? (includeDisabled ? newest : tied.find((v) => v.version !== current) ?? newest);
+  }
+
   const vault: SourceVault = {
     sourceId: options.sourceId,
     vaultUrl: options.vaultUrl,
@@ -156,7 +188,7 @@ export function sourceVaultFromApi(api: KeyVaultSecretsApi, options: Omit<Source
       if (!properties.enabled) {
         throw new SourceVaultError(`getSecret on ${host}/${name}: the version is disabled`, 'FailedSourceMissing', 'source-disabled');
       }
-      const latest = latestVersionOf((await listVersions(name, abortSignal)).filter((v) => v.enabled));
+      const latest = await resolveLatest(name, await listVersions(name, abortSignal), false, abortSignal);
       const facts: SourceVersionFacts = {
         owner: ownerOf(options.vaultUrl, name),
         version: properties.version || version,
@@ -172,7 +204,7 @@ export function sourceVaultFromApi(api: KeyVaultSecretsApi, options: Omit<Source
 
     async getLatestProperties(name, callOptions = {}) {
       const versions = await listVersions(name, callOptions.abortSignal);
-      return latestVersionOf(callOptions.includeDisabled ? versions : versions.filter((v) => v.enabled));
+      return resolveLatest(name, versions, callOptions.includeDisabled === true, callOptions.abortSignal);
     },
 
     async getVersionProperties(name, version, callOptions = {}) {

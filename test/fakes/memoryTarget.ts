@@ -5,6 +5,7 @@ import {
   type DeleteOutcome,
   type DeliveryOutcome,
   type DeliveryRequest,
+  type ObserveOptions,
   type TargetCallOptions,
   type TargetClient,
   type ValidationProblem,
@@ -75,7 +76,7 @@ export class MemoryTarget implements TargetClient {
     return validateKeyVaultPlacement(placement, value);
   }
 
-  async observe(placement: Placement, options: TargetCallOptions & { owner?: string } = {}): Promise<TargetObservation> {
+  async observe(placement: Placement, options: ObserveOptions = {}): Promise<TargetObservation> {
     this.takeFault();
     this.counts.observes++;
     const secret = this.secrets.get(placement.name.toLowerCase());

@@ -8,6 +8,7 @@ import {
   type DeleteOutcome,
   type DeliveryOutcome,
   type DeliveryRequest,
+  type ObserveOptions,
   type TargetCallOptions,
   type TargetClient,
   type ValidationProblem,
@@ -55,18 +56,14 @@ export interface KeyVaultTargetOptions {
 }
 
 /** Observe options of the Key Vault target: with `owner`, `previouslyOwned` only counts versions of that source. */
-export interface KeyVaultObserveOptions extends TargetCallOptions {
-  readonly owner?: string;
-}
+export type KeyVaultObserveOptions = ObserveOptions;
 
 /**
  * Creates the Key Vault target: one customer vault reached through the real `SecretClient`.
  * Permissions on the vault: secrets/readMetadata (observe), secrets/setSecret (deliver), secrets/recover (only for
  * routes with `recoverDeleted`), secrets/delete (deleteIfOwned). It never reads a target value.
  */
-export function createKeyVaultTarget(options: KeyVaultTargetOptions): TargetClient & {
-  observe(placement: Placement, options?: KeyVaultObserveOptions): Promise<TargetObservation>;
-} {
+export function createKeyVaultTarget(options: KeyVaultTargetOptions): TargetClient {
   const client = new SecretClient(options.vaultUrl, options.credential, options.clientOptions);
   return new KeyVaultTarget(client, options);
 }
