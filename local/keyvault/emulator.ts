@@ -10,7 +10,7 @@ import { createAdminServer } from './admin-server.js';
 import { DEFAULT_TENANT_ID } from './auth.js';
 import { loadOrCreateTls } from './certs.js';
 import { CounterBook } from './counters.js';
-import { EventPublisher, type EventDeliveryOptions } from './events.js';
+import { EventPublisher, vaultTopic, type EventDeliveryOptions } from './events.js';
 import { FaultInjector } from './faults.js';
 import { closeServer, listen, urlHost } from './http.js';
 import { VaultStore, type StoredSecret, type StoredVersion } from './store.js';
@@ -62,6 +62,8 @@ export interface KeyVaultEmulator {
   readonly caCertPath: string;
   readonly stateDir: string;
   readonly tenantId: string;
+  /** Vault name → the Event Grid `topic` (ARM id) its events carry. */
+  readonly eventTopics: Readonly<Record<string, string>>;
   vaults(): VaultInfo[];
   counters(): Record<string, VaultCounters>;
   counters(vault: string): VaultCounters;
@@ -188,6 +190,7 @@ export async function startKeyVaultEmulator(options: KeyVaultEmulatorOptions): P
     caCertPath: tls.caCertPath,
     stateDir,
     tenantId,
+    eventTopics: Object.fromEntries([...runtimes.values()].map((rt) => [rt.name, vaultTopic(rt.name, options.eventDelivery)])),
     vaults: () => [...runtimes.values()].map((rt) => ({ name: rt.name, url: rt.url })),
     counters: counterView,
     resetCounters: () => counters.reset(),

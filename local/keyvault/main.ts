@@ -2,7 +2,7 @@
  * Standalone Key Vault emulator:
  *   npx tsx local/keyvault/main.ts --vault platform --vault contoso [--state-dir .local/keyvault]
  *     [--admin-port 0] [--port-base 0] [--host 127.0.0.1] [--delete-delay-ms 0] [--recover-delay-ms 0]
- * Prints one JSON line `{"vaultUrls":…,"adminUrl":…,"caCertPath":…,"tenantId":…}` once every origin listens,
+ * Prints one JSON line `{"vaultUrls":…,"adminUrl":…,"caCertPath":…,"tenantId":…,"eventTopics":…}` once every origin listens,
  * then runs until SIGINT/SIGTERM.
  */
 import { resolve } from 'node:path';
@@ -43,7 +43,7 @@ async function main(): Promise<void> {
     ...(values['recover-delay-ms'] === undefined ? {} : { recoverDelayInMs: Number(values['recover-delay-ms']) }),
   });
   process.stdout.write(
-    `${JSON.stringify({ vaultUrls: emulator.vaultUrls, adminUrl: emulator.adminUrl, caCertPath: emulator.caCertPath, tenantId: emulator.tenantId })}\n`,
+    `${JSON.stringify({ vaultUrls: emulator.vaultUrls, adminUrl: emulator.adminUrl, caCertPath: emulator.caCertPath, tenantId: emulator.tenantId, eventTopics: emulator.eventTopics })}\n`,
   );
   const stop = (): void => {
     emulator.close().then(

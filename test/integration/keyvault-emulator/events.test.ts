@@ -47,7 +47,7 @@ describe('Key Vault events', () => {
     expect(events).toHaveLength(1);
     expect(events[0]).toEqual({
       id: expect.stringMatching(/^[0-9a-f-]{36}$/),
-      topic: vaultTopic('platform'),
+      topic: emulator.eventTopics.platform,
       subject: 'Db-Password',
       eventType: 'Microsoft.KeyVault.SecretNewVersionCreated',
       data: {

@@ -99,10 +99,11 @@ describe('standalone main', () => {
       rl.once('line', resolve);
       child.once('exit', (code) => reject(new Error(`main exited with ${code}: ${stderr}`)));
     });
-    const printed = JSON.parse(line) as { vaultUrls: Record<string, string>; adminUrl: string; caCertPath: string; tenantId: string };
+    const printed = JSON.parse(line) as { vaultUrls: Record<string, string>; adminUrl: string; caCertPath: string; tenantId: string; eventTopics: Record<string, string> };
     expect(Object.keys(printed.vaultUrls)).toEqual(['platform', 'contoso']);
     expect(printed.vaultUrls.platform).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
     expect(printed.caCertPath).toBe(join(stateDir, 'ca-cert.pem'));
+    expect(printed.eventTopics.contoso).toMatch(/\/providers\/Microsoft\.KeyVault\/vaults\/contoso$/);
 
     const admin = createKeyVaultAdminClient(printed.adminUrl);
     expect((await admin.vaults()).map((v) => v.name)).toEqual(['platform', 'contoso']);
