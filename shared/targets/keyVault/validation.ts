@@ -39,7 +39,6 @@ export function validateKeyVaultPlacement(placement: Placement, value: string): 
   if (bytes > KEY_VAULT_LIMITS.valueMaxBytes) {
     problems.push({ field: 'value', message: `value is ${bytes} bytes; Key Vault accepts at most ${KEY_VAULT_LIMITS.valueMaxBytes}` });
   }
-  if (bytes === 0) problems.push({ field: 'value', message: 'value is empty; Key Vault rejects empty secret values' });
   return problems;
 }
 
