@@ -1,0 +1,121 @@
+import { mkdir, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+
+/**
+ * An append-only JSON-lines journal per orchestration instance. Appends are group-committed: every record queued while
+ * a write is in flight goes into the next single write + fdatasync, and `append` resolves only once its record is
+ * durable. A torn last line (a crash mid-write) is ignored when reading. `replace` swaps the whole file atomically
+ * (write temp, fsync, rename).
+ */
+export class Journal {
+  readonly file: string;
+  #handle: FileHandle | undefined;
+  #queue: { line: string; resolve: () => void; reject: (error: unknown) => void }[] = [];
+  #flushing: Promise<void> | undefined;
+  #closed = false;
+
+  constructor(file: string) {
+    this.file = file;
+  }
+
+  /** Appends one record; resolves when it is on disk. */
+  append(record: unknown): Promise<void> {
+    if (this.#closed) return Promise.reject(new Error(`journal ${this.file} is closed`));
+    return new Promise<void>((resolve, reject) => {
+      this.#queue.push({ line: `${JSON.stringify(record)}\n`, resolve, reject });
+      this.#flushing ??= this.#flush();
+    });
+  }
+
+  async #flush(): Promise<void> {
+    try {
+      while (this.#queue.length > 0) {
+        const batch = this.#queue.splice(0, this.#queue.length);
+        try {
+          this.#handle ??= await open(this.file, 'a');
+          await this.#handle.write(batch.map((item) => item.line).join(''));
+          await this.#handle.datasync();
+          for (const item of batch) item.resolve();
+        } catch (error) {
+          for (const item of batch) item.reject(error);
+        }
+      }
+    } finally {
+      this.#flushing = undefined;
+    }
+  }
+
+  /** Replaces the journal's content atomically with the given records. */
+  async replace(records: unknown[]): Promise<void> {
+    await this.#flushing;
+    await this.#handle?.close();
+    this.#handle = undefined;
+    const temp = `${this.file}.${process.pid}.tmp`;
+    const handle = await open(temp, 'w');
+    try {
+      await handle.write(records.map((r) => `${JSON.stringify(r)}\n`).join(''));
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, this.file);
+  }
+
+  /** Deletes the journal. */
+  async remove(): Promise<void> {
+    await this.close();
+    await rm(this.file, { force: true });
+  }
+
+  /** Waits for pending writes and closes the file. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.#flushing;
+    await this.#handle?.close();
+    this.#handle = undefined;
+  }
+
+  /** Reopens a closed journal for appends (after `remove`, to start the instance afresh). */
+  reopen(): void {
+    this.#closed = false;
+  }
+}
+
+/** The file name of an instance's journal (base64url of the instance id, so any id is a safe file name). */
+export function journalFileName(instanceId: string): string {
+  return `${Buffer.from(instanceId, 'utf8').toString('base64url')}.jsonl`;
+}
+
+/** Creates the journal folder if needed. */
+export async function ensureJournalDir(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true });
+}
+
+/** Reads every journal in the folder: file path and parsed records (a torn trailing line is dropped). */
+export async function readJournals(dir: string): Promise<{ file: string; records: unknown[] }[]> {
+  const names = (await readdir(dir)).filter((name) => name.endsWith('.jsonl'));
+  const result: { file: string; records: unknown[] }[] = [];
+  for (const name of names) {
+    const file = path.join(dir, name);
+    const text = await readFile(file, 'utf8');
+    const records: unknown[] = [];
+    let torn = text.length > 0 && !text.endsWith('\n');
+    for (const line of text.split('\n')) {
+      if (line.length === 0) continue;
+      try {
+        records.push(JSON.parse(line));
+      } catch {
+        torn = true;
+        break;
+      }
+    }
+    if (torn) {
+      // drop the torn tail so later appends start on a clean line
+      await writeFile(`${file}.repair`, records.map((r) => `${JSON.stringify(r)}\n`).join(''));
+      await rename(`${file}.repair`, file);
+    }
+    if (records.length > 0) result.push({ file, records });
+  }
+  return result;
+}

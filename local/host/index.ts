@@ -1,0 +1,15 @@
+export { startHost } from './host.js';
+export type { HostedFunction, LocalHost, StartHostOptions } from './host.js';
+export type { LogEntry, LogLevel, LogSink } from './log.js';
+export type { HostKeysOptions } from './keys.js';
+export { KEY_SETTINGS } from './keys.js';
+export type { InstanceSnapshot, RuntimeStatus } from './durable/engine.js';
+export type { FailureDetailsDto, HistoryEvent } from './durable/history.js';
+export { EventType } from './durable/history.js';
+export { PINNED_DURABLE_FUNCTIONS_VERSION, verifyDurableInternals, DurableInternalsMismatchError } from './durable/internals.js';
+export { parseNcrontab } from './ncrontab.js';
+export type { NcrontabSchedule } from './ncrontab.js';
+export { compileRoute } from './routes.js';
+export type { RouteTemplate } from './routes.js';
+export { installFunctionsCoreStub, getCoreRegistry } from './coreStub.js';
+export type { CoreRegistry, Registration } from './coreStub.js';
