@@ -107,6 +107,10 @@ export function decideDelivery(source: SourceFacts, target: TargetObservation, p
     case 'deleted': {
       const ours = target.marks?.source === source.owner;
       if (ours) {
+        // Recovering would bring back a newer version only to overwrite it with an older one: never roll back.
+        if (target.marks && target.marks.sourceVersion !== source.version && targetIsNewer(target.marks, source)) {
+          return noWrite('SkippedNewerPresent', 'newer-present');
+        }
         return policy.recoverDeleted ? write('Recovered', 'deleted-owned', true) : noWrite('FailedValidation', 'deleted-recovery-disabled');
       }
       if (policy.adopt && policy.recoverDeleted) return write('Recovered', 'deleted-foreign-adopt', true);

@@ -87,11 +87,12 @@ describe('decideDelivery: properties', () => {
     );
   });
 
-  // Reported as a bug in shared/domain/decision.ts (not ours to edit): a soft-deleted target that holds a newer version
-  // of this source is recovered and then overwritten with the older version. Remove `.fails` once it is fixed.
-  it.fails('never rolls back a soft-deleted target either (known bug: Recovered over a newer version)', () => {
+  it('never rolls back a soft-deleted target either: recovering it would only bring back a newer version', () => {
     const newer = ours({ sourceVersion: 'c'.repeat(32), sourceCreatedOn: source.createdOn + 1 });
-    expect(decideDelivery(source, { state: 'deleted', marks: newer }, policy()).write).toBe(false);
+    expect(decideDelivery(source, { state: 'deleted', marks: newer }, policy())).toMatchObject({
+      write: false,
+      status: 'SkippedNewerPresent',
+    });
   });
 
   it('never writes to a target it does not own unless the route adopts (or the previous object was ours)', () => {
