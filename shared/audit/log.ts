@@ -23,7 +23,7 @@ export interface CreateAuditLogOptions {
   readonly shards?: number;
   /** Records per blob before moving to the next segment (default 40,000; the service limit is 50,000 blocks). */
   readonly maxBlocksPerBlob?: number;
-  /** Attempts of one append under contention before it fails (default 60). */
+  /** Attempts of one append under contention before it fails (default 100). */
   readonly maxAttempts?: number;
   /** Key for a keyed (HMAC-SHA256) chain instead of plain SHA-256; see docs/audit.md. */
   readonly chainKey?: FingerprintKey;
@@ -136,6 +136,9 @@ interface Slot {
 type Attempt = { done: true; record: AuditRecord } | { done: false };
 
 const TAIL_WINDOW = 16 * 1024;
+const CATCH_UP_WINDOW = 256 * 1024;
+const BACKOFF_BASE_MS = 5;
+const BACKOFF_CAP_MS = 250;
 
 /**
  * Creates an audit log over one container. Keep one instance per process: it caches the tail of the blobs it writes,
@@ -147,14 +150,14 @@ export function createAuditLog(options: CreateAuditLogOptions): AuditLog {
   if (!Number.isInteger(shards) || shards < 1 || shards > MAX_SHARDS) throw new RangeError(`shards must be 1-${MAX_SHARDS}`);
   const maxBlocks = options.maxBlocksPerBlob ?? 40_000;
   if (!Number.isInteger(maxBlocks) || maxBlocks < 1 || maxBlocks > 50_000) throw new RangeError('maxBlocksPerBlob must be 1-50000');
-  const maxAttempts = options.maxAttempts ?? 60;
+  const maxAttempts = options.maxAttempts ?? 100;
   const readConcurrency = options.readConcurrency ?? 8;
   const now = options.now ?? (() => new Date());
   const key = options.chainKey;
   const keys = new Map<string, FingerprintKey>();
   for (const candidate of [...(options.verifyKeys ?? []), ...(key ? [key] : [])]) keys.set(candidate.id, candidate);
   const writerId = options.writerId ?? randomUUID();
-  const preferredShard = createHash('sha256').update(writerId).digest().readUInt32BE(0) % shards;
+  let preferredShard = createHash('sha256').update(writerId).digest().readUInt32BE(0) % shards;
   const slots = new Map<string, Slot>();
   let containerReady = false;
 
@@ -171,11 +174,8 @@ export function createAuditLog(options: CreateAuditLogOptions): AuditLog {
     return slot;
   }
 
-  function pickShard(hour: string, avoid: number | undefined): number {
-    if (avoid !== undefined && shards > 1) {
-      const other = Math.floor(Math.random() * (shards - 1));
-      return other >= avoid ? other + 1 : other;
-    }
+  /** The least busy shard of this process, starting from the writer's preferred one. */
+  function pickShard(hour: string): number {
     let best = preferredShard;
     let bestWaiting = Number.POSITIVE_INFINITY;
     for (let step = 0; step < shards; step += 1) {
@@ -244,6 +244,34 @@ export function createAuditLog(options: CreateAuditLogOptions): AuditLog {
     return { exists: true, offset: length, seq: link.seq + 1, lastHash: link.hash, blockCount, closed: false, lastLine };
   }
 
+  /**
+   * After losing a race at `state.offset`, reads what others appended since (one request) and returns the new tail;
+   * `landed` is true when the bytes at our offset are exactly our line (an earlier attempt did land).
+   */
+  async function catchUp(blob: AppendBlobClient, name: string, state: BlobState, line: string): Promise<{ landed: boolean; state: BlobState }> {
+    let delta: Buffer;
+    let total: number | undefined;
+    let blockCount: number | undefined;
+    try {
+      const response = await blob.download(state.offset, CATCH_UP_WINDOW);
+      delta = await bufferOf(response.readableStreamBody);
+      total = Number(/\/(\d+)$/.exec(response.contentRange ?? '')?.[1] ?? Number.NaN);
+      blockCount = response.blobCommittedBlockCount;
+    } catch (error) {
+      if (statusOf(error) !== 416 && statusOf(error) !== 404) throw error;
+      return { landed: false, state: await readState(blob, name) };
+    }
+    const landed = delta.subarray(0, Buffer.byteLength(line)).toString('utf8') === line;
+    const end = state.offset + delta.length;
+    if (delta.length === 0 || total !== end || blockCount === undefined || delta[delta.length - 1] !== 0x0a) {
+      return { landed, state: await readState(blob, name) };
+    }
+    const lastLine = delta.toString('utf8', delta.lastIndexOf(0x0a, delta.length - 2) + 1);
+    const link = tailLinkOf(lastLine.slice(0, -1));
+    if (!link) return { landed, state: await readState(blob, name) };
+    return { landed, state: { exists: true, offset: end, seq: link.seq + 1, lastHash: link.hash, blockCount, closed: false, lastLine } };
+  }
+
   async function tryAppend(hour: string, shard: number, slot: Slot, content: AuditRecordContent, call: AuditCallOptions): Promise<Attempt> {
     for (let step = 0; step < 8; step += 1) {
       slot.segment ??= await latestSegment(hour, shard);
@@ -282,9 +310,13 @@ export function createAuditLog(options: CreateAuditLogOptions): AuditLog {
         slot.state = undefined;
         const code = errorCodeOf(error);
         if (code === 'AppendPositionConditionNotMet') {
-          slot.state = await readState(blob, name);
-          // A lost response to an append that did land: our exact line is the tail now.
-          if (slot.state.lastLine === sealed.line) return { done: true, record: sealed.record };
+          const caughtUp = await catchUp(blob, name, state, sealed.line);
+          // A lost response to an append that did land: our exact line sits where we appended it.
+          if (caughtUp.landed) {
+            slot.state = caughtUp.state;
+            return { done: true, record: sealed.record };
+          }
+          slot.state = caughtUp.state;
           return { done: false };
         }
         if (code === 'BlockCountExceedsLimit' || code === 'MaxBlobSizeConditionNotMet') {
@@ -305,15 +337,15 @@ export function createAuditLog(options: CreateAuditLogOptions): AuditLog {
   async function append(input: AuditRecordInput, call: AuditCallOptions = {}): Promise<AuditRecord> {
     const content = buildRecordContent(input, now);
     const hour = hourOf(new Date(content.time));
-    let avoid: number | undefined;
     for (let attempt = 1; attempt <= maxAttempts; attempt += 1) {
-      const shard = pickShard(hour, avoid);
+      const shard = pickShard(hour);
       const slot = slotOf(hour, shard);
       const outcome = await exclusive(slot, () => tryAppend(hour, shard, slot, content, call));
       if (outcome.done) return outcome.record;
-      avoid = shard;
+      // Another writer appended first: move this writer to another shard for good, so writers spread out.
+      if (shards > 1 && shard === preferredShard) preferredShard = (shard + 1 + Math.floor(Math.random() * (shards - 1))) % shards;
       call.abortSignal?.throwIfAborted();
-      await sleep(Math.random() * Math.min(500, 4 * 2 ** Math.min(attempt, 7)));
+      await sleep(Math.random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** Math.min(attempt, 10)));
     }
     throw new AuditAppendError('Contention', true, `audit append gave up after ${maxAttempts} attempts under contention`);
   }
@@ -463,9 +495,13 @@ async function readLastLine(blob: AppendBlobClient, length: number): Promise<str
 
 async function downloadWithBlockCount(blob: AppendBlobClient, abortSignal?: AbortSignal): Promise<{ bytes: Buffer; blockCount?: number }> {
   const response = await blob.download(0, undefined, { abortSignal });
+  return { bytes: await bufferOf(response.readableStreamBody), blockCount: response.blobCommittedBlockCount };
+}
+
+async function bufferOf(stream: NodeJS.ReadableStream | undefined): Promise<Buffer> {
   const chunks: Buffer[] = [];
-  for await (const chunk of response.readableStreamBody ?? []) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string));
-  return { bytes: Buffer.concat(chunks), blockCount: response.blobCommittedBlockCount };
+  for await (const chunk of stream ?? []) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string));
+  return Buffer.concat(chunks);
 }
 
 async function forEachLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
