@@ -183,9 +183,9 @@ export async function handleApiRequest(req: IncomingMessage, res: ServerResponse
     }
 
     const contentType = (req.headers['content-type'] ?? 'application/json').split(';')[0]!.trim();
-    const writes = verb === 'create' || verb === 'update' || verb === 'patch';
+    const writes = verb === 'create' || verb === 'update' || verb === 'patch' || verb === 'delete';
     // Protobuf and CBOR bodies are not modelled: 415 makes client-go fall back to JSON.
-    if (writes && !contentType.endsWith('json')) throw unsupportedMediaType(contentType);
+    if (writes && verb !== 'delete' && !contentType.endsWith('json')) throw unsupportedMediaType(contentType);
     const body = writes ? await readBody(req) : '';
     const { store } = ctx;
     switch (verb) {
@@ -212,7 +212,8 @@ export async function handleApiRequest(req: IncomingMessage, res: ServerResponse
         send(res, 200, store.patch(target.resource, target.namespace, target.name!, contentType, parseJson(body)));
         return;
       case 'delete': {
-        const deleted = store.delete(target.resource, target.namespace, target.name!);
+        const options = (body && contentType.endsWith('json') ? parseJson(body) : {}) as { preconditions?: { resourceVersion?: string; uid?: string } } | null;
+        const deleted = store.delete(target.resource, target.namespace, target.name!, options?.preconditions ?? {});
         const gr = groupResource(target.resource);
         send(res, 200, {
           kind: 'Status',

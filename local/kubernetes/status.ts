@@ -71,6 +71,18 @@ export function conflict(gr: GroupResource, name: string): ApiError {
   );
 }
 
+/** 409 for a failed delete precondition, e.g. `Precondition failed: ResourceVersion in precondition: 5, ResourceVersion in object meta: 6`. */
+export function preconditionFailed(gr: GroupResource, name: string, field: 'ResourceVersion' | 'UID', wanted: string, actual: string): ApiError {
+  return new ApiError(
+    status(
+      409,
+      'Conflict',
+      `Operation cannot be fulfilled on ${qualified(gr)} "${name}": Precondition failed: ${field} in precondition: ${wanted}, ${field} in object meta: ${actual}`,
+      detailsOf(gr, name),
+    ),
+  );
+}
+
 /** A field error as apimachinery's `field.Error` prints it. */
 export interface FieldError {
   field: string;

@@ -12,6 +12,7 @@ import {
   conflict,
   invalid,
   notFound,
+  preconditionFailed,
   unsupportedMediaType,
   type FieldError,
   type GroupResource,
@@ -202,11 +203,20 @@ export class ObjectStore {
     return this.commit(def, current, this.normalize(def, namespace, object));
   }
 
-  /** Deletes an object; 404 if missing. Deleting a namespace deletes everything in it. */
-  delete(resource: Resource, namespace: string | undefined, name: string): K8sObject {
+  /**
+   * Deletes an object; 404 if missing; 409 when `preconditions.resourceVersion` (from DeleteOptions) is stale.
+   * Deleting a namespace deletes everything in it.
+   */
+  delete(resource: Resource, namespace: string | undefined, name: string, preconditions: { resourceVersion?: string; uid?: string } = {}): K8sObject {
     const k = key(resource, namespace, name);
     const current = this.objects.get(k);
     if (!current) throw notFound(groupResource(resource), name);
+    if (preconditions.resourceVersion && preconditions.resourceVersion !== current.metadata.resourceVersion) {
+      throw preconditionFailed(groupResource(resource), name, 'ResourceVersion', preconditions.resourceVersion, current.metadata.resourceVersion ?? '');
+    }
+    if (preconditions.uid && preconditions.uid !== current.metadata.uid) {
+      throw preconditionFailed(groupResource(resource), name, 'UID', preconditions.uid, current.metadata.uid ?? '');
+    }
     this.objects.delete(k);
     if (resource === 'namespaces') {
       for (const [other, object] of this.objects) if (object.metadata.namespace === name) this.objects.delete(other);

@@ -1,0 +1,152 @@
+/**
+ * Cluster access: builds a `KubeConfig` for a configured cluster, by one of three modes.
+ * - `aad`: a Microsoft Entra token for the API server application (AKS: `6dae42f8-4368-4678-94ff-3960e28e3630`) from
+ *   a `TokenCredential` (the relay's managed identity), cached and refreshed before it expires.
+ * - `tokenSecret`: a bearer token stored in a source vault secret, read at every connection (so a rotated token is
+ *   picked up) through the injected `readSecretValue` port.
+ * - `kubeconfigSecret`: a whole kubeconfig stored in a source vault secret, read the same way. Users that run `exec`
+ *   plugins or auth providers are refused: a stored kubeconfig must not make the relay run programs.
+ * The cluster CA comes from the config (`caCert` PEM or `caCertPath`); TLS verification is never disabled.
+ * Credentials are never logged or put in error messages.
+ */
+import { readFileSync } from 'node:fs';
+import type { AccessToken, TokenCredential } from '@azure/identity';
+import { KubeConfig, type Cluster, type User } from '@kubernetes/client-node';
+import type { KubernetesTargetConfig } from '../../domain/config.js';
+
+/** The cluster part of a Kubernetes target's config. */
+export type KubernetesClusterConfig = KubernetesTargetConfig['cluster'];
+
+/** The AKS AAD server application (the same for every AKS cluster with Entra ID integration). */
+export const AKS_SERVER_APP_ID = '6dae42f8-4368-4678-94ff-3960e28e3630';
+
+/** Reads a secret's current value from a configured source vault (the relay's source reader). Never logged. */
+export type ReadSecretValue = (sourceId: string, name: string) => Promise<string>;
+
+export interface ClusterAccessOptions {
+  readonly cluster: KubernetesClusterConfig;
+  /** Required for `aad`. */
+  readonly credential?: TokenCredential;
+  /** Required for `tokenSecret` and `kubeconfigSecret`. */
+  readonly readSecretValue?: ReadSecretValue;
+  /** Refresh an Entra token this long before it expires. Default 5 minutes. */
+  readonly refreshMarginInMs?: number;
+  /** Milliseconds clock; injectable for tests. */
+  readonly clock?: () => number;
+}
+
+/** Hands out a `KubeConfig` that is valid now. */
+export interface ClusterAccess {
+  readonly clusterName: string;
+  /** Builds (or reuses) a `KubeConfig`; throws `ClusterAccessError` when the credential cannot be obtained. */
+  kubeConfig(options?: { abortSignal?: AbortSignal }): Promise<KubeConfig>;
+}
+
+/** The credential for a cluster could not be obtained or is unusable. The message never contains the credential. */
+export class ClusterAccessError extends Error {
+  override readonly name = 'ClusterAccessError';
+}
+
+function caOf(cluster: KubernetesClusterConfig): string | undefined {
+  if (cluster.caCert) return cluster.caCert;
+  if (cluster.caCertPath) {
+    try {
+      return readFileSync(cluster.caCertPath, 'utf8');
+    } catch (error) {
+      throw new ClusterAccessError(`cluster ${cluster.name}: cannot read caCertPath ${cluster.caCertPath}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`);
+    }
+  }
+  return undefined;
+}
+
+function kubeConfigWithToken(cluster: KubernetesClusterConfig, token: string): KubeConfig {
+  const ca = caOf(cluster);
+  const kc = new KubeConfig();
+  const c: Cluster = {
+    name: cluster.name,
+    server: cluster.server,
+    skipTLSVerify: false,
+    ...(ca ? { caData: Buffer.from(ca, 'utf8').toString('base64') } : {}),
+  };
+  const user: User = { name: 'secret-relay', token };
+  kc.loadFromOptions({ clusters: [c], users: [user], contexts: [{ name: cluster.name, cluster: cluster.name, user: user.name }], currentContext: cluster.name });
+  return kc;
+}
+
+function kubeConfigFromText(cluster: KubernetesClusterConfig, text: string): KubeConfig {
+  const kc = new KubeConfig();
+  try {
+    kc.loadFromString(text);
+  } catch {
+    throw new ClusterAccessError(`cluster ${cluster.name}: the stored kubeconfig does not parse`);
+  }
+  const current = kc.getCurrentCluster();
+  const user = kc.getCurrentUser();
+  if (!current || !user) throw new ClusterAccessError(`cluster ${cluster.name}: the stored kubeconfig has no usable current context`);
+  if (user.exec || user.authProvider) {
+    throw new ClusterAccessError(`cluster ${cluster.name}: the stored kubeconfig uses an exec plugin or auth provider, which the relay refuses to run`);
+  }
+  if (current.skipTLSVerify) throw new ClusterAccessError(`cluster ${cluster.name}: the stored kubeconfig disables TLS verification`);
+  const ca = caOf(cluster);
+  if (!ca) return kc;
+  const patched: Cluster = { ...current, caData: Buffer.from(ca, 'utf8').toString('base64') };
+  delete (patched as { caFile?: string }).caFile;
+  const contextName = kc.getCurrentContext();
+  kc.loadFromOptions({
+    clusters: [patched],
+    users: [user],
+    contexts: [{ name: contextName, cluster: patched.name, user: user.name }],
+    currentContext: contextName,
+  });
+  return kc;
+}
+
+async function readStored(options: ClusterAccessOptions, source: string, secret: string): Promise<string> {
+  if (!options.readSecretValue) throw new ClusterAccessError(`cluster ${options.cluster.name}: no secret reader configured for ${options.cluster.auth.type}`);
+  try {
+    return await options.readSecretValue(source, secret);
+  } catch (error) {
+    throw new ClusterAccessError(`cluster ${options.cluster.name}: cannot read secret "${secret}" from source "${source}"`, { cause: error });
+  }
+}
+
+/**
+ * Creates the access of one cluster. Permission: for `aad`, the identity needs a Kubernetes RBAC binding in the
+ * cluster (Azure RBAC for Kubernetes or a RoleBinding to its object id); for the secret modes, Key Vault Secrets User
+ * on the stored credential. Repeated calls to `kubeConfig()` reuse an Entra token until shortly before it expires.
+ */
+export function createClusterAccess(options: ClusterAccessOptions): ClusterAccess {
+  const { cluster } = options;
+  const clock = options.clock ?? Date.now;
+  const margin = options.refreshMarginInMs ?? 5 * 60_000;
+  let cached: { token: AccessToken; kc: KubeConfig } | undefined;
+
+  return {
+    clusterName: cluster.name,
+    async kubeConfig(callOptions = {}) {
+      const auth = cluster.auth;
+      switch (auth.type) {
+        case 'aad': {
+          if (cached && cached.token.expiresOnTimestamp - margin > clock()) return cached.kc;
+          if (!options.credential) throw new ClusterAccessError(`cluster ${cluster.name}: no credential for Entra ID access`);
+          let token: AccessToken | null;
+          try {
+            token = await options.credential.getToken(`${auth.serverAppId}/.default`, callOptions.abortSignal ? { abortSignal: callOptions.abortSignal } : {});
+          } catch (error) {
+            throw new ClusterAccessError(`cluster ${cluster.name}: cannot get an Entra token for ${auth.serverAppId}`, { cause: error });
+          }
+          if (!token) throw new ClusterAccessError(`cluster ${cluster.name}: the credential returned no token for ${auth.serverAppId}`);
+          cached = { token, kc: kubeConfigWithToken(cluster, token.token) };
+          return cached.kc;
+        }
+        case 'tokenSecret': {
+          const token = (await readStored(options, auth.source, auth.secret)).trim();
+          if (!token) throw new ClusterAccessError(`cluster ${cluster.name}: secret "${auth.secret}" is empty`);
+          return kubeConfigWithToken(cluster, token);
+        }
+        case 'kubeconfigSecret':
+          return kubeConfigFromText(cluster, await readStored(options, auth.source, auth.secret));
+      }
+    },
+  };
+}

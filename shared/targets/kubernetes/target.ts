@@ -1,0 +1,489 @@
+import type { TokenCredential } from '@azure/identity';
+import { AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
+import { decideDelivery, type TargetObservation } from '../../domain/decision.js';
+import { fingerprint, sameFingerprint, type FingerprintKey } from '../../domain/fingerprint.js';
+import type { Placement } from '../../domain/references.js';
+import { withBackoff, type Sleep } from '../backoff.js';
+import {
+  TransientTargetError,
+  type DeleteOutcome,
+  type DeliveryOutcome,
+  type DeliveryRequest,
+  type TargetCallOptions,
+  type TargetClient,
+  type ValidationProblem,
+} from '../contract.js';
+import { sharedWriteBudget, WriteBudget, type WriteBudgetOptions } from '../writeBudget.js';
+import { ClusterAccessError, createClusterAccess, type KubernetesClusterConfig, type ReadSecretValue } from './access.js';
+import { classifyKubernetesError, isConflict, KubernetesTargetFailure, kubernetesRetryHint } from './errors.js';
+import { sdkSecretsApi, type KubernetesSecretsApi, type SecretWrite } from './kubernetesApi.js';
+import {
+  ANNOTATION_FINGERPRINT,
+  ANNOTATION_KEYS,
+  ANNOTATION_RESTART_ON,
+  ANNOTATION_RESTARTED_AT,
+  ANNOTATION_SOURCE,
+  ANNOTATION_SOURCE_CREATED,
+  ANNOTATION_SOURCE_VERSION,
+  ANNOTATION_SYNCED_AT,
+  isRelayManaged,
+  keyMarksOf,
+  LABEL_MANAGED_BY,
+  MANAGED_BY_RELAY,
+  ownershipOf,
+  serializeKeyMarks,
+  type KeyMark,
+  type SecretState,
+} from './marks.js';
+import { KUBERNETES_LIMITS, splitTlsValue, TYPED_KEYS, validateKubernetesPlacement, type KubernetesSecretType } from './validation.js';
+
+/** Options of the target, as the composition root passes them. */
+export interface KubernetesTargetOptions {
+  /** Target id from the config. */
+  readonly targetId: string;
+  /** Cluster name, used in locations (`<cluster>/<namespace>/<name>#<key>`) and as the write budget key. */
+  readonly clusterName: string;
+  readonly namespace: string;
+  /** Keyed fingerprints of stored values are computed with this key (the same the relay uses for sources). */
+  readonly fingerprintKey: FingerprintKey;
+  /**
+   * Write pacing. Settings select the process-wide bucket of this cluster (first settings win); a `WriteBudget` is
+   * used as is. Default 30 writes per 10 s.
+   */
+  readonly writeBudget?: WriteBudget | Pick<WriteBudgetOptions, 'writes' | 'perSeconds'>;
+  /** Secret type when a request or call does not say (validate, observe). Default Opaque. */
+  readonly type?: KubernetesSecretType;
+  /** Deployments restarted after every value change, besides those the request names. */
+  readonly restartDeployments?: readonly string[];
+  /**
+   * Also restart Deployments annotated `secret-relay.io/restart-on: <secret>[,<secret>…]` (needs `list deployments`).
+   * Default false.
+   */
+  readonly restartAnnotated?: boolean;
+  /** Re-read and retry a write that hit 409 this many times in all. Default 5. */
+  readonly maxWriteAttempts?: number;
+  /** Sleep of the 429 ladder; tests pass a fast one. Default real time. */
+  readonly sleep?: Sleep;
+  /** Override of the 1, 2, 4, 8, 16 s ladder for 429s without (or with) Retry-After. */
+  readonly backoffLadderInMs?: readonly number[];
+  /** Clock for `synced-at` and `restartedAt`. Default `Date.now`. */
+  readonly clock?: () => number;
+}
+
+/** Options of `createKubernetesTarget`: the target options plus how to reach the cluster. */
+export interface CreateKubernetesTargetOptions extends Omit<KubernetesTargetOptions, 'clusterName'> {
+  readonly cluster: KubernetesClusterConfig;
+  /** For `aad` access: the relay identity. */
+  readonly credential?: TokenCredential;
+  /** For `tokenSecret` / `kubeconfigSecret` access: reads the stored credential from a source vault. */
+  readonly readSecretValue?: ReadSecretValue;
+}
+
+/** Per-call options: the Secret type the placement uses (observe, deleteIfOwned). */
+export interface KubernetesCallOptions extends TargetCallOptions {
+  readonly type?: KubernetesSecretType;
+}
+
+/** Opens the API of the target's namespace (a fresh credential when needed). */
+export type KubernetesConnector = (abortSignal?: AbortSignal) => Promise<KubernetesSecretsApi>;
+
+/**
+ * Creates the Kubernetes target: one namespace of one cluster, reached with `@kubernetes/client-node`. The only place
+ * its SDK clients are constructed. RBAC in the namespace: secrets get/create/update/delete (list not needed);
+ * deployments patch (and list, with `restartAnnotated`).
+ */
+export function createKubernetesTarget(options: CreateKubernetesTargetOptions): KubernetesTarget {
+  const access = createClusterAccess({
+    cluster: options.cluster,
+    ...(options.credential ? { credential: options.credential } : {}),
+    ...(options.readSecretValue ? { readSecretValue: options.readSecretValue } : {}),
+  });
+  const apis = new WeakMap<object, KubernetesSecretsApi>();
+  const connect: KubernetesConnector = async (abortSignal) => {
+    const kc = await access.kubeConfig(abortSignal ? { abortSignal } : {});
+    let api = apis.get(kc);
+    if (!api) {
+      api = sdkSecretsApi(kc.makeApiClient(CoreV1Api), kc.makeApiClient(AppsV1Api), options.namespace);
+      apis.set(kc, api);
+    }
+    return api;
+  };
+  return new KubernetesTarget(connect, { ...options, clusterName: options.cluster.name });
+}
+
+/** The data keys of one placement: those holding the current version, and (Opaque) the older versions. */
+interface Slots {
+  readonly type: KubernetesSecretType;
+  /** Keys written for the current version: `[key]`, or the fixed keys of a typed Secret. */
+  readonly current: readonly string[];
+  /** Opaque with versionsToKeep N: `key-1` … `key-(N-1)`. */
+  readonly history: readonly string[];
+}
+
+function slotsFor(placement: Placement, type: KubernetesSecretType, versionsToKeep: number): Slots {
+  if (type !== 'Opaque') return { type, current: TYPED_KEYS[type], history: [] };
+  const key = placement.key ?? '';
+  return { type, current: [key], history: Array.from({ length: Math.max(0, versionsToKeep - 1) }, (_, i) => `${key}-${i + 1}`) };
+}
+
+/** Keys `key-<n>` of an Opaque placement, whatever N the route uses now. */
+function historyKeyIndex(placementKey: string, dataKey: string): number | undefined {
+  if (!dataKey.startsWith(`${placementKey}-`)) return undefined;
+  const rest = dataKey.slice(placementKey.length + 1);
+  return /^[1-9]\d*$/.test(rest) ? Number(rest) : undefined;
+}
+
+const b64 = (text: string): string => Buffer.from(text, 'utf8').toString('base64');
+const bytesOf = (base64: string): Buffer => Buffer.from(base64, 'base64');
+
+/** `TargetClient` for one namespace of one cluster over the narrow `KubernetesSecretsApi`; see `createKubernetesTarget`. */
+export class KubernetesTarget implements TargetClient {
+  readonly kind = 'kubernetes' as const;
+  readonly targetId: string;
+  private readonly budget: WriteBudget;
+  private readonly defaultType: KubernetesSecretType;
+  private readonly maxWriteAttempts: number;
+  private readonly clock: () => number;
+
+  constructor(
+    private readonly connect: KubernetesConnector,
+    private readonly options: KubernetesTargetOptions,
+  ) {
+    this.targetId = options.targetId;
+    this.budget = options.writeBudget instanceof WriteBudget ? options.writeBudget : sharedWriteBudget(`kubernetes:${options.clusterName}`, options.writeBudget);
+    this.defaultType = options.type ?? 'Opaque';
+    this.maxWriteAttempts = Math.max(1, options.maxWriteAttempts ?? 5);
+    this.clock = options.clock ?? Date.now;
+  }
+
+  /** Secret name (DNS-1123 subdomain), data key, 1 MiB, and the target's default type. No call. */
+  validate(placement: Placement, value: string): ValidationProblem[] {
+    return validateKubernetesPlacement(placement, value, { type: this.defaultType });
+  }
+
+  /**
+   * Reads the Secret and reports the placement's ownership marks and the fingerprint of the value actually stored
+   * (keyed HMAC; the value itself never leaves this call). Permission: `get secrets`. Throws `KubernetesTargetFailure`
+   * (401/403) or `TransientTargetError`.
+   */
+  async observe(placement: Placement, options: KubernetesCallOptions = {}): Promise<TargetObservation> {
+    const slots = slotsFor(placement, options.type ?? this.defaultType, 1);
+    try {
+      const api = await this.connect(options.abortSignal);
+      const secret = await this.call(() => api.readSecret(placement.name), options.abortSignal);
+      return this.observationOf(secret, slots);
+    } catch (error) {
+      throw this.classify(error, 'observe', placement);
+    }
+  }
+
+  /**
+   * Observes, decides with `decideDelivery`, and writes (create, or replace with the read resourceVersion) only when
+   * the decision says so; a 409 re-reads and re-decides (bounded). Validates before any call. Keys of the Secret that
+   * other routes own are kept. When the stored value changed, restarts the named (and, if enabled, annotated)
+   * Deployments once each. Never rolls back. Permissions: get/create/update secrets, patch deployments.
+   */
+  async deliver(request: DeliveryRequest, options: TargetCallOptions = {}): Promise<DeliveryOutcome> {
+    const { placement, source, value, policy } = request;
+    const type = request.kubernetes?.type ?? this.defaultType;
+    const versionsToKeep = policy.versionsToKeep ?? 1;
+    const problems = validateKubernetesPlacement(placement, value, { type, versionsToKeep });
+    if (problems.length > 0) return this.invalid(placement, problems.map((p) => `${p.field}: ${p.message}`).join('; '));
+    const slots = slotsFor(placement, type, versionsToKeep);
+    const newData = this.encode(type, value);
+    const owner = source.owner.toLowerCase();
+    const signal = options.abortSignal;
+    try {
+      const api = await this.connect(signal);
+      for (let attempt = 0; attempt < this.maxWriteAttempts; attempt++) {
+        const secret = await this.call(() => api.readSecret(placement.name), signal);
+        const observation = this.observationOf(secret, slots);
+        const decision = decideDelivery({ ...source, owner }, observation, policy);
+        const held = observation.state === 'present' ? observation.marks : undefined;
+        const previous = held?.source === owner ? { previousSourceVersion: held.sourceVersion } : {};
+        if (!decision.write) return this.outcome(placement, decision.status, decision.reason, previous);
+        if (secret && secret.type !== type) {
+          return this.invalid(placement, `the Secret has type ${secret.type}; the route asks for ${type} and a Secret's type cannot change`);
+        }
+        if (secret?.immutable) return this.invalid(placement, 'the Secret is immutable');
+        const write = this.buildWrite(secret, placement, slots, newData, request);
+        const size = Object.values(write.data).reduce((sum, v) => sum + bytesOf(v).byteLength, 0);
+        if (size > KUBERNETES_LIMITS.maxSecretDataInBytes) {
+          return this.invalid(placement, `the Secret's data would be ${size} bytes; the limit is ${KUBERNETES_LIMITS.maxSecretDataInBytes}`);
+        }
+        const changed = slots.current.some((key) => secret?.data[key] !== write.data[key]);
+        await this.budget.take(signal ? { abortSignal: signal } : {});
+        let resourceVersion: string;
+        try {
+          resourceVersion = await this.call(() => (secret ? api.replaceSecret(write) : api.createSecret(write)), signal);
+        } catch (error) {
+          // A stale resourceVersion (Conflict) or a create that raced another (AlreadyExists): read again, decide again.
+          if (isConflict(error)) continue;
+          throw error;
+        }
+        const restarts = changed ? await this.restart(api, placement, request, signal) : { restarted: [], failures: [] };
+        return this.outcome(placement, decision.status, decision.reason, {
+          ...previous,
+          writtenVersion: resourceVersion,
+          ...(restarts.restarted.length > 0 ? { restarted: restarts.restarted } : {}),
+          ...(restarts.failures.length > 0 ? { message: `Secret written; rollout restart failed for ${restarts.failures.join('; ')}` } : {}),
+        });
+      }
+      throw new TransientTargetError(
+        `deliver on ${this.locate(placement)}: the Secret kept changing between read and write (${this.maxWriteAttempts} attempts)`,
+        'FailedUnavailable',
+      );
+    } catch (error) {
+      const classified = this.classify(error, 'deliver', placement);
+      if (classified instanceof KubernetesTargetFailure) return this.outcome(placement, classified.status, classified.reason, { message: classified.message });
+      throw classified;
+    }
+  }
+
+  /**
+   * Removes the placement's keys (and older-version keys) only when they are marked for `owner`; deletes the Secret
+   * when no data keys remain. Missing → NotFound; foreign Secret or key, or another owner → NotOwned, untouched.
+   * Permissions: get/update/delete secrets.
+   */
+  async deleteIfOwned(placement: Placement, owner: string, options: KubernetesCallOptions = {}): Promise<DeleteOutcome> {
+    const type = options.type ?? this.defaultType;
+    const slots = slotsFor(placement, type, 1);
+    const wanted = owner.toLowerCase();
+    const signal = options.abortSignal;
+    try {
+      const api = await this.connect(signal);
+      for (let attempt = 0; attempt < this.maxWriteAttempts; attempt++) {
+        const secret = await this.call(() => api.readSecret(placement.name), signal);
+        if (!secret) return 'NotFound';
+        const marks = keyMarksOf(secret);
+        const present = slots.current.filter((k) => k in secret.data);
+        if (present.length === 0) return 'NotFound';
+        if (!isRelayManaged(secret)) return 'NotOwned';
+        if (present.some((k) => marks[k]?.source !== wanted)) return 'NotOwned';
+        const data = { ...secret.data };
+        const remaining = { ...marks };
+        const drop = (key: string): void => {
+          delete data[key];
+          delete remaining[key];
+        };
+        slots.current.forEach(drop);
+        if (type === 'Opaque') {
+          for (const key of Object.keys(remaining)) {
+            if (historyKeyIndex(placement.key ?? '', key) !== undefined && remaining[key]?.source === wanted) drop(key);
+          }
+        }
+        await this.budget.take(signal ? { abortSignal: signal } : {});
+        try {
+          if (Object.keys(data).length === 0) {
+            const deleted = await this.call(() => api.deleteSecret(placement.name, secret.resourceVersion), signal);
+            return deleted ? 'Deleted' : 'NotFound';
+          }
+          const annotations: Record<string, string> = { ...secret.annotations, [ANNOTATION_KEYS]: serializeKeyMarks(remaining) };
+          if (annotations[ANNOTATION_SOURCE] === wanted) {
+            for (const a of [ANNOTATION_SOURCE, ANNOTATION_SOURCE_VERSION, ANNOTATION_SOURCE_CREATED, ANNOTATION_FINGERPRINT]) delete annotations[a];
+          }
+          await this.call(() => api.replaceSecret({ ...this.carry(secret), labels: secret.labels, annotations, data }), signal);
+          return 'Deleted';
+        } catch (error) {
+          if (isConflict(error)) continue;
+          throw error;
+        }
+      }
+      throw new TransientTargetError(`deleteIfOwned on ${this.locate(placement)}: the Secret kept changing`, 'FailedUnavailable');
+    } catch (error) {
+      throw this.classify(error, 'deleteIfOwned', placement);
+    }
+  }
+
+  /** What the decision sees: absent, foreign (no marks), or the placement's marks with the stored value's fingerprint. */
+  private observationOf(secret: SecretState | undefined, slots: Slots): TargetObservation {
+    if (!secret) return { state: 'absent' };
+    if (!isRelayManaged(secret)) return { state: 'present' };
+    const marks = keyMarksOf(secret);
+    const present = slots.current.filter((k) => k in secret.data);
+    const primary = marks[slots.current[0]!];
+    // Older-version keys someone else wrote would be overwritten by the shift: the placement is not wholly ours.
+    const foreignHistory = slots.history.some((k) => k in secret.data && marks[k]?.source !== primary?.source);
+    if (present.length === 0) return foreignHistory ? { state: 'present' } : { state: 'absent' };
+    if (!primary || foreignHistory || present.some((k) => marks[k] === undefined)) return { state: 'present' };
+    return { state: 'present', marks: ownershipOf(primary), actualFingerprint: this.actualFingerprint(secret, slots, marks, primary) };
+  }
+
+  /**
+   * The keyed fingerprint of the value stored under the placement: the HMAC of the stored bytes (Opaque,
+   * dockerconfigjson). For tls the stored keys are a split of the value, so each is checked against the HMAC recorded
+   * when it was written; all matching means the stored value is the marked one.
+   */
+  private actualFingerprint(secret: SecretState, slots: Slots, marks: Record<string, KeyMark>, primary: KeyMark): string {
+    const key = this.options.fingerprintKey;
+    if (slots.current.length === 1 && primary.dataFingerprint === undefined) {
+      const stored = secret.data[slots.current[0]!];
+      return fingerprint(key, stored === undefined ? Buffer.alloc(0) : bytesOf(stored));
+    }
+    const intact = slots.current.every((k) => {
+      const stored = secret.data[k];
+      const mark = marks[k];
+      return stored !== undefined && mark?.dataFingerprint !== undefined && sameFingerprint(fingerprint(key, bytesOf(stored)), mark.dataFingerprint);
+    });
+    if (intact) return primary.fingerprint;
+    return fingerprint(key, Buffer.concat(slots.current.map((k) => bytesOf(secret.data[k] ?? ''))));
+  }
+
+  /** The data (base64) a value becomes, per type; with the per-key fingerprint when a key holds a transformation. */
+  private encode(type: KubernetesSecretType, value: string): Record<string, { data: string; dataFingerprint?: string }> {
+    switch (type) {
+      case 'kubernetes.io/tls': {
+        const pair = splitTlsValue(value);
+        if ('field' in pair) throw new KubernetesTargetFailure(pair.message, 'FailedValidation', 'invalid');
+        const key = this.options.fingerprintKey;
+        return {
+          'tls.crt': { data: b64(pair.certificatePem), dataFingerprint: fingerprint(key, pair.certificatePem) },
+          'tls.key': { data: b64(pair.privateKeyPem), dataFingerprint: fingerprint(key, pair.privateKeyPem) },
+        };
+      }
+      case 'kubernetes.io/dockerconfigjson':
+        return { '.dockerconfigjson': { data: b64(value) } };
+      case 'Opaque':
+        return {};
+    }
+  }
+
+  /** The Secret to write: other keys kept, older versions shifted, marks updated. */
+  private buildWrite(
+    secret: SecretState | undefined,
+    placement: Placement,
+    slots: Slots,
+    encoded: Record<string, { data: string; dataFingerprint?: string }>,
+    request: DeliveryRequest,
+  ): SecretWrite {
+    const { source, value } = request;
+    const owner = source.owner.toLowerCase();
+    const ours = secret !== undefined && isRelayManaged(secret);
+    const data: Record<string, string> = { ...(secret?.data ?? {}) };
+    const marks: Record<string, KeyMark> = ours ? keyMarksOf(secret) : {};
+    const base: KeyMark = { source: owner, version: source.version, createdOn: source.createdOn, fingerprint: source.fingerprint };
+
+    if (slots.type === 'Opaque') {
+      const all = [...slots.current, ...slots.history];
+      const primary = marks[all[0]!];
+      if (primary?.source === owner && primary.version !== source.version && all[0]! in data) {
+        for (let i = all.length - 1; i >= 1; i--) {
+          const from = all[i - 1]!;
+          const to = all[i]!;
+          if (from in data && marks[from]?.source === owner) {
+            data[to] = data[from]!;
+            marks[to] = marks[from]!;
+          }
+        }
+      }
+      data[all[0]!] = b64(value);
+      marks[all[0]!] = base;
+      // Older-version keys beyond what the route keeps now (versionsToKeep went down).
+      for (const key of Object.keys(marks)) {
+        const index = historyKeyIndex(placement.key ?? '', key);
+        if (index !== undefined && index >= all.length && marks[key]?.source === owner) {
+          delete data[key];
+          delete marks[key];
+        }
+      }
+    } else {
+      for (const [key, entry] of Object.entries(encoded)) {
+        data[key] = entry.data;
+        marks[key] = entry.dataFingerprint ? { ...base, dataFingerprint: entry.dataFingerprint } : base;
+      }
+    }
+
+    const annotations: Record<string, string> = {
+      ...(secret?.annotations ?? {}),
+      [ANNOTATION_KEYS]: serializeKeyMarks(marks),
+      [ANNOTATION_SOURCE]: owner,
+      [ANNOTATION_SOURCE_VERSION]: source.version,
+      [ANNOTATION_SOURCE_CREATED]: new Date(source.createdOn * 1000).toISOString(),
+      [ANNOTATION_FINGERPRINT]: source.fingerprint,
+      [ANNOTATION_SYNCED_AT]: new Date(this.clock()).toISOString(),
+    };
+    return {
+      ...(secret ? this.carry(secret) : { name: placement.name, type: slots.type }),
+      labels: { ...(secret?.labels ?? {}), [LABEL_MANAGED_BY]: MANAGED_BY_RELAY },
+      annotations,
+      data,
+    };
+  }
+
+  private carry(secret: SecretState): Pick<SecretWrite, 'name' | 'type' | 'resourceVersion' | 'preserve'> {
+    return { name: secret.name, type: secret.type, resourceVersion: secret.resourceVersion, ...(secret.preserve ? { preserve: secret.preserve } : {}) };
+  }
+
+  /** Rollout restart of each Deployment once: the request's, the target's, and (if enabled) annotated ones. */
+  private async restart(
+    api: KubernetesSecretsApi,
+    placement: Placement,
+    request: DeliveryRequest,
+    abortSignal: AbortSignal | undefined,
+  ): Promise<{ restarted: string[]; failures: string[] }> {
+    const names = new Set([...(this.options.restartDeployments ?? []), ...(request.kubernetes?.restartDeployments ?? [])]);
+    const failures: string[] = [];
+    if (this.options.restartAnnotated) {
+      try {
+        const deployments = await this.call(() => api.listDeployments(), abortSignal);
+        for (const d of deployments) {
+          const wanted = (d.annotations[ANNOTATION_RESTART_ON] ?? '').split(',').map((s) => s.trim());
+          if (wanted.includes(placement.name)) names.add(d.name);
+        }
+      } catch (error) {
+        failures.push(`annotated deployments (${this.describe(error, 'list deployments', placement)})`);
+      }
+    }
+    const restarted: string[] = [];
+    // Milliseconds, unlike kubectl's RFC 3339 seconds: two rotations within one second must still both restart.
+    const at = new Date(this.clock()).toISOString();
+    for (const name of [...names].sort()) {
+      try {
+        await this.budget.take(abortSignal ? { abortSignal } : {});
+        await this.call(() => api.patchPodTemplateAnnotations(name, { [ANNOTATION_RESTARTED_AT]: at }), abortSignal);
+        restarted.push(name);
+      } catch (error) {
+        failures.push(`${name} (${this.describe(error, `patch deployment ${name}`, placement)})`);
+      }
+    }
+    return { restarted, failures };
+  }
+
+  /** One API call with the 429 ladder (honouring Retry-After); other errors pass through unchanged. */
+  private call<T>(fn: () => Promise<T>, abortSignal: AbortSignal | undefined): Promise<T> {
+    return withBackoff(fn, kubernetesRetryHint, {
+      ...(this.options.sleep ? { sleep: this.options.sleep } : {}),
+      ...(this.options.backoffLadderInMs ? { ladderInMs: this.options.backoffLadderInMs } : {}),
+      ...(abortSignal ? { abortSignal } : {}),
+    });
+  }
+
+  private classify(error: unknown, operation: string, placement: Placement): KubernetesTargetFailure | TransientTargetError {
+    if (error instanceof ClusterAccessError) {
+      return new KubernetesTargetFailure(`${operation} on ${this.locate(placement)}: ${error.message}`, 'FailedAccessDenied', 'credential-unavailable');
+    }
+    return classifyKubernetesError(error, { operation, location: this.locate(placement) });
+  }
+
+  private describe(error: unknown, operation: string, placement: Placement): string {
+    return this.classify(error, operation, placement).message;
+  }
+
+  private locate(placement: Placement): string {
+    const key = placement.key !== undefined ? `#${placement.key}` : '';
+    return `${this.options.clusterName}/${this.options.namespace}/${placement.name}${key}`;
+  }
+
+  private invalid(placement: Placement, message: string): DeliveryOutcome {
+    return this.outcome(placement, 'FailedValidation', 'invalid', { message });
+  }
+
+  private outcome(
+    placement: Placement,
+    status: DeliveryOutcome['status'],
+    reason: string,
+    extra: Partial<Pick<DeliveryOutcome, 'message' | 'writtenVersion' | 'previousSourceVersion' | 'restarted'>> = {},
+  ): DeliveryOutcome {
+    return { status, targetId: this.targetId, location: this.locate(placement), reason, ...extra };
+  }
+}
