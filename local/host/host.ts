@@ -24,6 +24,10 @@ import type { LogEntry } from './log.js';
 import { resolveSettingExpression } from './ncrontab.js';
 import { TimerScheduler } from './timers.js';
 
+// Installed when the host module loads, so an app module imported after it (even statically, as tests do to read
+// their own observations) registers into the stub instead of falling into @azure/functions' test mode.
+installFunctionsCoreStub();
+
 /** Options of `startHost`. */
 export interface StartHostOptions {
   /** Modules that register the app's functions: file paths (relative to the cwd; TS under tsx/vitest, or built JS) or package specifiers. */
