@@ -403,7 +403,8 @@ class Validation {
         for (const key of issue.keys) this.error(toJsonPath([...path, key]), 'SCHEMA_UNKNOWN_FIELD', `unknown field "${key}"`);
         continue;
       }
-      this.error(toJsonPath(path), schemaCode(issue.code), issue.message);
+      const detail = issue.code === 'invalid_key' ? issue.issues[0]?.message : undefined;
+      this.error(toJsonPath(path), schemaCode(issue.code), detail ? `${issue.message}: ${detail}` : issue.message);
     }
   }
 

@@ -120,6 +120,7 @@ describe('validateConfig: one tweak, one problem', () => {
       (c) => (c.targets[1].cluster.auth = { type: 'tokenSecret', source: 'nope', secret: 'edge-token' }),
       ['UNKNOWN_REFERENCE $.targets[1].cluster.auth.source'],
     ],
+    ['a bad var name', (c) => (c.targets[0].vars['1x'] = 'y'), ['SCHEMA_INVALID_KEY $.targets[0].vars["1x"]']],
     ['a reserved var', (c) => (c.targets[0].vars.name = 'x'), ['VAR_RESERVED $.targets[0].vars.name']],
     ['a glob with bad characters', (c) => (c.routes[0].match.globs = ['db_*']), ['GLOB_INVALID $.routes[0].match.globs[0]']],
     ['a source name that is not a Key Vault name', (c) => (c.routes[0].match.names = ['db.password']), ['SCHEMA_INVALID_FORMAT $.routes[0].match.names[0]']],
