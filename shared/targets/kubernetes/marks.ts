@@ -29,7 +29,10 @@ export interface KeyMark {
   readonly createdOn?: number;
   /** Keyed fingerprint of the source value. */
   readonly fingerprint: string;
-  /** Keyed fingerprint of this key's stored bytes, when they are a transformation of the value (tls.crt, tls.key). */
+  /**
+   * Keyed fingerprint (adapter's key) of this key's stored bytes, when it differs from `fingerprint`: the key holds a
+   * transformation of the value (tls.crt, tls.key) or the source fingerprint was made under another key.
+   */
   readonly dataFingerprint?: string;
 }
 

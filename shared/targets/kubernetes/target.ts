@@ -310,20 +310,18 @@ export class KubernetesTarget implements TargetClient {
   }
 
   /**
-   * The keyed fingerprint of the value stored under the placement: the HMAC of the stored bytes (Opaque,
-   * dockerconfigjson). For tls the stored keys are a split of the value, so each is checked against the HMAC recorded
-   * when it was written; all matching means the stored value is the marked one.
+   * The keyed fingerprint of the value stored under the placement. Each stored key is checked against the HMAC
+   * recorded when the relay wrote it (`dataFingerprint`, or `fingerprint` when they coincide), under the adapter's
+   * key: all intact means the stored value is the marked one (its source fingerprint); otherwise the HMAC of what is
+   * stored, which differs from any source fingerprint. Recording per-key HMACs keeps drift detection correct for tls
+   * (a split of the value) and when the source fingerprint was made under another key id.
    */
   private actualFingerprint(secret: SecretState, slots: Slots, marks: Record<string, KeyMark>, primary: KeyMark): string {
     const key = this.options.fingerprintKey;
-    if (slots.current.length === 1 && primary.dataFingerprint === undefined) {
-      const stored = secret.data[slots.current[0]!];
-      return fingerprint(key, stored === undefined ? Buffer.alloc(0) : bytesOf(stored));
-    }
     const intact = slots.current.every((k) => {
       const stored = secret.data[k];
       const mark = marks[k];
-      return stored !== undefined && mark?.dataFingerprint !== undefined && sameFingerprint(fingerprint(key, bytesOf(stored)), mark.dataFingerprint);
+      return stored !== undefined && mark !== undefined && sameFingerprint(fingerprint(key, bytesOf(stored)), mark.dataFingerprint ?? mark.fingerprint);
     });
     if (intact) return primary.fingerprint;
     return fingerprint(key, Buffer.concat(slots.current.map((k) => bytesOf(secret.data[k] ?? ''))));
@@ -342,7 +340,7 @@ export class KubernetesTarget implements TargetClient {
         };
       }
       case 'kubernetes.io/dockerconfigjson':
-        return { '.dockerconfigjson': { data: b64(value) } };
+        return { '.dockerconfigjson': { data: b64(value), dataFingerprint: fingerprint(this.options.fingerprintKey, value) } };
       case 'Opaque':
         return {};
     }
@@ -377,7 +375,7 @@ export class KubernetesTarget implements TargetClient {
         }
       }
       data[all[0]!] = b64(value);
-      marks[all[0]!] = base;
+      marks[all[0]!] = this.markFor(base, value);
       // Older-version keys beyond what the route keeps now (versionsToKeep went down).
       for (const key of Object.keys(marks)) {
         const index = historyKeyIndex(placement.key ?? '', key);
@@ -389,7 +387,7 @@ export class KubernetesTarget implements TargetClient {
     } else {
       for (const [key, entry] of Object.entries(encoded)) {
         data[key] = entry.data;
-        marks[key] = entry.dataFingerprint ? { ...base, dataFingerprint: entry.dataFingerprint } : base;
+        marks[key] = entry.dataFingerprint && entry.dataFingerprint !== base.fingerprint ? { ...base, dataFingerprint: entry.dataFingerprint } : base;
       }
     }
 
@@ -408,6 +406,12 @@ export class KubernetesTarget implements TargetClient {
       annotations,
       data,
     };
+  }
+
+  /** The mark of a key holding `stored` verbatim; `dataFingerprint` only when the adapter's key differs from the source's. */
+  private markFor(base: KeyMark, stored: string): KeyMark {
+    const data = fingerprint(this.options.fingerprintKey, stored);
+    return data === base.fingerprint ? base : { ...base, dataFingerprint: data };
   }
 
   private carry(secret: SecretState): Pick<SecretWrite, 'name' | 'type' | 'resourceVersion' | 'preserve'> {
