@@ -38,7 +38,8 @@ export async function handleKeyVaultEvent(
     return { result: 'rejected', detail };
   }
   const event = parsed.event;
-  const source = findSourceByVault(runtime.config, event.vaultName);
+  // The vault URL in the event's secret id is authoritative (it is what the config names); the vault name is a fallback.
+  const source = findSourceByVault(runtime.config, event.vaultUrl) ?? findSourceByVault(runtime.config, event.vaultName);
   if (!source) {
     const detail = `ignored ${event.type} for ${event.vaultName}/${event.objectName}: vault is not a configured source`;
     runtime.log.info(detail);
