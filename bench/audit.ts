@@ -108,8 +108,11 @@ const section = [
     `(${cpus().length} cores, shared), Node ${process.versions.node}, ${shards ?? 'default (4)'} shards. Writers are separate ` +
     '`AuditLog` instances (as separate processes would be) appending one record at a time; each append is one ' +
     'conditional Append Block and resolves only once committed. Contention between writers on one blob costs a ' +
-    're-read of its tail and a retry. Against Azure Storage, expect lower throughput per writer (network round trip) ' +
-    'and the per-blob limit of the service.',
+    'catch-up read and a retry with backoff, so many independent writers on few shards are slower than one writer: ' +
+    'keep one `AuditLog` per process (its concurrent appends spread over its shards without contention, last append ' +
+    'row) and set `AUDIT_SHARDS` at least to the number of processes that append at the same time. Against Azure ' +
+    'Storage, expect lower throughput per writer (a network round trip per append). Verify and query read each blob ' +
+    'once.',
   '',
   '| run | records | time | rate |',
   '|---|---|---|---|',

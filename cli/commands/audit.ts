@@ -2,8 +2,7 @@ import { parseArgs } from 'node:util';
 import {
   AUDIT_ACTIONS,
   AUDIT_SETTING_NAMES,
-  auditContainerFromSettings,
-  createAuditLog,
+  auditLogFromSettings,
   type AuditAction,
   type AuditQueryFilter,
   type AuditRecord,
@@ -77,7 +76,7 @@ function logFrom(values: { 'connection-string'?: string; container?: string }, o
   const env = { ...(options.env ?? process.env) };
   if (values['connection-string'] !== undefined) env[AUDIT_SETTING_NAMES.connectionString] = values['connection-string'];
   if (values.container !== undefined) env[AUDIT_SETTING_NAMES.container] = values.container;
-  return createAuditLog({ containerClient: auditContainerFromSettings(env) });
+  return auditLogFromSettings(env);
 }
 
 function dateOf(flag: string, text: string | undefined): Date | undefined {

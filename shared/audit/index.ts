@@ -46,3 +46,4 @@ export {
   auditSettingsFrom,
 } from './settings.js';
 export type { AuditSettings } from './settings.js';
+export { auditLogFromSettings } from './factory.js';
