@@ -541,8 +541,9 @@ class Validation {
       const keyTemplate = rt.key ?? '{name}';
       const keyPath = toJsonPath([...base, 'key']);
       const keyOk = this.template(keyTemplate, 'k8sKey', keyPath, route, target, match);
-      if (keyOk && !usesVariable(keyTemplate, 'name') && canMatchSeveral(match)) {
-        this.error(keyPath, 'NAME_COLLISION', 'the key template has no {name}, so every matching secret would be written to the same key');
+      // Only a collision when the Secret name does not separate the secrets either.
+      if (keyOk && !usesVariable(keyTemplate, 'name') && !usesVariable(rt.name, 'name') && canMatchSeveral(match)) {
+        this.error(keyPath, 'NAME_COLLISION', 'neither the name nor the key template has {name}, so every matching secret would be written to the same key of the same Secret');
       }
       return undefined;
     }

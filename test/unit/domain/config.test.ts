@@ -145,6 +145,11 @@ describe('validateConfig: one tweak, one problem', () => {
       (c) => Object.assign(c.routes[0], { match: { globs: ['bmc-*'] }, targets: [{ target: 'edge', name: 'bmc', key: 'password' }] }),
       ['NAME_COLLISION $.routes[0].targets[0].key'],
     ],
+    [
+      'a fixed Kubernetes key when the Secret name separates the secrets (no problem)',
+      (c) => Object.assign(c.routes[0], { match: { globs: ['bmc-*'] }, targets: [{ target: 'edge', name: '{name|lower}', key: 'password' }] }),
+      [],
+    ],
   ])('%s', (_label, tweak, expected) => {
     const raw = base();
     tweak(raw);
