@@ -4,13 +4,27 @@ import type { SourceVault } from './sourceVault.js';
 /**
  * Wraps a source vault so that one host instance reads each source version's value once for a whole fan-out
  * (Microsoft's throttling guidance: read once, fan out). Values live in process memory only, for `ttlInMs`, and
- * are never persisted; a version is immutable, so a cached value cannot go stale — only its `isLatest` flag can,
- * which is why the TTL is short. Concurrent readers of the same version share one request.
+ * are never persisted; a version is immutable, so a cached value cannot go stale; its `isLatest` flag can, so it is
+ * re-read on every hit. Concurrent readers of the same version share one request.
  */
 export function cachedSourceVault(inner: SourceVault, options: { ttlInMs: number; maxEntries?: number }): SourceVault {
   type Entry = { expiresAt: number; read: ReturnType<SourceVault['readVersion']> };
   const entries = new Map<string, Entry>();
   const maxEntries = options.maxEntries ?? 1000;
+
+  /**
+   * The value of a version never changes, but whether it is still the current version does, and the decision needs
+   * that fresh (it settles same-second creation times): re-read it on every cache hit (metadata only).
+   */
+  async function withFreshLatest(
+    read: ReturnType<SourceVault['readVersion']>,
+    name: string,
+    version: string,
+    callOptions: Parameters<SourceVault['readVersion']>[3],
+  ): ReturnType<SourceVault['readVersion']> {
+    const [{ value, facts }, latest] = await Promise.all([read, inner.getLatestProperties(name, callOptions)]);
+    return { value, facts: { ...facts, isLatest: latest?.version === facts.version || latest?.version === version } };
+  }
 
   return {
     sourceId: inner.sourceId,
@@ -20,7 +34,7 @@ export function cachedSourceVault(inner: SourceVault, options: { ttlInMs: number
       const cacheKey = `${name.toLowerCase()}/${version.toLowerCase()}/${key.id}`;
       const now = Date.now();
       const hit = entries.get(cacheKey);
-      if (hit && hit.expiresAt > now) return hit.read;
+      if (hit && hit.expiresAt > now) return withFreshLatest(hit.read, name, version, callOptions);
       const read = inner.readVersion(name, version, key, callOptions);
       entries.set(cacheKey, { expiresAt: now + options.ttlInMs, read });
       // A failed read is not cached: the next caller tries again.

@@ -129,13 +129,14 @@ export class KeyVaultTarget implements TargetClient {
     const signal = options.abortSignal;
     try {
       for (let round = 0; round < MAX_DECISION_ROUNDS; round++) {
-        const { observation, foreignLatest } = await this.inspect(placement.name, marks.source, signal);
+        const { observation, currentVersion } = await this.inspect(placement.name, marks.source, signal);
         const decision = decideDelivery(source, observation, policy);
         const held = observation.state !== 'absent' ? observation.marks : undefined;
         const previous = held?.source === marks.source ? { previousSourceVersion: held.sourceVersion } : {};
         if (!decision.write) return this.outcome(placement, decision.status, decision.reason, previous);
         if (decision.recover) await this.recover(placement.name, signal);
-        const tags = foreignLatest ? { ...ownTags, [TAG_REPLACES]: foreignLatest } : ownTags;
+        // Record which version this one replaces: Key Vault times have 1-second resolution, and this settles ties.
+        const tags = currentVersion ? { ...ownTags, [TAG_REPLACES]: currentVersion } : ownTags;
         const written = await this.setVersion(placement.name, value, tags, request, decision.recover, signal);
         if (written === 'raced-deletion') continue;
         return this.outcome(placement, decision.status, decision.reason, { ...previous, writtenVersion: written });
@@ -173,12 +174,12 @@ export class KeyVaultTarget implements TargetClient {
     return (await this.inspect(name, owner, abortSignal)).observation;
   }
 
-  /** The observation, plus the id of the current version when it is foreign (recorded as `relay-replaces`). */
+  /** The observation, plus the id of the current version (recorded as `relay-replaces` by the next write). */
   private async inspect(
     name: string,
     owner: string | undefined,
     abortSignal: AbortSignal | undefined,
-  ): Promise<{ observation: TargetObservation; foreignLatest?: string }> {
+  ): Promise<{ observation: TargetObservation; currentVersion?: string }> {
     const versions = await this.call('listPropertiesOfSecretVersions', name, async () => {
       const found: SecretVersionInfo[] = [];
       for await (const properties of this.api.listPropertiesOfSecretVersions(name, { abortSignal })) {
@@ -196,21 +197,15 @@ export class KeyVaultTarget implements TargetClient {
       return { observation: marks ? { state: 'deleted', marks } : { state: 'deleted' } };
     }
     const marks = marksFromTags(latest.tags);
-    if (marks) {
-      // Owned for another source: an adoption replaces it, and records which version it replaced.
-      const foreign = owner !== undefined && marks.source !== owner.toLowerCase() && latest.version;
-      return { observation: { state: 'present', marks }, ...(foreign ? { foreignLatest: foreign } : {}) };
-    }
+    const current = latest.version ? { currentVersion: latest.version } : {};
+    if (marks) return { observation: { state: 'present', marks }, ...current };
     const wanted = owner?.toLowerCase();
     const previouslyOwned = versions.some((v) => {
       if (v === latest) return false;
       const older = marksFromTags(v.tags);
       return older !== undefined && (wanted === undefined || older.source === wanted);
     });
-    return {
-      observation: previouslyOwned ? { state: 'present', previouslyOwned: true } : { state: 'present' },
-      ...(latest.version ? { foreignLatest: latest.version } : {}),
-    };
+    return { observation: previouslyOwned ? { state: 'present', previouslyOwned: true } : { state: 'present' }, ...current };
   }
 
   private async recover(name: string, abortSignal: AbortSignal | undefined): Promise<void> {

@@ -114,8 +114,13 @@ export function tagsFromMarks(marks: OwnershipMarks): Record<string, string> {
  * Undefined for an empty list.
  */
 export function latestVersionOf(versions: readonly SecretVersionInfo[]): SecretVersionInfo | undefined {
+  const newest = Math.max(...versions.map((v) => v.createdOn));
+  const tied = versions.filter((v) => v.createdOn === newest);
+  // Within a same-second tie, a version another tied version replaced is not the current one (a chain of writes).
+  const replaced = new Set(tied.map((v) => v.tags[TAG_REPLACES]).filter((id): id is string => !!id));
+  const heads = tied.filter((v) => !replaced.has(v.version));
   let best: SecretVersionInfo | undefined;
-  for (const candidate of versions) {
+  for (const candidate of heads.length > 0 ? heads : tied) {
     if (!best || compareForLatest(candidate, best) > 0) best = candidate;
   }
   return best;

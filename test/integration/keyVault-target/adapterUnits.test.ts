@@ -144,4 +144,15 @@ describe('transformations', () => {
     expect(latestVersionOf([v('ours', 5, { ...ours, 'relay-replaces': 'foreign' }), v('foreign', 5)])?.version).toBe('ours');
     expect(latestVersionOf([])).toBeUndefined();
   });
+
+  it('latest: a same-second chain of relay writes resolves to its head, in any listing order', () => {
+    const chain = [
+      v('w1', 7, { ...ours, 'relay-source-version': 's1' }),
+      v('w2', 7, { ...ours, 'relay-source-version': 's2', 'relay-replaces': 'w1' }),
+      v('w3', 7, { ...ours, 'relay-source-version': 's3', 'relay-replaces': 'w2' }),
+    ];
+    for (const order of [[0, 1, 2], [2, 1, 0], [1, 2, 0], [2, 0, 1]]) {
+      expect(latestVersionOf(order.map((i) => chain[i]!))?.version).toBe('w3');
+    }
+  });
 });
