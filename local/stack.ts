@@ -37,6 +37,10 @@ export interface StartStackOptions {
   settings?: Record<string, string>;
   /** Durable timers and retry back-off run this many times faster (tests). */
   timeScale?: number;
+  /** Emulated vaults (default platform, contoso, fabrikam; `platform` is always the event source). */
+  vaults?: readonly string[];
+  /** Namespaces of the emulated cluster (default apps). */
+  namespaces?: readonly string[];
 }
 
 export interface Stack {
@@ -53,6 +57,8 @@ export const DEMO_CLUSTER = 'edge-1';
 export const DEMO_NAMESPACE = 'apps';
 export const DEMO_DEPLOYMENT = 'api';
 const here = dirname(fileURLToPath(import.meta.url));
+/** The project root, whether this runs from local/ (tsx, tests) or from dist/local/ (npm start). */
+const projectRoot = here.endsWith(join('dist', 'local')) ? resolve(here, '..', '..') : resolve(here, '..');
 
 /**
  * Starts the whole app on one machine: Azurite, the Key Vault emulator (platform, contoso, fabrikam), the
@@ -77,21 +83,21 @@ export async function startStack(options: StartStackOptions = {}): Promise<Stack
     started.push({ close: () => azurite.stop() });
     const identity: TokenEndpoint = await startTokenEndpoint();
     started.push(identity);
-    const keyVault = await startKeyVaultEmulator({ vaults: [...DEMO_VAULTS], stateDir: join(stateDir, 'keyvault') });
+    const keyVault = await startKeyVaultEmulator({ vaults: [...(options.vaults ?? DEMO_VAULTS)], stateDir: join(stateDir, 'keyvault') });
     started.push(keyVault);
     const kubernetes = await startKubernetesEmulator({
       cluster: DEMO_CLUSTER,
       stateDir: join(stateDir, 'kubernetes'),
-      namespaces: [DEMO_NAMESPACE],
+      namespaces: [...(options.namespaces ?? [DEMO_NAMESPACE])],
     });
     started.push(kubernetes);
-    await createDemoDeployment(kubernetes);
+    if ((options.namespaces ?? [DEMO_NAMESPACE]).includes(DEMO_NAMESPACE)) await createDemoDeployment(kubernetes);
 
     // The relay reads the cluster token from the platform vault, as it would in Azure (tokenSecret access mode).
     keyVault.createSecret('platform', 'edge-1-relay-token', kubernetes.tokens.relay!, { emitEvent: false });
 
     const configPath = join(stateDir, 'relay.config.json');
-    writeFileSync(configPath, renderConfig(options.configTemplate ?? join(here, 'demo.config.json'), keyVault, kubernetes));
+    writeFileSync(configPath, renderConfig(options.configTemplate ?? join(projectRoot, 'local', 'demo.config.json'), keyVault, kubernetes));
 
     const settings: Record<string, string> = {
       AzureWebJobsStorage: azurite.connectionString,
@@ -109,6 +115,7 @@ export async function startStack(options: StartStackOptions = {}): Promise<Stack
     };
     const host = await startHost({
       app: options.app ?? appModules(),
+      hostJsonPath: join(projectRoot, 'host.json'),
       port,
       settings,
       durableDir,
