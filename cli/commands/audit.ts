@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import {
   AUDIT_ACTIONS,
@@ -19,12 +20,14 @@ import { EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE } from '../router.js';
  * `verify` exits 0 when every chain is intact, 1 when a link is broken; 2 is a usage or settings error.
  */
 export const usage = [
-  'audit query [--secret <name>] [--vault <url|host>] [--target <id>] [--status <S>] [--action <A>] [--from <iso>] [--to <iso>] [--json] [--connection-string <cs>] [--container <name>]',
-  'audit verify [--from <iso>] [--to <iso>] [--json] [--connection-string <cs>] [--container <name>]',
+  'audit query [--secret <name>] [--vault <url|host>] [--target <id>] [--status <S>] [--action <A>] [--from <iso>] [--to <iso>] [--json] [--connection-string <cs>] [--container <name>] [--stack [<stack.json>]]',
+  'audit verify [--from <iso>] [--to <iso>] [--json] [--connection-string <cs>] [--container <name>] [--stack [<stack.json>]]',
+  '--stack reads the storage of the running local stack (`npm start`) from .local/stack.json.',
 ].join('\n');
 
 const COMMON = {
   'connection-string': { type: 'string' },
+  stack: { type: 'boolean' },
   container: { type: 'string' },
   from: { type: 'string' },
   to: { type: 'string' },
@@ -66,14 +69,28 @@ export async function run(args: readonly string[], io: CliIo, options: AuditComm
 
 function parse<T extends typeof COMMON | typeof QUERY>(args: readonly string[], spec: T) {
   try {
-    return parseArgs({ args: [...args], options: spec, strict: true, allowPositionals: false }).values;
+    const { values, positionals } = parseArgs({ args: [...args], options: spec, strict: true, allowPositionals: true });
+    // `--stack` may name a stack.json; any other positional is a mistake.
+    const stack = (values as { stack?: boolean }).stack === true;
+    if (positionals.length > (stack ? 1 : 0)) throw new UsageError(`unexpected argument "${positionals.at(-1)}"`);
+    return { ...values, ...(stack ? { stackFile: positionals[0] ?? '.local/stack.json' } : {}) };
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
 }
 
-function logFrom(values: { 'connection-string'?: string; container?: string }, options: AuditCommandOptions) {
+function logFrom(values: { 'connection-string'?: string; container?: string; stackFile?: string }, options: AuditCommandOptions) {
   const env = { ...(options.env ?? process.env) };
+  if (values.stackFile !== undefined) {
+    let stack: { storage?: { connectionString?: string; auditContainer?: string } };
+    try {
+      stack = JSON.parse(readFileSync(values.stackFile, 'utf8'));
+    } catch {
+      throw new UsageError(`--stack: cannot read ${values.stackFile}; is the local stack running (npm start)?`);
+    }
+    if (stack.storage?.connectionString) env[AUDIT_SETTING_NAMES.connectionString] = stack.storage.connectionString;
+    if (stack.storage?.auditContainer) env[AUDIT_SETTING_NAMES.container] = stack.storage.auditContainer;
+  }
   if (values['connection-string'] !== undefined) env[AUDIT_SETTING_NAMES.connectionString] = values['connection-string'];
   if (values.container !== undefined) env[AUDIT_SETTING_NAMES.container] = values.container;
   return auditLogFromSettings(env);

@@ -1,4 +1,6 @@
 import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ContainerClient } from '@azure/storage-blob';
@@ -38,6 +40,20 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await azurite?.stop();
+});
+
+describe('secret-relay audit --stack', () => {
+  it('reads the storage of a running local stack from its stack.json', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'stack-json-'));
+    const file = join(dir, 'stack.json');
+    writeFileSync(file, JSON.stringify({ storage: { connectionString: azurite.connectionString, auditContainer: container.containerName } }));
+    const { io, out } = capture();
+    expect(await run(['verify', '--stack', file], io, { env: {} })).toBe(0);
+    expect(out.join('')).toContain('3 record(s)');
+    const missing = capture();
+    expect(await run(['verify', '--stack', join(dir, 'absent.json')], missing.io, { env: {} })).toBe(2);
+    expect(missing.err.join('')).toContain('is the local stack running');
+  });
 });
 
 describe('secret-relay audit (child process)', () => {
