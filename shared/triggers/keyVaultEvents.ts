@@ -20,6 +20,12 @@ export async function handleKeyVaultEvent(
 ): Promise<EventHandling> {
   const parsed = parseKeyVaultEvent(raw);
   const now = runtime.now().toISOString();
+  if (!parsed.ok && parsed.reason === 'UnsupportedEventType') {
+    // A well-formed event of a type the relay does not act on (e.g. VaultAccessPolicyChanged): acknowledge it.
+    const detail = `ignored event ${eventIdOf(raw) ?? '(no id)'}: ${parsed.detail}`;
+    runtime.log.info(detail);
+    return { result: 'ignored', detail };
+  }
   if (!parsed.ok) {
     const eventId = eventIdOf(raw);
     const detail = `rejected Key Vault event ${eventId ?? '(no id)'}: ${parsed.reason}: ${parsed.detail}`;

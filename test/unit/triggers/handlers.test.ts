@@ -1,0 +1,121 @@
+import { describe, expect, it } from 'vitest';
+import { handleKeyVaultEvent, handleRotationEvent } from '../../../shared/triggers/index.js';
+import { fakeClient, fakeRuntime, kvEvent, V1, V2 } from './fakes.js';
+
+describe('handleKeyVaultEvent', () => {
+  it('starts the relay of a new source version under its deterministic id', async () => {
+    const { runtime } = fakeRuntime({ 'db-password': [{ version: V1 }] });
+    const { client, starts } = fakeClient();
+    const handled = await handleKeyVaultEvent(kvEvent('SecretNewVersionCreated', 'db-password', V1), runtime, client);
+    expect(handled).toMatchObject({ result: 'started', instanceId: `relay:platform:db-password:${V1}` });
+    expect(starts[0]).toMatchObject({ name: 'relaySecretVersion', input: { ref: { sourceId: 'platform', name: 'db-password', version: V1 }, cause: { trigger: 'event', eventId: 'evt-1' } } });
+  });
+
+  it('refuses a duplicate while the relay runs, and runs again once it finished', async () => {
+    const { runtime } = fakeRuntime({ 'db-password': [{ version: V1 }] });
+    const { client, starts, finish } = fakeClient();
+    const event = kvEvent('SecretNewVersionCreated', 'db-password', V1);
+    await handleKeyVaultEvent(event, runtime, client);
+    expect((await handleKeyVaultEvent(event, runtime, client)).result).toBe('duplicate');
+    finish(`relay:platform:db-password:${V1}`);
+    expect((await handleKeyVaultEvent(event, runtime, client)).result).toBe('started');
+    expect(starts).toHaveLength(2);
+  });
+
+  it('ignores the event of a version written by a rotation (the rotation relays it)', async () => {
+    const { runtime, logs } = fakeRuntime({ 'db-password': [{ version: V1, tags: { 'relay-rotation': 'rotate:x' } }] });
+    const { client, starts } = fakeClient();
+    expect((await handleKeyVaultEvent(kvEvent('SecretNewVersionCreated', 'db-password', V1), runtime, client)).result).toBe('ignored');
+    expect(starts).toEqual([]);
+    expect(logs.join('\n')).toContain('written by rotation rotate:x');
+  });
+
+  it('ignores vaults that are not configured sources, with a log line', async () => {
+    const { runtime, logs, audit } = fakeRuntime();
+    const { client, starts } = fakeClient();
+    const handled = await handleKeyVaultEvent(kvEvent('SecretNewVersionCreated', 'db-password', V1, 'https://contoso.vault.azure.net'), runtime, client);
+    expect(handled.result).toBe('ignored');
+    expect(starts).toEqual([]);
+    expect(audit).toEqual([]);
+    expect(logs.join('\n')).toContain('not a configured source');
+  });
+
+  it('audits a malformed event as rejected with a named reason and acknowledges it', async () => {
+    const { runtime, audit, logs } = fakeRuntime();
+    const { client } = fakeClient();
+    const bad = { ...kvEvent('SecretNewVersionCreated', 'db-password', V1), data: { ObjectName: 'db-password', Version: 'nope' } };
+    const handled = await handleKeyVaultEvent(bad, runtime, client);
+    expect(handled.result).toBe('rejected');
+    expect(audit).toHaveLength(1);
+    expect(audit[0]).toMatchObject({ action: 'reject-event', status: 'Rejected', cause: { eventId: 'evt-1' } });
+    expect(logs[0]).toContain('rejected Key Vault event evt-1');
+  });
+
+  it('acknowledges event types it does not act on without auditing them as rejected', async () => {
+    const { runtime, audit } = fakeRuntime();
+    const { client } = fakeClient();
+    const policy = { ...kvEvent('SecretNewVersionCreated', 'db-password', V1), eventType: 'Microsoft.KeyVault.VaultAccessPolicyChanged' };
+    expect((await handleKeyVaultEvent(policy, runtime, client)).result).toBe('ignored');
+    expect(audit).toEqual([]);
+  });
+
+  it('rotates on SecretNearExpiry when the route has a rotation policy, once per expiring version', async () => {
+    const { runtime } = fakeRuntime({ 'db-password': [{ version: V1 }] });
+    const { client, starts, finish } = fakeClient();
+    const event = kvEvent('SecretNearExpiry', 'db-password', V1);
+    expect(await handleKeyVaultEvent(event, runtime, client)).toMatchObject({ result: 'started', instanceId: `rotate:platform:db-password:near-expiry-${V1}` });
+    finish(`rotate:platform:db-password:near-expiry-${V1}`);
+    expect((await handleKeyVaultEvent(event, runtime, client)).result).toBe('duplicate');
+    expect(starts.map((s) => s.name)).toEqual(['rotateCredential']);
+  });
+
+  it('audits SecretNearExpiry with a warning when no route rotates the secret', async () => {
+    const { runtime, audit } = fakeRuntime({ 'api-key': [{ version: V1 }] });
+    const { client, starts } = fakeClient();
+    expect((await handleKeyVaultEvent(kvEvent('SecretNearExpiry', 'api-key', V1), runtime, client)).result).toBe('audited');
+    expect(starts).toEqual([]);
+    expect(audit[0]).toMatchObject({ action: 'expired', status: 'NearExpiry', reason: 'no-rotation-policy' });
+  });
+
+  it('audits SecretExpired and warns', async () => {
+    const { runtime, audit, logs } = fakeRuntime({ 'db-password': [{ version: V1 }] });
+    const { client, starts } = fakeClient();
+    expect((await handleKeyVaultEvent(kvEvent('SecretExpired', 'db-password', V1), runtime, client)).result).toBe('audited');
+    expect(starts).toEqual([]);
+    expect(audit[0]).toMatchObject({ action: 'expired', status: 'Expired' });
+    expect(logs.join('\n')).toContain('EXPIRED');
+  });
+});
+
+describe('handleRotationEvent', () => {
+  const cloudEvent = (type: string, data: Record<string, unknown>, id = 'ce-1') => ({ specversion: '1.0', id, source: '/platform/rotator', type, data });
+
+  it('relays the version a platform reports, or the current one', async () => {
+    const { runtime } = fakeRuntime({ 'db-password': [{ version: V1 }, { version: V2 }] });
+    const { client, starts } = fakeClient();
+    await handleRotationEvent(cloudEvent('SecretRelay.CredentialRotated', { source: 'platform', name: 'db-password', version: V1 }), runtime, client);
+    await handleRotationEvent(cloudEvent('SecretRelay.CredentialRotated', { source: 'platform', name: 'db-password' }, 'ce-2'), runtime, client);
+    expect(starts.map((s) => s.instanceId)).toEqual([`relay:platform:db-password:${V1}`, `relay:platform:db-password:${V2}`]);
+  });
+
+  it('rotates once per RotationRequested event, even when the event comes again after the rotation finished', async () => {
+    const { runtime } = fakeRuntime({ 'db-password': [{ version: V1 }] });
+    const { client, starts, finish } = fakeClient();
+    const event = cloudEvent('SecretRelay.RotationRequested', { source: 'platform', name: 'db-password', targets: ['contoso'] });
+    const first = await handleRotationEvent(event, runtime, client);
+    expect(first).toMatchObject({ result: 'started', instanceId: 'rotate:platform:db-password:event-ce-1' });
+    finish(first.instanceId!);
+    expect((await handleRotationEvent(event, runtime, client)).result).toBe('duplicate');
+    expect(starts).toHaveLength(1);
+    expect(starts[0]!.input).toMatchObject({ targets: ['contoso'] });
+  });
+
+  it('rejects an unknown source and a malformed event, auditing both', async () => {
+    const { runtime, audit } = fakeRuntime();
+    const { client, starts } = fakeClient();
+    expect((await handleRotationEvent(cloudEvent('SecretRelay.RotationRequested', { source: 'nowhere', name: 'db-password' }), runtime, client)).result).toBe('rejected');
+    expect((await handleRotationEvent({ type: 'SecretRelay.RotationRequested' }, runtime, client)).result).toBe('rejected');
+    expect(starts).toEqual([]);
+    expect(audit.map((a) => a.reason)).toEqual(['unknown-source', 'invalid']);
+  });
+});
