@@ -25,6 +25,8 @@ param manageImmutabilityPolicy bool = true
 
 param auditContainerName string = 'audit'
 param deadLetterContainerName string = 'deadletter'
+@description('Container for reconciliation drift reports (block blobs, no WORM policy).')
+param reportsContainerName string = 'reports'
 
 @allowed([
   'Standard_LRS'
@@ -93,8 +95,17 @@ resource deadLetterContainer 'Microsoft.Storage/storageAccounts/blobServices/con
   }
 }
 
+resource reportsContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+  parent: blobService
+  name: reportsContainerName
+  properties: {
+    publicAccess: 'None'
+  }
+}
+
 output id string = account.id
 output name string = account.name
 output blobEndpoint string = account.properties.primaryEndpoints.blob
 output auditContainerName string = auditContainer.name
 output deadLetterContainerName string = deadLetterContainer.name
+output reportsContainerName string = reportsContainer.name

@@ -97,6 +97,9 @@ var relaySettings = {
   RECONCILE_SCHEDULE: reconcileSchedule
   RELAY_MAX_CONCURRENT_DELIVERIES: string(maxConcurrentDeliveries)
   RELAY_MAX_CONCURRENT_PER_TARGET: string(maxConcurrentPerTarget)
+  AUDIT_SHARDS: '4'
+  RELAY_REPORTS_CONTAINER: 'reports'
+  RELAY_SOURCE_CACHE_TTL_MS: '60000'
 }
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
