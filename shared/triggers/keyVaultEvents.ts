@@ -6,7 +6,7 @@ import { ORCHESTRATIONS, relayInstanceId } from '../orchestrations/names.js';
 import type { AuditEntry, Cause, RelayInput, RotateInput } from '../orchestrations/types.js';
 import type { RelayRuntime } from '../runtime.js';
 import type { EventHandling, OrchestrationClientPort } from './ports.js';
-import { startOnce } from './ports.js';
+import { eventIdOf, rejectEvent, startOnce } from './ports.js';
 
 /**
  * Handles one Key Vault event delivered by Event Grid (either schema). Never throws for bad input: a malformed
@@ -28,20 +28,12 @@ export async function handleKeyVaultEvent(
   }
   if (!parsed.ok) {
     const eventId = eventIdOf(raw);
-    const detail = `rejected Key Vault event ${eventId ?? '(no id)'}: ${parsed.reason}: ${parsed.detail}`;
-    runtime.log.warn(detail);
-    await runtime.audit.append([
-      {
-        action: 'reject-event',
-        status: 'Rejected',
-        cause: { actor: { kind: 'event', id: 'event-grid' }, trigger: 'event', ...(eventId ? { eventId } : {}) },
-        instanceId: `event:${eventId ?? 'unknown'}`,
-        at: now,
-        reason: parsed.reason,
-        message: parsed.detail,
-      },
-    ]);
-    return { result: 'rejected', detail };
+    return rejectEvent(runtime, {
+      ...(eventId ? { eventId } : {}),
+      actorId: 'event-grid',
+      reason: parsed.reason,
+      detail: `rejected Key Vault event ${eventId ?? '(no id)'}: ${parsed.reason}: ${parsed.detail}`,
+    });
   }
   const event = parsed.event;
   // The vault URL in the event's secret id is authoritative (it is what the config names); the vault name is a fallback.
@@ -107,11 +99,4 @@ export async function handleKeyVaultEvent(
   function expiryEntry(status: 'NearExpiry' | 'Expired', reason: string, message: string): AuditEntry {
     return { action: 'expired', status, cause, instanceId: `event:${event.id}`, at: now, ref, reason, message };
   }
-}
-
-function eventIdOf(raw: unknown): string | undefined {
-  if (typeof raw === 'object' && raw !== null && 'id' in raw && typeof (raw as { id: unknown }).id === 'string') {
-    return (raw as { id: string }).id.slice(0, 128);
-  }
-  return undefined;
 }

@@ -1,3 +1,4 @@
+import type { RelayRuntime } from '../runtime.js';
 /** The narrow view of the Durable Functions client the trigger handlers need (adapted in orchestrations/client.ts). */
 export interface OrchestrationClientPort {
   /**
@@ -41,4 +42,35 @@ export async function startOnce(
   if (existing && !['Pending', 'Running', 'ContinuedAsNew'].includes(existing.runtimeStatus)) return 'already-done';
   if (existing) return 'already-running';
   return client.start(name, instanceId, input);
+}
+
+/**
+ * Refuses an event: logs a warning naming what is wrong and audits it as `reject-event`/`Rejected`, so the event can
+ * be acknowledged (never retried forever) without being lost silently. `detail` must name the problem, never a value.
+ */
+export async function rejectEvent(
+  runtime: Pick<RelayRuntime, 'log' | 'audit' | 'now'>,
+  rejection: { readonly eventId?: string; readonly actorId: string; readonly reason: string; readonly detail: string },
+): Promise<EventHandling> {
+  runtime.log.warn(rejection.detail);
+  await runtime.audit.append([
+    {
+      action: 'reject-event',
+      status: 'Rejected',
+      cause: { actor: { kind: 'event', id: rejection.actorId }, trigger: 'event', ...(rejection.eventId ? { eventId: rejection.eventId } : {}) },
+      instanceId: `event:${rejection.eventId ?? 'unknown'}`,
+      at: runtime.now().toISOString(),
+      reason: rejection.reason,
+      message: rejection.detail,
+    },
+  ]);
+  return { result: 'rejected', detail: rejection.detail };
+}
+
+/** The `id` of a raw event, when it has a string one (capped). */
+export function eventIdOf(raw: unknown): string | undefined {
+  if (typeof raw === 'object' && raw !== null && typeof (raw as { id?: unknown }).id === 'string') {
+    return (raw as { id: string }).id.slice(0, 128);
+  }
+  return undefined;
 }

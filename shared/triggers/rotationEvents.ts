@@ -3,7 +3,7 @@ import { ORCHESTRATIONS, relayInstanceId, rotateInstanceId } from '../orchestrat
 import type { Cause, RelayInput, RotateInput } from '../orchestrations/types.js';
 import type { RelayRuntime } from '../runtime.js';
 import type { EventHandling, OrchestrationClientPort } from './ports.js';
-import { startOnce } from './ports.js';
+import { eventIdOf, rejectEvent, startOnce } from './ports.js';
 
 /**
  * Handles one credential-rotation CloudEvent (`SecretRelay.CredentialRotated` / `SecretRelay.RotationRequested`).
@@ -15,41 +15,24 @@ export async function handleRotationEvent(
   client: OrchestrationClientPort,
 ): Promise<EventHandling> {
   const parsed = parseRotationEvent(raw);
-  const now = runtime.now().toISOString();
   if (!parsed.ok) {
-    const id = typeof raw === 'object' && raw !== null && typeof (raw as { id?: unknown }).id === 'string' ? (raw as { id: string }).id.slice(0, 128) : undefined;
-    const detail = `rejected credential-rotation event ${id ?? '(no id)'}: ${parsed.reason}: ${parsed.detail}`;
-    runtime.log.warn(detail);
-    await runtime.audit.append([
-      {
-        action: 'reject-event',
-        status: 'Rejected',
-        cause: { actor: { kind: 'event', id: 'credential-rotation' }, trigger: 'event', ...(id ? { eventId: id } : {}) },
-        instanceId: `event:${id ?? 'unknown'}`,
-        at: now,
-        reason: parsed.reason,
-        message: parsed.detail,
-      },
-    ]);
-    return { result: 'rejected', detail };
+    const id = eventIdOf(raw);
+    return rejectEvent(runtime, {
+      ...(id ? { eventId: id } : {}),
+      actorId: 'credential-rotation',
+      reason: parsed.reason,
+      detail: `rejected credential-rotation event ${id ?? '(no id)'}: ${parsed.reason}: ${parsed.detail}`,
+    });
   }
   const event = parsed.event;
   const source = runtime.config.sources.find((s) => s.id === event.data.source);
   if (!source) {
-    const detail = `rejected ${event.type} ${event.id}: source "${event.data.source}" is not in the relay config`;
-    runtime.log.warn(detail);
-    await runtime.audit.append([
-      {
-        action: 'reject-event',
-        status: 'Rejected',
-        cause: { actor: { kind: 'event', id: event.source }, trigger: 'event', eventId: event.id },
-        instanceId: `event:${event.id}`,
-        at: now,
-        reason: 'unknown-source',
-        message: detail,
-      },
-    ]);
-    return { result: 'rejected', detail };
+    return rejectEvent(runtime, {
+      eventId: event.id,
+      actorId: event.source,
+      reason: 'unknown-source',
+      detail: `rejected ${event.type} ${event.id}: source "${event.data.source}" is not in the relay config`,
+    });
   }
   const cause: Cause = { actor: { kind: 'event', id: event.source }, eventId: event.id, trigger: 'event' };
   const targets = event.data.targets;
