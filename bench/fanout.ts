@@ -125,7 +125,7 @@ interface GeneratedTarget {
 }
 
 /** Targets of one size: every fifth one a Kubernetes namespace (round robin), the rest Key Vaults (round robin). */
-export function generateTargets(count: number): GeneratedTarget[] {
+function generateTargets(count: number): GeneratedTarget[] {
   const out: GeneratedTarget[] = [];
   let vaultTurn = 0;
   let namespaceTurn = 0;
@@ -143,7 +143,7 @@ export function generateTargets(count: number): GeneratedTarget[] {
 }
 
 /** The config template of one size: one target entry per (vault or namespace, customer), one route to all. */
-export function configTemplate(targets: readonly GeneratedTarget[], writeBudget: Scenario['writeBudget']): string {
+function configTemplate(targets: readonly GeneratedTarget[], writeBudget: Scenario['writeBudget']): string {
   const customerOf = (id: string) => id.slice(id.lastIndexOf('-') + 1);
   const config = {
     mode: 'local',
@@ -420,7 +420,7 @@ async function verifyTargets(
  * The time a perfect implementation with the same limits could not beat: fixed source calls, then the largest of
  * the wave bound (round trips per delivery × latency per wave), the host's activity slots, and the write budget.
  */
-export function lowerBound(scenario: Scenario, targets: readonly GeneratedTarget[], measured: { roundTrips: number }): LowerBound {
+function lowerBound(scenario: Scenario, targets: readonly GeneratedTarget[], measured: { roundTrips: number }): LowerBound {
   const deliveries = targets.length;
   const roundTripsPerDelivery = measured.roundTrips / deliveries;
   const latencyInMs = scenario.latencyInMs ?? LATENCY_IN_MS;
