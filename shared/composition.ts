@@ -13,7 +13,8 @@ import type { AuditPort, RelayLog, RelayRuntime, ReportPort, SourcePort } from '
 import { cachedSourceVault } from './sources/cachedSourceVault.js';
 import { createSourceVault } from './sources/index.js';
 import type { TargetClient } from './targets/contract.js';
-import { createKeyVaultTarget } from './targets/keyVault/index.js';
+import { KeyVaultTarget } from './targets/keyVault/index.js';
+import { SecretClient } from '@azure/keyvault-secrets';
 import { createKubernetesTarget } from './targets/kubernetes/index.js';
 
 /** Every setting the app reads (documented in docs/deployment.md; local values in local.settings.sample.json). */
@@ -82,6 +83,18 @@ export function createRuntime(env: Env = process.env, options: { log?: RelayLog 
     return port;
   };
 
+  // One SecretClient per vault and identity, shared by every target in that vault: one token, one challenge.
+  const secretClients = new Map<string, SecretClient>();
+  const secretClientFor = (vaultUrl: string, clientId: string | undefined): SecretClient => {
+    const key = `${new URL(vaultUrl).host.toLowerCase()}|${clientId ?? ''}`;
+    let client = secretClients.get(key);
+    if (!client) {
+      client = new SecretClient(vaultUrl, credentialFor(clientId), secretClientOptions);
+      secretClients.set(key, client);
+    }
+    return client;
+  };
+
   const targets = new Map<string, TargetClient>();
   const target = (targetId: string): TargetClient => {
     let client = targets.get(targetId);
@@ -96,11 +109,9 @@ export function createRuntime(env: Env = process.env, options: { log?: RelayLog 
 
   function buildTarget(configured: TargetConfig): TargetClient {
     if (configured.kind === 'keyVault') {
-      return createKeyVaultTarget({
+      return new KeyVaultTarget(secretClientFor(configured.vaultUrl, configured.identity?.clientId), {
         targetId: configured.id,
         vaultUrl: configured.vaultUrl,
-        credential: credentialFor(configured.identity?.clientId),
-        clientOptions: secretClientOptions,
         writeBudget: configured.writeBudget,
       });
     }
