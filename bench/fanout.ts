@@ -575,8 +575,7 @@ function render(results: readonly ScenarioResults[], totalInMs: number): string 
     '',
     `Calls in run "${big.scenario.label}": target vaults ${ops(big)}; source vault ${srcOps(big)} (the benchmark's own`,
     `\`setSecret\` included); cluster ${verbs(big)}. Not counted above: ${big.keyVault.targetChallenges} Key Vault 401 challenges (the emulator does`,
-    'not delay them), one per `SecretClient`: the composition root builds one client per target id, so one per',
-    '(vault, customer) entry here.',
+    'not delay them), one per `SecretClient`: the composition root shares one client per vault and identity.',
     '',
     'Where the time went (median run, from the history timestamps; ms resolution): "started" is source write →',
     'relay ExecutionStarted (event delivery, trigger, `startNew`); "delivering" is the first `deliverSecret` scheduled →',
@@ -687,7 +686,7 @@ function interpretation(results: readonly ScenarioResults[]): string[] {
       `- **Memory.** Peak RSS at 500 targets is ${r500.memory.peakRssInMiB.toFixed(0)} MiB (+${(r500.memory.peakRssInMiB - r500.memory.baselineRssInMiB).toFixed(0)} ` +
         'MiB over the idle stack), with the emulators\' stored versions and both ends of every socket in the same process; ' +
         `with no latency it is ${idle ? `${idle.memory.peakRssInMiB.toFixed(0)} MiB` : 'not measured'}. The growth is not broken down here; what scales with the fan-out ` +
-        'in the app is the part histories, one `SecretClient` per target id (400 here, each with its own 401 challenge) and a ' +
+        'in the app is the part histories and a ' +
         'new Kubernetes client per Kubernetes delivery (`tokenSecret` access). Far below the 1.5 GB of a Consumption instance ' +
         '(service-limits §3.12).',
     );
