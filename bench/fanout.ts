@@ -10,7 +10,7 @@ import { EventType, type HistoryEvent, type InstanceSnapshot } from '../local/ho
 import { startStack, type Stack } from '../local/stack.js';
 import { MAX_DELIVERIES_PER_ORCHESTRATION, relayInstanceId } from '../shared/orchestrations/names.js';
 import type { RelaySummary } from '../shared/orchestrations/types.js';
-import { chunk, planWaves } from '../shared/orchestrations/waves.js';
+import { chunk, limitsPerPart, planWaves } from '../shared/orchestrations/waves.js';
 
 // Fan-out benchmark: one source version to N targets through the real local stack (Key Vault emulator posting the
 // Event Grid event, local Functions host, real durable-functions replay, real SDK clients), with latency injected
@@ -429,7 +429,8 @@ function lowerBound(scenario: Scenario, targets: readonly GeneratedTarget[], mea
   const { maxConcurrent, maxPerEndpoint } = scenario.limits;
   const simpleWavesInMs = Math.ceil(deliveries / Math.min(maxConcurrent, endpoints * maxPerEndpoint)) * perDeliveryInMs;
   const items = targets.map((t) => ({ endpoint: t.kind === 'keyVault' ? t.where : CLUSTER }));
-  const partWaves = chunk(items, MAX_DELIVERIES_PER_ORCHESTRATION).map((part) => planWaves(part, scenario.limits).length);
+  const parts = chunk(items, MAX_DELIVERIES_PER_ORCHESTRATION);
+  const partWaves = parts.map((part) => planWaves(part, limitsPerPart(scenario.limits, parts.length)).length);
   const plannedWavesInMs = Math.max(...partWaves) * perDeliveryInMs;
   const slotsInMs = Math.ceil(deliveries / HOST_ACTIVITY_SLOTS) * perDeliveryInMs;
   const writesPerEndpoint = new Map<string, number>();
@@ -440,8 +441,8 @@ function lowerBound(scenario: Scenario, targets: readonly GeneratedTarget[], mea
   const { writes, perSeconds } = scenario.writeBudget;
   const budgetInMs = Math.max(...[...writesPerEndpoint.values()].map((n) => (Math.max(0, n - writes) * perSeconds * 1000) / writes));
   const fixedInMs = 3 * latencyInMs;
-  // The single-orchestration formula is shown but not used: each part enforces the limits on its own, so it is no lower bound
-  // once a relay splits into parts.
+  // The single-orchestration formula is shown but not used: parts share the limits, but never go below one per endpoint
+  // each, so with fewer per-endpoint slots than parts it is no lower bound.
   const totalInMs = fixedInMs + Math.max(plannedWavesInMs, slotsInMs, budgetInMs);
   return { roundTripsPerDelivery, simpleWavesInMs, plannedWavesInMs, slotsInMs, budgetInMs, fixedInMs, totalInMs };
 }
@@ -596,12 +597,12 @@ function render(results: readonly ScenarioResults[], totalInMs: number): string 
     'read from the source vault (two round trips, `tokenSecret` access) → get → create. "round trips / delivery" is every',
     'target and source call of the run, less the three fixed ones, over the deliveries; each costs the injected latency.',
     'The bound is the fixed part (source write, trigger lookup, plan lookup) plus the largest of: the waves the',
-    `orchestrations really plan (\`planWaves\` over each part of ≤ ${MAX_DELIVERIES_PER_ORCHESTRATION} deliveries; parts run in parallel, each with its own`,
-    'waves) × round trips × latency; the host\'s activity slots (`ceil(D / ' + `${HOST_ACTIVITY_SLOTS}` + ')` delivery times); and the write budget',
+    `orchestrations really plan (\`planWaves\` over each part of ≤ ${MAX_DELIVERIES_PER_ORCHESTRATION} deliveries; parts run in parallel, each with its share`,
+    'of the limits, \`limitsPerPart\`) × round trips × latency; the host\'s activity slots (`ceil(D / ' + `${HOST_ACTIVITY_SLOTS}` + ')` delivery times); and the write budget',
     '(writes to one endpoint beyond the bucket size wait `perSeconds / writes` each for refill). Zero CPU time is assumed.',
     'The single-orchestration formula `ceil(D / min(maxConcurrent, endpoints × maxPerEndpoint)) × round trips × latency` (6 endpoints: 5',
-    'vaults and the cluster) is shown for comparison but is not a bound once a relay splits into parts: each part',
-    'enforces the limits on its own, so an endpoint can see parts × `maxPerEndpoint` deliveries at once.',
+    'vaults and the cluster) is shown for comparison; it is not a bound when an endpoint has fewer slots than the relay has',
+    'parts, because each part keeps at least one delivery in flight per endpoint.',
     '',
     '| targets | round trips / delivery | single-orchestration formula (not a bound) | planned waves | activity slots | write budget | fixed | bound | gap |',
     '|---|---|---|---|---|---|---|---|---|',
@@ -666,9 +667,9 @@ function interpretation(results: readonly ScenarioResults[]): string[] {
         `endpoint (${s(r500.convergeInMs)}, ${r500.phases.waves} waves in the longest part). 1 per endpoint: ${s(one.convergeInMs)} (${compare(one, r500)}; ` +
         `${one.phases.waves} waves, the tail being the cluster, one endpoint for all namespaces). 16 per endpoint: ${s(sixteen.convergeInMs)} ` +
         `(${compare(sixteen, r500)}; ${sixteen.phases.waves} waves, fewer barriers). ` +
-        'The limits are enforced per orchestration: with three parts an endpoint sees up to three times ' +
-        '`RELAY_MAX_CONCURRENT_PER_TARGET` at once, which is why the run with 1 per endpoint beats the single-orchestration ' +
-        `formula (${s(one.bound.simpleWavesInMs)}). The write budget, per vault host and process, is the limit that holds across parts.`,
+        'Parts share the limits (`limitsPerPart`), but each keeps at least one delivery per endpoint in flight, so with 1 per ' +
+        `endpoint and three parts an endpoint still sees three at once (single-orchestration formula: ${s(one.bound.simpleWavesInMs)}). ` +
+        'The write budget, per vault host and process, also holds across parts.',
     );
   }
   if (b100 && b500 && r100) {

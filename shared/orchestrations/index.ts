@@ -2,7 +2,7 @@ export { relaySecretVersion, relayPart, deliveryRetryOptions } from './relay.js'
 export { rotateCredential } from './rotate.js';
 export type { RotateOutput, RotateSourceResult } from './rotate.js';
 export { reconcile } from './reconcile.js';
-export { planWaves, chunk } from './waves.js';
+export { planWaves, chunk, limitsPerPart } from './waves.js';
 export {
   ACTIVITIES,
   ORCHESTRATIONS,

@@ -3,7 +3,7 @@ import type { OrchestrationContext } from 'durable-functions';
 import type { DeliveryStatus } from '../domain/statuses.js';
 import { isSuccess } from '../domain/statuses.js';
 import { ACTIVITIES, MAX_DELIVERIES_PER_ORCHESTRATION, ORCHESTRATIONS } from './names.js';
-import { chunk, planWaves } from './waves.js';
+import { chunk, limitsPerPart, planWaves } from './waves.js';
 import type {
   AuditEntry,
   DeliveryResult,
@@ -64,10 +64,13 @@ export function* relaySecretVersion(context: OrchestrationContext): Generator<df
   } else {
     // Large fan-outs split into parts so that no single history grows past a few hundred tasks.
     setProgress(context, { phase: 'delivering', planned: plan.deliveries.length, completed: 0, counts: {} });
-    const parts = chunk(plan.deliveries, MAX_DELIVERIES_PER_ORCHESTRATION).map((deliveries, index) =>
+    const chunks = chunk(plan.deliveries, MAX_DELIVERIES_PER_ORCHESTRATION);
+    // Parts run at the same time: each gets its share of the limits, so an endpoint never sees more than allowed.
+    const limits = limitsPerPart(plan.limits, chunks.length);
+    const parts = chunks.map((deliveries, index) =>
       context.df.callSubOrchestrator(
         ORCHESTRATIONS.relayPart,
-        { ref: input.ref, cause: input.cause, deliveries, limits: plan.limits } satisfies RelayPartInput,
+        { ref: input.ref, cause: input.cause, deliveries, limits } satisfies RelayPartInput,
         `${context.df.instanceId}:part-${index}`,
       ),
     );

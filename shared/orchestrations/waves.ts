@@ -32,6 +32,18 @@ export function planWaves<T extends { readonly endpoint: string }>(items: readon
   return waves;
 }
 
+/**
+ * Limits for each of `parts` sub-orchestrations that run at the same time, so that together they stay within the
+ * relay's limits (each part enforces its share on its own). Never below one delivery in flight.
+ */
+export function limitsPerPart(limits: ConcurrencyLimits, parts: number): ConcurrencyLimits {
+  const n = Math.max(1, Math.floor(parts));
+  return {
+    maxConcurrent: Math.max(1, Math.floor(limits.maxConcurrent / n)),
+    maxPerEndpoint: Math.max(1, Math.floor(limits.maxPerEndpoint / n)),
+  };
+}
+
 /** Splits a list into chunks of at most `size`. */
 export function chunk<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];

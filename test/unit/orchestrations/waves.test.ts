@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { chunk, planWaves } from '../../../shared/orchestrations/waves.js';
+import { chunk, limitsPerPart, planWaves } from '../../../shared/orchestrations/waves.js';
 
 const item = (endpoint: string, n: number) => ({ endpoint, n });
 
@@ -45,5 +45,23 @@ describe('chunk', () => {
   it('splits into chunks of at most the size', () => {
     expect(chunk([1, 2, 3, 4, 5], 2)).toEqual([[1, 2], [3, 4], [5]]);
     expect(chunk([], 3)).toEqual([]);
+  });
+});
+
+describe('limitsPerPart', () => {
+  it('shares the limits among parts that run at once, never below one', () => {
+    expect(limitsPerPart({ maxConcurrent: 50, maxPerEndpoint: 4 }, 1)).toEqual({ maxConcurrent: 50, maxPerEndpoint: 4 });
+    expect(limitsPerPart({ maxConcurrent: 50, maxPerEndpoint: 4 }, 3)).toEqual({ maxConcurrent: 16, maxPerEndpoint: 1 });
+    expect(limitsPerPart({ maxConcurrent: 2, maxPerEndpoint: 1 }, 5)).toEqual({ maxConcurrent: 1, maxPerEndpoint: 1 });
+  });
+
+  it('keeps the sum over parts within the relay limits whenever the limits allow one per part', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 500 }), fc.integer({ min: 1, max: 50 }), fc.integer({ min: 1, max: 10 }), (maxConcurrent, maxPerEndpoint, parts) => {
+        const share = limitsPerPart({ maxConcurrent, maxPerEndpoint }, parts);
+        if (maxPerEndpoint >= parts) expect(share.maxPerEndpoint * parts).toBeLessThanOrEqual(maxPerEndpoint);
+        if (maxConcurrent >= parts) expect(share.maxConcurrent * parts).toBeLessThanOrEqual(maxConcurrent);
+      }),
+    );
   });
 });
