@@ -663,8 +663,9 @@ function interpretation(results: readonly ScenarioResults[]): string[] {
   }
   if (r500 && one && sixteen) {
     out.push(
-      `- **Concurrency.** With ${HOST_ACTIVITY_SLOTS} activity slots in the host, the slots are the binding latency limit at the default 4 per ` +
-        `endpoint (${s(r500.convergeInMs)}, ${r500.phases.waves} waves in the longest part). 1 per endpoint: ${s(one.convergeInMs)} (${compare(one, r500)}; ` +
+      `- **Concurrency.** With ${HOST_ACTIVITY_SLOTS} activity slots in the host and the default 4 per endpoint shared by the parts of a ` +
+        `500-target relay (1 per endpoint each for three parts), the planned waves bind (${s(r500.convergeInMs)}, ${r500.phases.waves} waves in the longest part): ` +
+        `the price of keeping every endpoint within its bound. 1 per endpoint: ${s(one.convergeInMs)} (${compare(one, r500)}; ` +
         `${one.phases.waves} waves, the tail being the cluster, one endpoint for all namespaces). 16 per endpoint: ${s(sixteen.convergeInMs)} ` +
         `(${compare(sixteen, r500)}; ${sixteen.phases.waves} waves, fewer barriers). ` +
         'Parts share the limits (`limitsPerPart`), but each keeps at least one delivery per endpoint in flight, so with 1 per ' +
