@@ -161,10 +161,12 @@ export class VaultStore {
       .map(([, e]) => e.secret);
   }
 
-  listVersions(name: string): { secret: StoredSecret; versions: StoredVersion[] } {
+  /** The versions of a secret; a missing (or deleted) secret has none, as Key Vault answers 200 with an empty list. */
+  listVersions(name: string): { secret?: StoredSecret; versions: StoredVersion[] } {
     assertSecretName(name);
-    const secret = this.getVisible(name);
-    return { secret, versions: [...secret.versions] };
+    const entry = this.live.get(name.toLowerCase());
+    if (!entry || entry.visibleAtMs > this.nowMs()) return { versions: [] };
+    return { secret: entry.secret, versions: [...entry.secret.versions] };
   }
 
   /** Soft-deletes the secret (all versions). */
@@ -260,7 +262,7 @@ export class VaultStore {
 }
 
 function decodeBackup(blob: unknown): StoredSecret {
-  const invalid = badParameter('Backup blob is invalid or corrupted.');
+  const invalid = badParameter('Malformed backup blob');
   if (typeof blob !== 'string' || blob.length === 0) throw invalid;
   let parsed: unknown;
   try {

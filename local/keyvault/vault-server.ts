@@ -6,7 +6,7 @@ import { createServer as createHttpsServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { bearerToken, unauthorized } from './auth.js';
 import type { CounterBook } from './counters.js';
-import { forbidden, KeyVaultHttpError, methodNotAllowed, notFoundRoute, secretDisabled, throttled } from './errors.js';
+import { badParameter, forbidden, KeyVaultHttpError, methodNotAllowed, notFoundRoute, secretDisabled, throttled } from './errors.js';
 import type { FaultInjector } from './faults.js';
 import { delay, readJsonObject, sendEmpty, sendJson } from './http.js';
 import type { StoredSecret, StoredVersion, VaultStore } from './store.js';
@@ -209,6 +209,11 @@ const OPERATION_HANDLERS: Record<OperationName, Handler> = {
     ctx.req.resume();
     const { secret, version } = options.store.getVersion(requireName(ctx.route), ctx.route.version);
     if (!version.enabled) throw secretDisabled();
+    // Every emulated secret is a plain secret; Key Vault converts only certificate-backed secrets.
+    const outContentType = ctx.url.searchParams.get('outContentType');
+    if (outContentType !== null) {
+      throw badParameter(`The secret ${secret.name} is not backed by a certificate; outContentType ${outContentType} applies only to certificate-backed secrets.`);
+    }
     return { status: 200, body: toSecretBundle(secret, version, ctx.wire, { includeValue: true }) };
   },
 
@@ -237,7 +242,7 @@ const OPERATION_HANDLERS: Record<OperationName, Handler> = {
   async listSecretVersions(options, ctx) {
     ctx.req.resume();
     const { secret, versions } = options.store.listVersions(requireName(ctx.route));
-    const items = versions.map((v) => toSecretItem(secret, v, ctx.wire, { withVersion: true }));
+    const items = secret ? versions.map((v) => toSecretItem(secret, v, ctx.wire, { withVersion: true })) : [];
     return { status: 200, body: page(items, ctx) };
   },
 

@@ -125,6 +125,26 @@ describe('secrets operations', () => {
     const missingVersion = await restErrorOf(() => client.getSecret('db-password', { version: '0'.repeat(32) }));
     expect(missingVersion.statusCode).toBe(404);
   });
+
+  it('lists no versions (200, empty) for a secret that does not exist or is deleted, as Key Vault does', async () => {
+    emulator.resetCounters();
+    const versions = [];
+    for await (const p of client.listPropertiesOfSecretVersions('never-created')) versions.push(p);
+    expect(versions).toEqual([]);
+    expect(emulator.counters('contoso').listSecretVersions).toBe(1);
+    await client.setSecret('listed-then-deleted', value);
+    await (await client.beginDeleteSecret('listed-then-deleted', { intervalInMs: 20 })).pollUntilDone();
+    for await (const p of client.listPropertiesOfSecretVersions('listed-then-deleted')) versions.push(p);
+    expect(versions).toEqual([]);
+  });
+
+  it('answers 400 BadParameter to outContentType on a secret that is not backed by a certificate', async () => {
+    await client.setSecret('plain-secret', value);
+    const error = await restErrorOf(() => client.getSecret('plain-secret', { outContentType: 'application/x-pem-file' }));
+    expect(error.statusCode).toBe(400);
+    expect(error.code).toBe('BadParameter');
+    expect(error.message).not.toContain(value);
+  });
 });
 
 describe('soft delete, recover, purge', () => {
@@ -187,6 +207,8 @@ describe('backup and restore', () => {
     expect(conflict.statusCode).toBe(409);
     const invalid = await restErrorOf(() => client.restoreSecretBackup(new Uint8Array([1, 2, 3])));
     expect(invalid.statusCode).toBe(400);
+    expect(invalid.code).toBe('BadParameter');
+    expect(invalid.message).toBe('Malformed backup blob');
   });
 });
 
