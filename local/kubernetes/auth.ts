@@ -4,8 +4,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { forbidden, unauthorized } from './status.js';
-import { groupResource } from './store.js';
-import type { PermissionRule, Resource, TokenSpec, Verb } from './types.js';
+import { groupResource, RESOURCE_DEFS } from './store.js';
+import { RESOURCES, type PermissionRule, type Resource, type TokenSpec, type Verb } from './types.js';
 
 /** An authenticated caller. */
 export interface Principal {
@@ -65,6 +65,20 @@ export class TokenRegistry {
     if (!principal) throw unauthorized();
     return principal;
   }
+}
+
+/**
+ * Whether the principal's rules allow `verb` on `group`/`resource` in `namespace` (undefined = cluster scope), for
+ * SelfSubjectAccessReview. A resource the emulator does not serve is allowed only by `'*'` rules.
+ */
+export function isAllowed(principal: Principal, verb: string, group: string, resource: string, namespace: string | undefined): boolean {
+  const known = (RESOURCES as readonly string[]).includes(resource) && RESOURCE_DEFS[resource as Resource].group === group;
+  return principal.rules.some(
+    (rule) =>
+      (rule.verbs.includes('*') || rule.verbs.includes(verb as Verb)) &&
+      (rule.resources.includes('*') || (known && rule.resources.includes(resource as Resource))) &&
+      (rule.namespaces.includes('*') || (namespace !== undefined && rule.namespaces.includes(namespace))),
+  );
 }
 
 /** Throws 403 unless a rule of the principal allows `verb` on `resource` in `namespace` (undefined = cluster scope). */

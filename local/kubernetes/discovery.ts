@@ -48,7 +48,19 @@ export function appsV1Resources(): Record<string, unknown> {
   return resourceList('apps/v1', Object.values(RESOURCE_DEFS).filter((d) => d.group === 'apps'));
 }
 
+export function authorizationV1Resources(): Record<string, unknown> {
+  return {
+    kind: 'APIResourceList',
+    apiVersion: 'v1',
+    groupVersion: 'authorization.k8s.io/v1',
+    resources: [{ name: 'selfsubjectaccessreviews', singularName: 'selfsubjectaccessreview', namespaced: false, kind: 'SelfSubjectAccessReview', verbs: ['create'] }],
+  };
+}
+
 export function apiGroups(): Record<string, unknown> {
-  const version = { groupVersion: 'apps/v1', version: 'v1' };
-  return { kind: 'APIGroupList', apiVersion: 'v1', groups: [{ name: 'apps', versions: [version], preferredVersion: version }] };
+  const group = (name: string) => {
+    const version = { groupVersion: `${name}/v1`, version: 'v1' };
+    return { name, versions: [version], preferredVersion: version };
+  };
+  return { kind: 'APIGroupList', apiVersion: 'v1', groups: [group('apps'), group('authorization.k8s.io')] };
 }

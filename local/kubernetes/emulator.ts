@@ -30,6 +30,10 @@ export interface KubernetesEmulatorOptions {
   namespaces?: readonly string[];
   /** Tokens the API accepts; default `admin` (everything) and `relay` (the relay's RBAC role). */
   tokens?: readonly TokenSpec[];
+  /** How long a deleted namespace stays `Terminating` before it and its content are gone; default 0 (next tick). */
+  namespaceFinalizeDelayInMs?: number;
+  /** Interval of BOOKMARK events on watches with `allowWatchBookmarks`; default 60 000 (the API server's minute). */
+  watchBookmarkIntervalInMs?: number;
 }
 
 /** A running emulator. */
@@ -133,13 +137,16 @@ export async function startKubernetesEmulator(options: KubernetesEmulatorOptions
     writeFileSync(caCertPath, tls.caCertPem);
   }
 
-  const store = new ObjectStore(['default', 'kube-system', ...(options.namespaces ?? [])].filter((n, i, all) => all.indexOf(n) === i));
+  const store = new ObjectStore(['default', 'kube-system', ...(options.namespaces ?? [])].filter((n, i, all) => all.indexOf(n) === i), {
+    ...(options.namespaceFinalizeDelayInMs !== undefined ? { namespaceFinalizeDelayInMs: options.namespaceFinalizeDelayInMs } : {}),
+  });
+  const bookmarkIntervalInMs = options.watchBookmarkIntervalInMs ?? 60_000;
   const tokens = new TokenRegistry(options.tokens ?? DEFAULT_TOKENS);
   const faults = new FaultBook();
   let serverAddress = '';
 
   const api = createHttpsServer({ cert: tls.certPem, key: tls.keyPem }, (req, res) => {
-    void handleApiRequest(req, res, { store, tokens, faults, serverAddress: () => serverAddress });
+    void handleApiRequest(req, res, { store, tokens, faults, serverAddress: () => serverAddress, bookmarkIntervalInMs });
   });
   const apiAddress = await listen(api, options.port ?? 0, host);
   serverAddress = `${host}:${apiAddress.port}`;
@@ -197,6 +204,7 @@ export async function startKubernetesEmulator(options: KubernetesEmulatorOptions
       return path;
     },
     close: async () => {
+      store.close();
       await Promise.all([closeServer(api as unknown as Server), closeServer(admin)]);
       if (tempDir) rmSync(tempDir, { recursive: true, force: true });
     },

@@ -68,10 +68,12 @@ export function compileLabelSelector(selector: string | null | undefined): (labe
 }
 
 /** Compiles a field selector over dotted paths (`metadata.name`, `type`, `involvedObject.uid`). Only `=`, `==`, `!=`. */
-export function compileFieldSelector(selector: string | null | undefined): (object: unknown) => boolean {
+export function compileFieldSelector(selector: string | null | undefined, supported?: readonly string[]): (object: unknown) => boolean {
   const requirements = selector ? splitTopLevel(selector).map(parseRequirement) : [];
   for (const r of requirements) {
     if (r.op !== 'eq' && r.op !== 'neq') throw badRequest(`invalid field selector: ${JSON.stringify(selector)}`);
+    // The API server converts each field label with the type's conversion function, which refuses unknown labels.
+    if (supported && !supported.includes(r.key)) throw badRequest(`field label not supported: ${r.key}`);
   }
   return (object) =>
     requirements.every((r) =>

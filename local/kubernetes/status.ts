@@ -71,16 +71,47 @@ export function conflict(gr: GroupResource, name: string): ApiError {
   );
 }
 
-/** 409 for a failed delete precondition, e.g. `Precondition failed: ResourceVersion in precondition: 5, ResourceVersion in object meta: 6`. */
-export function preconditionFailed(gr: GroupResource, name: string, field: 'ResourceVersion' | 'UID', wanted: string, actual: string): ApiError {
+/**
+ * 409 for a failed precondition (DeleteOptions.preconditions, or the uid of an update body), worded as the storage
+ * layer's `StorageError` that the API server wraps: `Operation cannot be fulfilled on secrets "x": StorageError:
+ * invalid object, Code: 4, Key: /registry/secrets/apps/x, ResourceVersion: 0, AdditionalErrorMsg: Precondition failed:
+ * UID in precondition: a, UID in object meta: b`.
+ */
+export function preconditionFailed(gr: GroupResource, name: string, storageKey: string, field: 'ResourceVersion' | 'UID', wanted: string, actual: string): ApiError {
   return new ApiError(
     status(
       409,
       'Conflict',
-      `Operation cannot be fulfilled on ${qualified(gr)} "${name}": Precondition failed: ${field} in precondition: ${wanted}, ${field} in object meta: ${actual}`,
+      `Operation cannot be fulfilled on ${qualified(gr)} "${name}": StorageError: invalid object, Code: 4, Key: ${storageKey}, ResourceVersion: 0, AdditionalErrorMsg: Precondition failed: ${field} in precondition: ${wanted}, ${field} in object meta: ${actual}`,
       detailsOf(gr, name),
     ),
   );
+}
+
+/** 403 from the NamespaceLifecycle admission plugin: a create in a namespace being deleted. */
+export function namespaceTerminating(gr: GroupResource, name: string, namespace: string): ApiError {
+  return new ApiError(
+    status(403, 'Forbidden', `${qualified(gr)} "${name}" is forbidden: unable to create new content in namespace ${namespace} because it is being terminated`, {
+      ...detailsOf(gr, name),
+      causes: [{ reason: 'NamespaceTerminating', message: `namespace ${namespace} is being terminated`, field: 'metadata.namespace' }],
+    }),
+  );
+}
+
+/** 410 for a continue token older than the retained history. */
+export function expiredContinue(): ApiError {
+  return new ApiError(
+    status(
+      410,
+      'Expired',
+      'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.',
+    ),
+  );
+}
+
+/** The Status of a watch that asks for a resourceVersion older than the retained history (sent as an ERROR event). */
+export function tooOldResourceVersion(requested: number, oldest: number): StatusBody {
+  return status(410, 'Expired', `too old resource version: ${requested} (${oldest})`);
 }
 
 /** A field error as apimachinery's `field.Error` prints it. */

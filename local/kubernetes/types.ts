@@ -4,11 +4,11 @@
  */
 
 /** API verbs as RBAC names them (and as counters and faults match them). */
-export const VERBS = ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'] as const;
+export const VERBS = ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete', 'deletecollection'] as const;
 export type Verb = (typeof VERBS)[number];
 
 /** Resources the emulator serves. */
-export const RESOURCES = ['namespaces', 'secrets', 'deployments', 'replicasets', 'pods', 'events'] as const;
+export const RESOURCES = ['namespaces', 'secrets', 'configmaps', 'deployments', 'replicasets', 'pods', 'events'] as const;
 export type Resource = (typeof RESOURCES)[number];
 
 /**
