@@ -7,6 +7,9 @@ import { PatchStrategy, setHeaderOptions, type AppsV1Api, type CoreV1Api, type V
 import { isNotFound } from './errors.js';
 import type { SecretState } from './marks.js';
 
+/** Items per list request, as kubectl asks (`limit=500`); large namespaces are read in pages. */
+export const LIST_PAGE_SIZE = 500;
+
 /** A Secret to create or replace (data base64). */
 export interface SecretWrite {
   readonly name: string;
@@ -30,7 +33,7 @@ export interface KubernetesSecretsApi {
   replaceSecret(secret: SecretWrite): Promise<string>;
   /** `delete secrets` with a resourceVersion precondition; false when already absent. */
   deleteSecret(name: string, resourceVersion: string): Promise<boolean>;
-  /** `list deployments`: names and annotations, for annotated rollout restarts. */
+  /** `list deployments`: names and annotations, for annotated rollout restarts; reads every page (`limit`/`continue`). */
   listDeployments(): Promise<{ name: string; annotations: Readonly<Record<string, string>> }[]>;
   /** `patch deployments`: merges annotations into `spec.template.metadata.annotations` (a rollout restart). */
   patchPodTemplateAnnotations(name: string, annotations: Readonly<Record<string, string>>): Promise<void>;
@@ -78,7 +81,8 @@ function toV1Secret(secret: SecretWrite, namespace: string): V1Secret {
 }
 
 /** The `KubernetesSecretsApi` of one namespace over the real SDK clients. */
-export function sdkSecretsApi(core: CoreV1Api, apps: AppsV1Api, namespace: string): KubernetesSecretsApi {
+export function sdkSecretsApi(core: CoreV1Api, apps: AppsV1Api, namespace: string, options: { listPageSize?: number } = {}): KubernetesSecretsApi {
+  const limit = options.listPageSize ?? LIST_PAGE_SIZE;
   return {
     async readSecret(name) {
       try {
@@ -106,8 +110,14 @@ export function sdkSecretsApi(core: CoreV1Api, apps: AppsV1Api, namespace: strin
       }
     },
     async listDeployments() {
-      const list = await apps.listNamespacedDeployment({ namespace });
-      return list.items.map((d) => ({ name: d.metadata?.name ?? '', annotations: { ...(d.metadata?.annotations ?? {}) } }));
+      const found: { name: string; annotations: Readonly<Record<string, string>> }[] = [];
+      let continueToken: string | undefined;
+      do {
+        const page = await apps.listNamespacedDeployment({ namespace, limit, ...(continueToken ? { _continue: continueToken } : {}) });
+        for (const d of page.items) found.push({ name: d.metadata?.name ?? '', annotations: { ...(d.metadata?.annotations ?? {}) } });
+        continueToken = page.metadata?._continue || undefined;
+      } while (continueToken);
+      return found;
     },
     async patchPodTemplateAnnotations(name, annotations) {
       await apps.patchNamespacedDeployment(

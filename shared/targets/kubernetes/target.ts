@@ -60,6 +60,8 @@ export interface KubernetesTargetOptions {
    * Default false.
    */
   readonly restartAnnotated?: boolean;
+  /** Items per page when listing (Deployments, for `restartAnnotated`); every page is read. Default 500. */
+  readonly listPageSize?: number;
   /** Re-read and retry a write that hit 409 this many times in all. Default 5. */
   readonly maxWriteAttempts?: number;
   /** Sleep of the 429 ladder; tests pass a fast one. Default real time. */
@@ -103,7 +105,9 @@ export function createKubernetesTarget(options: CreateKubernetesTargetOptions): 
     const kc = await access.kubeConfig(abortSignal ? { abortSignal } : {});
     let api = apis.get(kc);
     if (!api) {
-      api = sdkSecretsApi(kc.makeApiClient(CoreV1Api), kc.makeApiClient(AppsV1Api), options.namespace);
+      api = sdkSecretsApi(kc.makeApiClient(CoreV1Api), kc.makeApiClient(AppsV1Api), options.namespace, {
+        ...(options.listPageSize !== undefined ? { listPageSize: options.listPageSize } : {}),
+      });
       apis.set(kc, api);
     }
     return api;

@@ -87,6 +87,35 @@ describe('Kubernetes target on the emulator', () => {
     expect(containsNone([created, again], values)).toBe(true);
   });
 
+  it('finds annotated Deployments on every page of the list (limit/continue), as on a cluster with many Deployments', async () => {
+    const ns = 'paged';
+    await core.createNamespace({ body: { metadata: { name: ns } } });
+    const placement = { name: name('paged'), key: 'k' };
+    const annotated: string[] = [];
+    for (let i = 0; i < 5; i += 1) {
+      const deploymentName = `${placement.name}-d${i}`;
+      if (i % 2 === 0) annotated.push(deploymentName);
+      await apps.createNamespacedDeployment({
+        namespace: ns,
+        body: {
+          metadata: { name: deploymentName, annotations: i % 2 === 0 ? { 'secret-relay.io/restart-on': placement.name } : {} },
+          spec: {
+            selector: { matchLabels: { app: deploymentName } },
+            template: { metadata: { labels: { app: deploymentName } }, spec: { containers: [{ name: 'c', image: 'nginx:1' }] } },
+          },
+        },
+      });
+    }
+    const paged = targetOn(emulator, ns, { restartAnnotated: true, listPageSize: 2 });
+    await paged.deliver(request(placement, sourceVersion('paged')));
+    emulator.resetCounters();
+    const updated = await paged.deliver(request(placement, sourceVersion('paged')));
+    expect(updated.status).toBe('Updated');
+    expect([...(updated.restarted ?? [])].sort()).toEqual(annotated);
+    // Five Deployments in pages of two: three list requests.
+    expect(emulator.counters()['list deployments']).toBe(3);
+  });
+
   it('on a value change updates the key and restarts each named and annotated Deployment once; unchanged restarts nothing', async () => {
     const placement = { name: name('api-creds'), key: 'token' };
     await deployment(`${placement.name}-api`);
