@@ -32,6 +32,8 @@ export interface KubernetesEmulatorOptions {
   tokens?: readonly TokenSpec[];
   /** How long a deleted namespace stays `Terminating` before it and its content are gone; default 0 (next tick). */
   namespaceFinalizeDelayInMs?: number;
+  /** Changes kept for watches resuming from a resourceVersion (older ones get 410 Expired); default 1000. */
+  watchHistorySize?: number;
   /** Interval of BOOKMARK events on watches with `allowWatchBookmarks`; default 60 000 (the API server's minute). */
   watchBookmarkIntervalInMs?: number;
 }
@@ -139,6 +141,7 @@ export async function startKubernetesEmulator(options: KubernetesEmulatorOptions
 
   const store = new ObjectStore(['default', 'kube-system', ...(options.namespaces ?? [])].filter((n, i, all) => all.indexOf(n) === i), {
     ...(options.namespaceFinalizeDelayInMs !== undefined ? { namespaceFinalizeDelayInMs: options.namespaceFinalizeDelayInMs } : {}),
+    ...(options.watchHistorySize !== undefined ? { watchHistorySize: options.watchHistorySize } : {}),
   });
   const bookmarkIntervalInMs = options.watchBookmarkIntervalInMs ?? 60_000;
   const tokens = new TokenRegistry(options.tokens ?? DEFAULT_TOKENS);

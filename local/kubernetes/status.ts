@@ -128,7 +128,7 @@ export function invalid(kind: string, gr: GroupResource, name: string, errors: r
   const rendered = errors.map((e) => `${e.field}: ${e.message}`);
   const summary = rendered.length === 1 ? rendered[0] : `[${rendered.join(', ')}]`;
   return new ApiError(
-    status(422, 'Invalid', `${kind} "${name}" is invalid: ${summary}`, {
+    status(422, 'Invalid', `${gr.group ? `${kind}.${gr.group}` : kind} "${name}" is invalid: ${summary}`, {
       name,
       ...(gr.group ? { group: gr.group } : {}),
       kind,
