@@ -57,6 +57,28 @@ const COLUMNS: Partial<Record<Resource, Column[]>> = {
     { name: 'Data', type: 'string', format: '', description: 'Data contains the secret data.', priority: 0, cell: (o) => Object.keys((o.data as object | undefined) ?? {}).length },
     ageColumn,
   ],
+  configmaps: [
+    nameColumn,
+    { name: 'Data', type: 'integer', format: '', description: 'Data contains the configuration data.', priority: 0, cell: (o) => Object.keys((o.data as object | undefined) ?? {}).length + Object.keys((o.binaryData as object | undefined) ?? {}).length },
+    ageColumn,
+  ],
+  events: [
+    { name: 'Last Seen', type: 'string', format: '', description: 'Time when this Event was last observed.', priority: 0, cell: (o, now) => humanAge(String(o.lastTimestamp ?? o.eventTime ?? o.metadata.creationTimestamp ?? ''), now) },
+    { name: 'Type', type: 'string', format: '', description: 'Type of this event (Normal, Warning), new types could be added in the future.', priority: 0, cell: (o) => String(o.type ?? '') },
+    { name: 'Reason', type: 'string', format: '', description: 'This should be a short, machine understandable string that gives the reason for the transition into the object\'s current status.', priority: 0, cell: (o) => String(o.reason ?? '') },
+    {
+      name: 'Object',
+      type: 'string',
+      format: '',
+      description: 'The object that this event is about.',
+      priority: 0,
+      cell: (o) => {
+        const involved = (o.involvedObject ?? {}) as { kind?: string; name?: string };
+        return `${String(involved.kind ?? '').toLowerCase()}/${involved.name ?? ''}`;
+      },
+    },
+    { name: 'Message', type: 'string', format: '', description: 'A human-readable description of the status of this operation.', priority: 0, cell: (o) => String(o.message ?? '') },
+  ],
   namespaces: [
     nameColumn,
     { name: 'Status', type: 'string', format: '', description: 'The status of the namespace', priority: 0, cell: (o) => String((o.status as { phase?: string } | undefined)?.phase ?? 'Active') },

@@ -13,7 +13,7 @@ let emulator: KubernetesEmulator;
 interface RawAnswer {
   status: number;
   headers: Record<string, string | string[] | undefined>;
-  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  body: any;
 }
 
 /** One API request with the admin token (or `token`), JSON unless a content type is given. */
