@@ -130,6 +130,8 @@ export interface WatchEvent {
   type: 'ADDED' | 'MODIFIED' | 'DELETED';
   resource: Resource;
   object: K8sObject;
+  /** For MODIFIED: the object before the change (a filtered watch turns entering/leaving its selector into ADDED/DELETED). */
+  previous?: K8sObject;
   resourceVersion: number;
 }
 
@@ -209,8 +211,8 @@ export class ObjectStore {
     this.listeners.clear();
   }
 
-  private emit(type: WatchEvent['type'], resource: Resource, object: K8sObject): void {
-    const event: WatchEvent = { type, resource, object: structuredClone(object), resourceVersion: this.revision };
+  private emit(type: WatchEvent['type'], resource: Resource, object: K8sObject, previous?: K8sObject): void {
+    const event: WatchEvent = { type, resource, object: structuredClone(object), ...(previous ? { previous: structuredClone(previous) } : {}), resourceVersion: this.revision };
     this.history.push(event);
     if (this.history.length > this.historySize) this.history.shift();
     for (const listener of this.listeners) listener(structuredClone(event));
@@ -391,10 +393,11 @@ export class ObjectStore {
 
   private terminate(namespace: K8sObject): K8sObject {
     if ((namespace.status as { phase?: string } | undefined)?.phase === 'Terminating') return structuredClone(namespace);
+    const previous = structuredClone(namespace);
     namespace.metadata.deletionTimestamp = nowRfc3339();
     namespace.status = { phase: 'Terminating' };
     namespace.metadata.resourceVersion = this.nextVersion();
-    this.emit('MODIFIED', 'namespaces', namespace);
+    this.emit('MODIFIED', 'namespaces', namespace, previous);
     const name = namespace.metadata.name!;
     const timer = setTimeout(() => {
       this.timers.delete(timer);
@@ -428,9 +431,10 @@ export class ObjectStore {
   touch(resource: Resource, namespace: string | undefined, name: string): void {
     const current = this.objects.get(key(resource, namespace, name));
     if (!current) return;
+    const previous = structuredClone(current);
     current.metadata.annotations = { ...current.metadata.annotations, 'emulator.local/touched': this.nextVersion() };
     current.metadata.resourceVersion = this.resourceVersion;
-    this.emit('MODIFIED', resource, current);
+    this.emit('MODIFIED', resource, current, previous);
   }
 
   private commit(def: ResourceDef, current: K8sObject, object: K8sObject, options: WriteOptions & { managedFields?: unknown }): K8sObject {
@@ -468,7 +472,7 @@ export class ObjectStore {
     if (sameJson(withoutTimes(current), withoutTimes(object))) return structuredClone(current);
     object.metadata.resourceVersion = this.nextVersion();
     this.objects.set(key(def.resource, current.metadata.namespace, name), object);
-    this.emit('MODIFIED', def.resource, object);
+    this.emit('MODIFIED', def.resource, object, current);
     return structuredClone(object);
   }
 

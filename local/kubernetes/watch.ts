@@ -43,9 +43,16 @@ export function serveWatch(req: IncomingMessage, res: ServerResponse, store: Obj
   };
   const render = (object: K8sObject): unknown => (watch.table ? toTable(watch.resource, [object], object.metadata.resourceVersion ?? store.resourceVersion) : object);
   const deliver = (event: WatchEvent): void => {
-    if (event.resource !== watch.resource || event.resourceVersion <= sentVersion || !matches(event.object)) return;
+    if (event.resource !== watch.resource || event.resourceVersion <= sentVersion) return;
+    const now = matches(event.object);
+    // As the watch cache does for a filtered watch: entering the selector is ADDED, leaving it is DELETED.
+    const before = event.type === 'MODIFIED' && event.previous ? matches(event.previous) : event.type !== 'ADDED';
+    let type: string = event.type;
+    if (event.type === 'MODIFIED' && now && !before) type = 'ADDED';
+    else if (event.type === 'MODIFIED' && !now && before) type = 'DELETED';
+    else if (!now) return;
     sentVersion = event.resourceVersion;
-    write(event.type, render(event.object));
+    write(type, render(event.object));
   };
   const unsubscribe = store.subscribe((event) => (live ? deliver(event) : pending.push(event)));
   const timers: NodeJS.Timeout[] = [];

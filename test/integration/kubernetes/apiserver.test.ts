@@ -166,6 +166,19 @@ describe('watch', () => {
     expect(stream.events.map((e) => `${e.type} ${e.object.metadata.name}`)).toEqual(['ADDED w-existing', 'ADDED w-new', 'MODIFIED w-new', 'DELETED w-new']);
   });
 
+  it('reports an object entering a label selector as ADDED and leaving it as DELETED', async () => {
+    const stream = watch('/api/v1/namespaces/lists/secrets?watch=1&labelSelector=stage%3Dlive');
+    const patch = (labels: Record<string, string>) =>
+      api('PATCH', '/api/v1/namespaces/lists/secrets/w-moving', { body: { metadata: { labels } }, contentType: 'application/merge-patch+json' });
+    await api('POST', '/api/v1/namespaces/lists/secrets', { body: { metadata: { name: 'w-moving' } } });
+    await patch({ stage: 'live' });
+    await patch({ stage: 'live', other: 'x' });
+    await patch({ stage: 'retired' });
+    await stream.until(3);
+    stream.close();
+    expect(stream.events.map((e) => `${e.type} ${e.object.metadata.labels.stage}`)).toEqual(['ADDED live', 'MODIFIED live', 'DELETED retired']);
+  });
+
   it('resumes after the resourceVersion of a list (list-then-watch, as kubectl get -w does), in Table form', async () => {
     const list = await api('GET', '/api/v1/namespaces/lists/secrets');
     await api('POST', '/api/v1/namespaces/lists/secrets', { body: { metadata: { name: 'w-after-list' } } });
