@@ -263,6 +263,14 @@ describe('Secrets', () => {
     expect(unset.body.message).toBe('Secret "frozen" is invalid: immutable: Forbidden: field is immutable when `immutable` is set');
   });
 
+  it('treats an immutable ConfigMap the same way, for data and binaryData', async () => {
+    const configmaps = `/api/v1/namespaces/${NS}/configmaps`;
+    expect((await api('POST', configmaps, { body: { metadata: { name: 'frozen-cm' }, immutable: true, data: { a: '1' }, binaryData: { b: b64('2') } } })).status).toBe(201);
+    const change = await api('PATCH', `${configmaps}/frozen-cm`, { body: { binaryData: { b: b64('3') } }, contentType: 'application/merge-patch+json' });
+    expect(change.status).toBe(422);
+    expect(change.body.message).toBe('ConfigMap "frozen-cm" is invalid: binaryData: Forbidden: field is immutable when `immutable` is set');
+  });
+
   it.each([
     ['kubernetes.io/basic-auth', {}, {}, 'Secret "typed-x" is invalid: [data[username]: Required value, data[password]: Required value]'],
     ['kubernetes.io/ssh-auth', { other: b64('x') }, {}, 'Secret "typed-x" is invalid: data[ssh-privatekey]: Required value'],

@@ -117,6 +117,8 @@ describe.skipIf(!hasKubectl)('kubectl 1.32 creates, applies, edits, watches, des
     expect((await kubectl(['create', 'secret', 'generic', 'created', '--from-literal=user=admin', '--from-literal=password=s3cr3t-x'])).trim()).toBe('secret/created created');
     expect(await dataOf('created')).toEqual({ user: 'admin', password: 's3cr3t-x' });
     expect((await kubectlFails(['create', 'secret', 'generic', 'created', '--from-literal=a=b'])).trim()).toBe('error: failed to create secret secrets "created" already exists');
+    expect((await kubectl(['create', 'configmap', 'settings', '--from-literal=mode=fast'])).trim()).toBe('configmap/settings created');
+    expect((await kubectl(['get', 'configmap', 'settings', '-o', 'jsonpath={.data.mode}'])).trim()).toBe('fast');
   });
 
   it('kubectl create -f and apply -f validate on the server (no --validate=false) and create, then configure', async () => {
