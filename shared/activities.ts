@@ -1,6 +1,7 @@
 import { planDeliveries } from './domain/plan.js';
 import { matchingRoutes } from './domain/routes.js';
 import type { RelayConfig, TargetConfig } from './domain/config.js';
+import type { TargetObservation } from './domain/decision.js';
 import type { SecretVersionRef } from './domain/references.js';
 import { ownerOf } from './domain/references.js';
 import { STATUS_INFO } from './domain/statuses.js';
@@ -10,15 +11,22 @@ import type {
   AuditEntry,
   Cause,
   DeliveryResult,
+  DriftCheck,
   DriftFinding,
+  DriftKind,
   ReconcileItem,
+  ReconcileListing,
   ReconcileReport,
   RelayDelivery,
   RelayInput,
   RelayPlan,
+  SourceState,
 } from './orchestrations/types.js';
 import type { RelayRuntime } from './runtime.js';
 import { SourceVaultError as SourceError } from './sources/index.js';
+
+/** How long one target check of a reconciliation may take (unreachable endpoints, hung connections). */
+export const DEFAULT_CHECK_TIME_LIMIT_IN_MS = 30_000;
 
 /** Tag written on a source version created by a rotation: the Event Grid event it causes is not relayed again. */
 export const ROTATION_TAG = 'relay-rotation';
@@ -178,58 +186,116 @@ export function createActivities(runtime: RelayRuntime) {
     }
   }
 
-  async function listReconcileItems(): Promise<ReconcileItem[]> {
+  async function listReconcileItems(): Promise<ReconcileListing> {
     const items: ReconcileItem[] = [];
+    const unlistedSources: ReconcileListing['unlistedSources'][number][] = [];
+    const routed = (sourceId: string, name: string, tags: Readonly<Record<string, string>>) =>
+      planDeliveries(config, { sourceId, name, tags }).length > 0;
     for (const source of config.sources) {
       const port = runtime.source(source.id);
+      const base = { sourceId: source.id, vaultUrl: source.vaultUrl };
       try {
         for await (const secret of port.listSecrets()) {
-          if (!secret.enabled) continue;
-          if (planDeliveries(config, { sourceId: source.id, name: secret.name, tags: secret.tags }).length === 0) continue;
+          if (!routed(source.id, secret.name, secret.tags)) continue;
+          // A disabled current version is checked too: its targets keep their copies, and the state is reported.
+          if (!secret.enabled) {
+            items.push({ ...base, name: secret.name, state: 'disabled' });
+            continue;
+          }
           const latest = await port.getLatestProperties(secret.name);
-          if (!latest) continue;
-          items.push({ sourceId: source.id, name: secret.name, version: latest.version, vaultUrl: source.vaultUrl });
+          items.push(latest ? { ...base, name: secret.name, version: latest.version } : { ...base, name: secret.name, state: 'disabled' });
         }
       } catch (error) {
-        // One unreadable source must not stop the others; the next run tries again.
-        runtime.log.error(`reconcile: cannot list source "${source.id}": ${describe(error)}`);
+        // One unreadable source must not stop the others; the run records it and the next run tries again.
+        const failure = checkFailure(error);
+        runtime.log.error(`reconcile: cannot list source "${source.id}": ${failure.message}`);
+        unlistedSources.push({ ...base, ...failure });
+        continue;
+      }
+      try {
+        for await (const deleted of port.listDeletedSecrets?.() ?? []) {
+          if (routed(source.id, deleted.name, deleted.tags)) items.push({ ...base, name: deleted.name, state: 'deleted', tags: deleted.tags });
+        }
+      } catch (error) {
+        // Without this listing, targets of a deleted source secret keep their copies unreported: say so.
+        runtime.log.warn(`reconcile: cannot list deleted secrets of source "${source.id}" (deleted sources go unreported): ${describe(error)}`);
       }
     }
-    return items;
+    return { items, unlistedSources };
   }
 
-  async function checkDrift(item: ReconcileItem): Promise<{ checked: number; findings: DriftFinding[] }> {
-    const latest = await runtime.source(item.sourceId).getLatestProperties(item.name);
-    if (!latest) return { checked: 0, findings: [] };
-    const ref = refOf(item.sourceId, item.vaultUrl, item.name, latest.version);
+  /**
+   * Checks every target of one source secret on its own: a target that cannot be read (403, unreachable, slower
+   * than the check time limit) becomes a `check-failed` finding with its reason, and the others are still checked.
+   * Throws only when the source itself cannot be read (the orchestration retries, then records the failure).
+   */
+  async function checkDrift(item: ReconcileItem): Promise<DriftCheck> {
+    const port = runtime.source(item.sourceId);
+    const current = item.state === 'deleted' ? undefined : await port.getLatestProperties(item.name, { includeDisabled: true });
+    const state: SourceState = current ? (current.enabled ? 'enabled' : 'disabled') : 'deleted';
+    const ref = { sourceId: item.sourceId, vaultUrl: item.vaultUrl, name: item.name, ...(current ? { version: current.version } : {}) };
     const owner = ownerOf(item.vaultUrl, item.name);
-    const findings: DriftFinding[] = [];
-    const planned = planDeliveries(config, { sourceId: item.sourceId, name: item.name, tags: latest.tags });
-    for (const delivery of planned) {
-      const target = runtime.target(delivery.targetId);
-      const observed = await target.observe(delivery.placement, { owner });
-      const location = `${delivery.targetId}:${delivery.placement.name}${delivery.placement.key ? `#${delivery.placement.key}` : ''}`;
-      const finding = (drift: DriftFinding['drift'], heldVersion?: string): DriftFinding => ({
-        ref,
-        targetId: delivery.targetId,
-        kind: delivery.kind,
-        location,
-        drift,
-        ...(heldVersion ? { heldVersion } : {}),
-      });
-      if (observed.state === 'absent') findings.push(finding('absent'));
-      else if (observed.state === 'deleted') findings.push(finding('deleted'));
-      else if (!observed.marks) {
-        findings.push(observed.previouslyOwned || delivery.policy.adopt ? finding('foreign-overwrite') : finding('not-owned'));
-      } else if (observed.marks.source !== owner) {
-        findings.push(delivery.policy.adopt ? finding('foreign-overwrite') : finding('not-owned'));
-      } else if (observed.marks.sourceVersion !== latest.version) {
-        findings.push(finding('version', observed.marks.sourceVersion));
-      } else if (observed.actualFingerprint !== undefined && observed.actualFingerprint !== observed.marks.fingerprint) {
-        findings.push(finding('value', observed.marks.sourceVersion));
-      }
+    const planned = planDeliveries(config, { sourceId: item.sourceId, name: item.name, tags: current?.tags ?? item.tags ?? {} });
+    const timeLimitInMs = runtime.checkTimeLimitInMs ?? DEFAULT_CHECK_TIME_LIMIT_IN_MS;
+    const findings = await Promise.all(
+      planned.map(async (delivery): Promise<DriftFinding | undefined> => {
+        const location = `${delivery.targetId}:${delivery.placement.name}${delivery.placement.key ? `#${delivery.placement.key}` : ''}`;
+        const finding = (drift: DriftKind, extra: { heldVersion?: string | undefined; reason?: string; message?: string } = {}): DriftFinding => ({
+          ref,
+          targetId: delivery.targetId,
+          kind: delivery.kind,
+          location,
+          drift,
+          ...(extra.heldVersion ? { heldVersion: extra.heldVersion } : {}),
+          ...(extra.reason ? { reason: extra.reason } : {}),
+          ...(extra.message ? { message: extra.message } : {}),
+        });
+        let observed: TargetObservation;
+        try {
+          observed = await withTimeLimit(timeLimitInMs, `checking ${location}`, (abortSignal) =>
+            runtime.target(delivery.targetId).observe(delivery.placement, {
+              owner,
+              abortSignal,
+              ...(delivery.k8s ? { type: delivery.k8s.type } : {}),
+            }),
+          );
+        } catch (error) {
+          const failure = checkFailure(error);
+          runtime.log.warn(`reconcile: cannot check ${item.sourceId}/${item.name} on ${location}: ${failure.reason}: ${failure.message}`);
+          return finding('check-failed', failure);
+        }
+        const marks = observed.state === 'absent' ? undefined : observed.marks;
+        const ours = marks?.source === owner;
+        if (state !== 'enabled') {
+          // The source no longer serves a current value: copies are kept (never deleted or rolled back), and named.
+          if (!ours) return undefined;
+          return finding(state === 'disabled' ? 'source-disabled' : 'source-deleted', { heldVersion: marks?.sourceVersion });
+        }
+        const version = current!.version;
+        let drift: DriftFinding | undefined;
+        if (observed.state === 'absent') drift = finding('absent');
+        else if (observed.state === 'deleted') drift = finding('deleted');
+        else if (!marks) drift = observed.previouslyOwned || delivery.policy.adopt ? finding('foreign-overwrite') : finding('not-owned');
+        else if (!ours) drift = delivery.policy.adopt ? finding('foreign-overwrite') : finding('not-owned');
+        else if (observed.disabled) drift = finding('target-disabled', { heldVersion: marks.sourceVersion });
+        else if (marks.sourceVersion !== version) drift = finding('version', { heldVersion: marks.sourceVersion });
+        else if (observed.actualFingerprint !== undefined && observed.actualFingerprint !== marks.fingerprint) {
+          drift = finding('value', { heldVersion: marks.sourceVersion });
+        }
+        // An immutable Secret cannot be repaired in place: say so instead of failing the same repair every run.
+        if (drift && observed.state === 'present' && observed.immutable && drift.drift !== 'not-owned') {
+          return finding('immutable', { heldVersion: marks?.sourceVersion });
+        }
+        return drift;
+      }),
+    );
+    const found = findings.filter((f): f is DriftFinding => f !== undefined);
+    if (state !== 'enabled' && found.length > 0) {
+      runtime.log.warn(
+        `reconcile: ${item.sourceId}/${item.name} is ${state} in the source; ${found.length} target(s) keep their copies: ${found.map((f) => f.location).join(', ')}`,
+      );
     }
-    return { checked: planned.length, findings };
+    return { checked: planned.length, sourceState: state, findings: found };
   }
 
   async function writeDriftReport(report: ReconcileReport): Promise<string> {
@@ -270,4 +336,34 @@ function logDelivery(runtime: RelayRuntime, ref: SecretVersionRef, result: Deliv
   const line = `delivery ${ref.sourceId}/${ref.name}@${ref.version.slice(0, 8)} → ${result.targetId} ${result.location}: ${result.status} (${result.reason})`;
   if (STATUS_INFO[result.status].ok) runtime.log.info(line);
   else runtime.log.warn(`${line}${result.message ? ` — ${result.message}` : ''}`);
+}
+
+/** Runs `fn` with an abort signal that fires after `limitInMs`; rejects with a `TimeoutError` then, whatever `fn` does. */
+async function withTimeLimit<T>(limitInMs: number, what: string, fn: (abortSignal: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const error = new Error(`${what} took longer than ${limitInMs} ms`);
+      error.name = 'TimeoutError';
+      controller.abort(error);
+      reject(error);
+    }, limitInMs);
+  });
+  try {
+    return await Promise.race([fn(controller.signal), expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A constant reason and a value-free message for a check that failed (classified errors carry both). */
+function checkFailure(error: unknown): { reason: string; message: string } {
+  const e = error as { name?: unknown; reason?: unknown; status?: unknown } | null;
+  const message = describe(error);
+  if (e?.name === 'TimeoutError' || e?.name === 'AbortError') return { reason: 'timeout', message };
+  if (typeof e?.reason === 'string' && /^[a-z][a-z0-9-]{0,63}$/.test(e.reason)) return { reason: e.reason, message };
+  if (e?.status === 'FailedThrottled') return { reason: 'throttled', message };
+  if (e?.status === 'FailedAccessDenied') return { reason: 'access-denied', message };
+  return { reason: 'unavailable', message };
 }

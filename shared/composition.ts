@@ -29,6 +29,7 @@ export const SETTINGS = {
   maxConcurrentPerTarget: 'RELAY_MAX_CONCURRENT_PER_TARGET',
   reportsContainer: 'RELAY_REPORTS_CONTAINER',
   sourceCacheTtlInMs: 'RELAY_SOURCE_CACHE_TTL_MS',
+  checkTimeLimitInMs: 'RELAY_CHECK_TIME_LIMIT_MS',
 } as const;
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -148,6 +149,7 @@ export function createRuntime(env: Env = process.env, options: { log?: RelayLog 
       maxConcurrent: intSetting(env, SETTINGS.maxConcurrentDeliveries, 50, 1, 1000),
       maxPerEndpoint: intSetting(env, SETTINGS.maxConcurrentPerTarget, 4, 1, 100),
     },
+    checkTimeLimitInMs: intSetting(env, SETTINGS.checkTimeLimitInMs, 30_000, 100, 600_000),
     generateValue,
     log,
     now: () => new Date(),

@@ -21,6 +21,8 @@ export interface RelayRuntime {
   /** Generates a new credential value per a rotation policy (never logged). */
   generateValue(policy: import('./domain/config.js').RotationPolicy): string;
   readonly log: RelayLog;
+  /** Time limit of one target check during reconciliation (default 30 s); setting RELAY_CHECK_TIME_LIMIT_MS. */
+  readonly checkTimeLimitInMs?: number;
   /** Wall clock (activities and triggers only; orchestrations use the durable clock). */
   now(): Date;
 }

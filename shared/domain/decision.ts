@@ -29,6 +29,10 @@ export type TargetObservation =
       readonly previouslyOwned?: boolean;
       /** Fingerprint of the value actually stored, when the adapter can compute it without extra reads. */
       readonly actualFingerprint?: string;
+      /** True when the target's current version is disabled (Key Vault): readers get 403 until it is re-enabled. */
+      readonly disabled?: boolean;
+      /** True when the stored object cannot be changed in place (Kubernetes `immutable: true`). */
+      readonly immutable?: boolean;
     };
 
 /** The source version being delivered, by reference. */

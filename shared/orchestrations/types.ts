@@ -132,19 +132,78 @@ export interface ReconcileInput {
 export interface ReconcileItem {
   readonly sourceId: string;
   readonly name: string;
-  /** The source's current version. */
-  readonly version: string;
+  /** The source's current version (absent for a deleted source secret). */
+  readonly version?: string;
   readonly vaultUrl: string;
+  /**
+   * What the source says about the secret: `enabled` (a current enabled version), `disabled` (the current version
+   * is disabled), `deleted` (soft-deleted in the source). Absent means `enabled`.
+   */
+  readonly state?: SourceState;
+  /** Tags of the deleted secret (route tag selectors), for `deleted` items. */
+  readonly tags?: Readonly<Record<string, string>>;
 }
 
+/** The state of a source secret as the relay reports it (status API, reconcile findings, audit). */
+export type SourceState = 'enabled' | 'disabled' | 'deleted';
+
+/** Kinds of drift one target can show; see docs/statuses.md ("When a target is wrong"). */
+export const DRIFT_KINDS = [
+  'absent',
+  'deleted',
+  'version',
+  'foreign-overwrite',
+  'value',
+  'not-owned',
+  'target-disabled',
+  'source-disabled',
+  'source-deleted',
+  'immutable',
+  'check-failed',
+] as const;
+export type DriftKind = (typeof DRIFT_KINDS)[number];
+
+/** Drift kinds the reconciliation repairs by relaying the source's current version to the target. */
+export const REPAIRABLE_DRIFT: ReadonlySet<DriftKind> = new Set(['absent', 'deleted', 'version', 'foreign-overwrite', 'value']);
+
 export interface DriftFinding {
-  readonly ref: SecretVersionRef;
+  /** The source version the target should hold (for a deleted source: the version the target holds, if known). */
+  readonly ref: Omit<SecretVersionRef, 'version'> & { readonly version?: string };
   readonly targetId: string;
   readonly kind: 'keyVault' | 'kubernetes';
   readonly location: string;
-  /** What differs: missing target, older version held, foreign overwrite, value edited, not owned. */
-  readonly drift: 'absent' | 'deleted' | 'version' | 'foreign-overwrite' | 'value' | 'not-owned';
+  /** What differs; `check-failed` when the target could not be read (see `reason`). */
+  readonly drift: DriftKind;
   readonly heldVersion?: string;
+  /** Constant reason of a failed check (`access-denied`, `unavailable`, `timeout`, …). */
+  readonly reason?: string;
+  /** Detail for operators (never a value). */
+  readonly message?: string;
+}
+
+/** What `checkDrift` returns for one source secret. */
+export interface DriftCheck {
+  /** Targets planned for the secret (each checked, or reported as `check-failed`). */
+  readonly checked: number;
+  readonly sourceState: SourceState;
+  readonly findings: readonly DriftFinding[];
+}
+
+/** What `listReconcileItems` returns. */
+export interface ReconcileListing {
+  readonly items: readonly ReconcileItem[];
+  /** Sources whose secrets could not be listed (constant reason, value-free message). */
+  readonly unlistedSources: readonly UncheckedSource[];
+}
+
+/** A source, or one secret of it, that could not be read: none of its targets were checked. */
+export interface UncheckedSource {
+  readonly sourceId: string;
+  readonly vaultUrl: string;
+  /** Set when only this secret could not be read. */
+  readonly name?: string;
+  readonly reason: string;
+  readonly message: string;
 }
 
 export interface ReconcileReport {
@@ -152,9 +211,13 @@ export interface ReconcileReport {
   readonly startedAt: string;
   readonly checkedSecrets: number;
   readonly checkedTargets: number;
+  /** Targets that could not be checked (also in `drift` as `check-failed`). */
+  readonly checkFailed: number;
+  /** Sources that could not be listed, and secrets whose source could not be read: their targets were not checked. */
+  readonly unchecked: readonly UncheckedSource[];
   readonly drift: readonly DriftFinding[];
   readonly repairs: readonly { readonly ref: SecretVersionRef; readonly instanceId: string; readonly summary: RelaySummary }[];
-  /** Findings the relay will not repair by itself (not owned). */
+  /** Findings the relay will not repair by itself (not owned, disabled or deleted, immutable, check failed). */
   readonly unrepaired: readonly DriftFinding[];
   readonly reportBlob?: string;
 }

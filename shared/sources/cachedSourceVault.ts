@@ -48,6 +48,7 @@ export function cachedSourceVault(inner: SourceVault, options: { ttlInMs: number
     getVersionProperties: (name, version, callOptions) => inner.getVersionProperties(name, version, callOptions),
     getProperties: (name, version, callOptions) => inner.getProperties(name, version, callOptions),
     listSecrets: (callOptions) => inner.listSecrets(callOptions),
+    ...(inner.listDeletedSecrets ? { listDeletedSecrets: (callOptions?: Parameters<NonNullable<SourceVault['listDeletedSecrets']>>[0]) => inner.listDeletedSecrets!(callOptions) } : {}),
     setNewVersion: (name, value, callOptions) => inner.setNewVersion(name, value, callOptions),
   };
 }

@@ -76,6 +76,11 @@ export interface SourceVault {
   /** Every secret of the vault with its latest version's tags (metadata only). Permission: secrets/readMetadata. */
   listSecrets(options?: SourceCallOptions): AsyncIterable<{ readonly name: string; readonly tags: Readonly<Record<string, string>>; readonly enabled: boolean }>;
   /**
+   * Every soft-deleted secret of the vault with its tags at deletion (metadata only). Permission: secrets/readMetadata
+   * (access policy: list). Optional for fakes.
+   */
+  listDeletedSecrets?(options?: SourceCallOptions): AsyncIterable<{ readonly name: string; readonly tags: Readonly<Record<string, string>> }>;
+  /**
    * Writes a new version (rotation) and returns its version id. Not idempotent: each call creates a version, so the
    * caller decides once. `expiresOn`/`notBefore` as a Date or unix seconds. Permission: secrets/setSecret.
    */
@@ -228,6 +233,22 @@ export function sourceVaultFromApi(api: KeyVaultSecretsApi, options: Omit<Source
           for await (const properties of api.listPropertiesOfSecrets({ abortSignal })) {
             page.push({ name: properties.name, tags: { ...(properties.tags ?? {}) }, enabled: properties.enabled !== false });
           }
+        },
+        abortSignal,
+      );
+      yield* page;
+    },
+
+    async *listDeletedSecrets(callOptions = {}) {
+      const { abortSignal } = callOptions;
+      if (!api.listDeletedSecrets) return;
+      const page: Array<{ name: string; tags: Record<string, string> }> = [];
+      await call(
+        'listDeletedSecrets',
+        '*',
+        async () => {
+          page.length = 0;
+          for await (const deleted of api.listDeletedSecrets!({ abortSignal })) page.push({ name: deleted.name, tags: { ...(deleted.properties.tags ?? {}) } });
         },
         abortSignal,
       );

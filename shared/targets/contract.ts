@@ -41,6 +41,8 @@ export interface TargetCallOptions {
 export interface ObserveOptions extends TargetCallOptions {
   /** The owner (`<source vault host>/<name>`) being delivered: `previouslyOwned` only counts this owner's marks. */
   readonly owner?: string;
+  /** Kubernetes: the Secret type the placement uses (its data keys depend on it); other kinds ignore it. */
+  readonly type?: 'Opaque' | 'kubernetes.io/tls' | 'kubernetes.io/dockerconfigjson';
 }
 
 /** What a delivery needs. `value` exists only inside the delivering activity and is never returned. */

@@ -5,6 +5,7 @@ import type {
   GetDeletedSecretOptions,
   GetSecretOptions,
   KeyVaultSecret,
+  ListDeletedSecretsOptions,
   ListPropertiesOfSecretsOptions,
   ListPropertiesOfSecretVersionsOptions,
   SecretProperties,
@@ -21,6 +22,8 @@ export interface KeyVaultSecretsApi {
   listPropertiesOfSecretVersions(name: string, options?: ListPropertiesOfSecretVersionsOptions): AsyncIterable<SecretProperties>;
   /** Metadata of every secret's latest version (sources only). Permission: secrets/readMetadata. */
   listPropertiesOfSecrets(options?: ListPropertiesOfSecretsOptions): AsyncIterable<SecretProperties>;
+  /** Soft-deleted secrets (sources only; optional for fakes). Permission: secrets/readMetadata (access policy: list). */
+  listDeletedSecrets?(options?: ListDeletedSecretsOptions): AsyncIterable<DeletedSecret>;
   /** A soft-deleted secret's metadata. Permission: access policy get (RBAC: see docs/keyvault-target.md). */
   getDeletedSecret(name: string, options?: GetDeletedSecretOptions): Promise<DeletedSecret>;
   /** Writes a new version. Permission: secrets/setSecret. */

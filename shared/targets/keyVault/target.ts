@@ -198,14 +198,16 @@ export class KeyVaultTarget implements TargetClient {
     }
     const marks = marksFromTags(latest.tags);
     const current = latest.version ? { currentVersion: latest.version } : {};
-    if (marks) return { observation: { state: 'present', marks }, ...current };
+    // A disabled current version is what readers of the vault get (403): reported, so it is never called in sync.
+    const disabled = latest.enabled ? {} : { disabled: true as const };
+    if (marks) return { observation: { state: 'present', marks, ...disabled }, ...current };
     const wanted = owner?.toLowerCase();
     const previouslyOwned = versions.some((v) => {
       if (v === latest) return false;
       const older = marksFromTags(v.tags);
       return older !== undefined && (wanted === undefined || older.source === wanted);
     });
-    return { observation: previouslyOwned ? { state: 'present', previouslyOwned: true } : { state: 'present' }, ...current };
+    return { observation: previouslyOwned ? { state: 'present', previouslyOwned: true, ...disabled } : { state: 'present', ...disabled }, ...current };
   }
 
   private async recover(name: string, abortSignal: AbortSignal | undefined): Promise<void> {

@@ -309,8 +309,9 @@ export class KubernetesTarget implements TargetClient {
     // Older-version keys someone else wrote would be overwritten by the shift: the placement is not wholly ours.
     const foreignHistory = slots.history.some((k) => k in secret.data && marks[k]?.source !== primary?.source);
     if (present.length === 0) return foreignHistory ? { state: 'present' } : { state: 'absent' };
-    if (!primary || foreignHistory || present.some((k) => marks[k] === undefined)) return { state: 'present' };
-    return { state: 'present', marks: ownershipOf(primary), actualFingerprint: this.actualFingerprint(secret, slots, marks, primary) };
+    const immutable = secret.immutable ? { immutable: true as const } : {};
+    if (!primary || foreignHistory || present.some((k) => marks[k] === undefined)) return { state: 'present', ...immutable };
+    return { state: 'present', marks: ownershipOf(primary), actualFingerprint: this.actualFingerprint(secret, slots, marks, primary), ...immutable };
   }
 
   /**
