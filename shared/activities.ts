@@ -2,6 +2,7 @@ import { planDeliveries } from './domain/plan.js';
 import { matchingRoutes } from './domain/routes.js';
 import type { RelayConfig, TargetConfig } from './domain/config.js';
 import type { TargetObservation } from './domain/decision.js';
+import { driftOf, type DriftKind, type SourceState } from './domain/drift.js';
 import type { SecretVersionRef } from './domain/references.js';
 import { ownerOf } from './domain/references.js';
 import { STATUS_INFO } from './domain/statuses.js';
@@ -13,14 +14,12 @@ import type {
   DeliveryResult,
   DriftCheck,
   DriftFinding,
-  DriftKind,
   ReconcileItem,
   ReconcileListing,
   ReconcileReport,
   RelayDelivery,
   RelayInput,
   RelayPlan,
-  SourceState,
 } from './orchestrations/types.js';
 import type { RelayRuntime } from './runtime.js';
 import { SourceVaultError as SourceError } from './sources/index.js';
@@ -264,29 +263,10 @@ export function createActivities(runtime: RelayRuntime) {
           runtime.log.warn(`reconcile: cannot check ${item.sourceId}/${item.name} on ${location}: ${failure.reason}: ${failure.message}`);
           return finding('check-failed', failure);
         }
-        const marks = observed.state === 'absent' ? undefined : observed.marks;
-        const ours = marks?.source === owner;
-        if (state !== 'enabled') {
-          // The source no longer serves a current value: copies are kept (never deleted or rolled back), and named.
-          if (!ours) return undefined;
-          return finding(state === 'disabled' ? 'source-disabled' : 'source-deleted', { heldVersion: marks?.sourceVersion });
-        }
-        const version = current!.version;
-        let drift: DriftFinding | undefined;
-        if (observed.state === 'absent') drift = finding('absent');
-        else if (observed.state === 'deleted') drift = finding('deleted');
-        else if (!marks) drift = observed.previouslyOwned || delivery.policy.adopt ? finding('foreign-overwrite') : finding('not-owned');
-        else if (!ours) drift = delivery.policy.adopt ? finding('foreign-overwrite') : finding('not-owned');
-        else if (observed.disabled) drift = finding('target-disabled', { heldVersion: marks.sourceVersion });
-        else if (marks.sourceVersion !== version) drift = finding('version', { heldVersion: marks.sourceVersion });
-        else if (observed.actualFingerprint !== undefined && observed.actualFingerprint !== marks.fingerprint) {
-          drift = finding('value', { heldVersion: marks.sourceVersion });
-        }
-        // An immutable Secret cannot be repaired in place: say so instead of failing the same repair every run.
-        if (drift && observed.state === 'present' && observed.immutable && drift.drift !== 'not-owned') {
-          return finding('immutable', { heldVersion: marks?.sourceVersion });
-        }
-        return drift;
+        const drift = driftOf(observed, { owner, sourceState: state, ...(current ? { version: current.version } : {}), adopt: delivery.policy.adopt });
+        if (!drift) return undefined;
+        const held = observed.state !== 'absent' && observed.marks?.source === owner ? observed.marks.sourceVersion : undefined;
+        return finding(drift, { heldVersion: held });
       }),
     );
     const found = findings.filter((f): f is DriftFinding => f !== undefined);

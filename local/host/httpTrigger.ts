@@ -107,13 +107,22 @@ export async function dispatchHttp(
   const relative = url.pathname.slice(ROUTE_PREFIX.length + 1);
   const method = (req.method ?? 'GET').toUpperCase();
   let matched: { route: HttpRoute; params: Record<string, string> } | undefined;
-  for (const route of routes) {
-    if (route.methods && !route.methods.includes(method)) continue;
-    const params = route.route.match(relative);
-    if (params) {
-      matched = { route, params };
-      break;
+  try {
+    for (const route of routes) {
+      if (route.methods && !route.methods.includes(method)) continue;
+      const params = route.route.match(relative);
+      if (params) {
+        matched = { route, params };
+        break;
+      }
     }
+  } catch (error) {
+    if (!(error instanceof URIError)) throw error;
+    // A route value that cannot be decoded (`%E0%A4%A`, a lone `%`) is the caller's mistake, never a host failure.
+    res.writeHead(400, { 'content-type': 'application/json; charset=utf-8' }).end(
+      JSON.stringify({ error: 'InvalidRequest', message: 'the URL path has a malformed percent-encoding' }),
+    );
+    return true;
   }
   if (!matched) return false;
   const { route, params } = matched;

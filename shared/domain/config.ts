@@ -384,9 +384,22 @@ interface Item {
 
 const SENTINEL = '\u0000';
 
+/** One Kubernetes Secret key a route target writes for one concrete source secret (config check, collisions). */
+interface KubernetesSlot {
+  readonly path: string;
+  readonly targetId: string;
+  readonly secretName: string;
+  /** The data key, or `*` for a typed Secret (its fixed keys and its type occupy the whole Secret). */
+  readonly key: string;
+  readonly sourceId: string;
+  /** Undefined when the templates use no `{name}`: every matching secret lands here. */
+  readonly sourceName?: string;
+}
+
 class Validation {
   readonly problems: ConfigProblem[] = [];
   readonly warnings: ConfigProblem[] = [];
+  private readonly kubernetesSlots: KubernetesSlot[] = [];
 
   error(path: string, code: ConfigProblemCode, message: string): void {
     this.problems.push({ path, code, message });
@@ -545,6 +558,7 @@ class Validation {
       if (keyOk && !usesVariable(keyTemplate, 'name') && !usesVariable(rt.name, 'name') && canMatchSeveral(match)) {
         this.error(keyPath, 'NAME_COLLISION', 'neither the name nor the key template has {name}, so every matching secret would be written to the same key of the same Secret');
       }
+      if (nameOk && keyOk) this.recordKubernetesSlots(toJsonPath(rt.type === 'Opaque' ? [...base, 'key'] : [...base, 'name']), route, rt, target, keyTemplate, match);
       return undefined;
     }
     for (const field of ['key', 'type', 'versionsToKeep', 'restartDeployments']) {
@@ -609,7 +623,51 @@ class Validation {
     return ok;
   }
 
+  /** The Secret keys a Kubernetes route target writes for the source names it can render concretely. */
+  private recordKubernetesSlots(
+    path: string,
+    route: RouteConfig,
+    rt: RouteTargetConfig,
+    target: TargetConfig,
+    keyTemplate: string,
+    match: { names: readonly string[] },
+  ): void {
+    const constant = !usesVariable(rt.name, 'name') && !usesVariable(keyTemplate, 'name');
+    const names: (string | undefined)[] = constant ? [undefined] : [...match.names];
+    for (const sourceName of names) {
+      const values = templateValues(route.source, target, sourceName ?? '');
+      this.kubernetesSlots.push({
+        path,
+        targetId: target.id,
+        secretName: renderTemplate(rt.name, values),
+        key: rt.type === 'Opaque' ? renderTemplate(keyTemplate, values) : '*',
+        sourceId: route.source,
+        ...(sourceName !== undefined ? { sourceName } : {}),
+      });
+    }
+  }
+
+  /** Two routes writing the same key of the same Secret (or one typed Secret) for different source secrets. */
+  private kubernetesCollisions(): void {
+    const reported = new Set<string>();
+    const slots = this.kubernetesSlots;
+    for (let j = 1; j < slots.length; j++) {
+      for (let i = 0; i < j; i++) {
+        const a = slots[i]!;
+        const b = slots[j]!;
+        if (a.path === b.path || a.targetId !== b.targetId || a.secretName !== b.secretName) continue;
+        if (a.key !== b.key && a.key !== '*' && b.key !== '*') continue;
+        const sameSecret = a.sourceId === b.sourceId && a.sourceName !== undefined && a.sourceName.toLowerCase() === b.sourceName?.toLowerCase();
+        if (sameSecret || reported.has(b.path)) continue;
+        reported.add(b.path);
+        const what = a.key === '*' || b.key === '*' ? `the typed Secret "${b.secretName}"` : `key "${b.key}" of Secret "${b.secretName}"`;
+        this.error(b.path, 'NAME_COLLISION', `writes ${what} on target "${b.targetId}", which ${a.path} also writes for another source secret`);
+      }
+    }
+  }
+
   collisions(entries: readonly Entry[]): void {
+    this.kubernetesCollisions();
     const byVault = new Map<string, Entry[]>();
     for (const entry of entries) {
       if (entry.target.kind !== 'keyVault') continue;

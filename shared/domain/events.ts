@@ -49,6 +49,7 @@ export interface KeyVaultEvent {
 export const EVENT_REJECT_REASONS = [
   'NotAnObject',
   'MissingId',
+  'BadId',
   'MissingType',
   'NotKeyVaultEvent',
   'UnsupportedEventType',
@@ -58,6 +59,7 @@ export const EVENT_REJECT_REASONS = [
   'VaultMismatch',
   'BadObjectId',
   'MissingObjectName',
+  'BadObjectName',
   'ObjectMismatch',
   'BadVersion',
   'BadTimestamp',
@@ -70,6 +72,13 @@ export type ParseEventResult =
   | { readonly ok: false; readonly reason: EventRejectReason; readonly detail: string };
 
 const VERSION = /^[0-9a-f]{32}$/i;
+/** Key Vault object names: 1-127 ASCII letters, digits and dashes. */
+const OBJECT_NAME = /^[0-9A-Za-z-]{1,127}$/;
+/**
+ * Event ids the audit accepts as `cause.eventId` (shared/audit/schema.ts: 1-256 printable ASCII, no spaces): an event
+ * whose id could not be audited is refused before anything is written.
+ */
+export const AUDITABLE_EVENT_ID = /^[\x21-\x7e]{1,256}$/;
 const OBJECT_PATH = /^\/(secrets|keys|certificates)\/([^/]+)\/([^/]+)\/?$/i;
 const RESOURCE_VAULT = /\/providers\/Microsoft\.KeyVault\/vaults\/([^/]+)/i;
 const OBJECT_TYPES = { secrets: 'Secret', keys: 'Key', certificates: 'Certificate' } as const;
@@ -87,6 +96,7 @@ export function parseKeyVaultEvent(input: unknown): ParseEventResult {
   const schema = envelope('specversion') !== undefined ? 'cloudEvents' : 'eventGrid';
   const id = envelope('id');
   if (typeof id !== 'string' || id.trim() === '') return reject('MissingId', 'the event has no id');
+  if (!AUDITABLE_EVENT_ID.test(id)) return reject('BadId', 'the event id must be 1-256 printable ASCII characters without spaces');
   const fullType = schema === 'cloudEvents' ? envelope('type') : envelope('eventType');
   if (typeof fullType !== 'string' || fullType === '') return reject('MissingType', `the event has no ${schema === 'cloudEvents' ? 'type' : 'eventType'}`);
   if (!fullType.startsWith(TYPE_PREFIX)) return reject('NotKeyVaultEvent', `event type "${fullType}" is not a Key Vault event`);
@@ -126,9 +136,14 @@ export function parseKeyVaultEvent(input: unknown): ParseEventResult {
   const vault = vaultNameOf(data('VaultName'), schema === 'cloudEvents' ? envelope('source') : envelope('topic'), parsedUrl);
   if (!vault.ok) return vault.result;
 
-  const objectName = stringOr(data('ObjectName')) ?? stringOr(envelope('subject')) ?? decodeURIComponent(idName);
+  const nameInId = safeDecode(idName);
+  if (nameInId === undefined) return reject('BadObjectId', 'data.Id has a malformed percent-encoding');
+  const objectName = stringOr(data('ObjectName')) ?? stringOr(envelope('subject')) ?? nameInId;
   if (!objectName) return reject('MissingObjectName', 'the event names no object');
-  if (objectName.toLowerCase() !== decodeURIComponent(idName).toLowerCase()) {
+  if (!OBJECT_NAME.test(objectName)) {
+    return reject('BadObjectName', `ObjectName must be 1-127 ASCII letters, digits or dashes (Key Vault's rule); got ${objectName.length} character(s)`);
+  }
+  if (objectName.toLowerCase() !== nameInId.toLowerCase()) {
     return reject('ObjectMismatch', `ObjectName "${objectName}" differs from the name in data.Id`);
   }
   const version = stringOr(data('Version')) ?? idVersion;
@@ -195,6 +210,14 @@ function unixSeconds(value: unknown): number | undefined | false {
     return /^-?\d+(\.\d+)?$/.test(text) ? Number(text) : false;
   }
   return false;
+}
+
+function safeDecode(text: string): string | undefined {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return undefined;
+  }
 }
 
 function stringOr(value: unknown): string | undefined {

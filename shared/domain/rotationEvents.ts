@@ -37,8 +37,9 @@ const rotationRequestedData = z
 
 const envelope = {
   specversion: z.literal('1.0'),
-  id: z.string().min(1).max(256),
-  source: z.string().min(1).max(1024),
+  // The audit records both (cause.eventId, actor.id): refused here, before anything is written, when it could not.
+  id: z.string().regex(/^[\x21-\x7e]{1,256}$/, '1-256 printable ASCII characters without spaces'),
+  source: z.string().min(1).max(256).regex(/^[^\x00-\x1f\x7f]+$/, 'no control characters'),
   subject: z.string().max(1024).optional(),
   time: z.string().datetime({ offset: true }).optional(),
   datacontenttype: z.string().optional(),

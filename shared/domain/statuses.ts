@@ -14,6 +14,7 @@ export const DELIVERY_STATUSES = [
   'FailedThrottled',
   'FailedUnavailable',
   'FailedValidation',
+  'FailedImmutable',
   'FailedSourceMissing',
 ] as const;
 
@@ -96,6 +97,12 @@ export const STATUS_INFO: Readonly<Record<DeliveryStatus, StatusInfo>> = {
     retryable: false,
     meaning: 'The value, name or metadata breaks a limit of the target (size, name rules, tags) or the route forbids the step.',
     hint: 'Fix the route (name template, type, key) or the source value; the message names the limit.',
+  },
+  FailedImmutable: {
+    ok: false,
+    retryable: false,
+    meaning: 'The target Kubernetes Secret is immutable (`immutable: true`): its data cannot change in place.',
+    hint: 'An immutable Secret can only be replaced: delete it (`kubectl delete secret <name> -n <namespace>`) and the next reconciliation recreates it from the source.',
   },
   FailedSourceMissing: {
     ok: false,

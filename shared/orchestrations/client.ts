@@ -38,10 +38,16 @@ export function orchestrationClientPort(client: DurableClient): OrchestrationCli
         // The id is taken by a pending/running instance: 409 from the extension. Confirm rather than trust the text.
         const existing = await status(instanceId);
         if (existing && ACTIVE.has(existing.runtimeStatus)) return 'already-running';
+        // A 409 proves another start of this id was accepted; it may have finished before the status read.
+        if (existing && isConflict(error)) return 'already-running';
         throw error;
       }
     },
   };
+}
+
+function isConflict(error: unknown): boolean {
+  return error instanceof Error && /unexpected status code: 409\b/.test(error.message);
 }
 
 function toIso(value: unknown): string | undefined {

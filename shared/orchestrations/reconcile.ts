@@ -1,5 +1,6 @@
 import * as df from 'durable-functions';
 import type { OrchestrationContext } from 'durable-functions';
+import { DRIFT_INFO } from '../domain/drift.js';
 import type { SecretVersionRef } from '../domain/references.js';
 import { ACTIVITIES, ORCHESTRATIONS } from './names.js';
 import { chunk } from './waves.js';
@@ -30,17 +31,7 @@ export function reconcileRetryOptions(): df.RetryOptions {
 
 /** The audit status of a finding (see docs/audit.md). */
 export function driftStatus(finding: DriftFinding): Extract<AuditEntry, { action: 'drift' }>['status'] {
-  switch (finding.drift) {
-    case 'check-failed':
-      return 'CheckFailed';
-    case 'not-owned':
-      return 'NotOwned';
-    case 'absent':
-    case 'deleted':
-      return 'Missing';
-    default:
-      return 'Drifted';
-  }
+  return DRIFT_INFO[finding.drift].auditStatus;
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { DeliveryStatus } from '../domain/statuses.js';
 import type { Placement, SecretVersionRef } from '../domain/references.js';
 import type { AuditAction, AuditStatusOf } from '../audit/index.js';
+import { DRIFT_INFO, DRIFT_KINDS, type DriftKind, type SourceState } from '../domain/drift.js';
 
 /**
  * Inputs and outputs of orchestrations and activities. Everything here lands in Durable Functions history, which is
@@ -144,27 +145,11 @@ export interface ReconcileItem {
   readonly tags?: Readonly<Record<string, string>>;
 }
 
-/** The state of a source secret as the relay reports it (status API, reconcile findings, audit). */
-export type SourceState = 'enabled' | 'disabled' | 'deleted';
-
-/** Kinds of drift one target can show; see docs/statuses.md ("When a target is wrong"). */
-export const DRIFT_KINDS = [
-  'absent',
-  'deleted',
-  'version',
-  'foreign-overwrite',
-  'value',
-  'not-owned',
-  'target-disabled',
-  'source-disabled',
-  'source-deleted',
-  'immutable',
-  'check-failed',
-] as const;
-export type DriftKind = (typeof DRIFT_KINDS)[number];
+export type { DriftKind, SourceState } from '../domain/drift.js';
+export { DRIFT_KINDS } from '../domain/drift.js';
 
 /** Drift kinds the reconciliation repairs by relaying the source's current version to the target. */
-export const REPAIRABLE_DRIFT: ReadonlySet<DriftKind> = new Set(['absent', 'deleted', 'version', 'foreign-overwrite', 'value']);
+export const REPAIRABLE_DRIFT: ReadonlySet<DriftKind> = new Set(DRIFT_KINDS.filter((kind) => DRIFT_INFO[kind].repaired));
 
 export interface DriftFinding {
   /** The source version the target should hold (for a deleted source: the version the target holds, if known). */

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
+import { DRIFT_INFO, driftOf, type SourceState } from '../domain/drift.js';
 import { planDeliveries } from '../domain/plan.js';
 import { ownerOf } from '../domain/references.js';
 import { ORCHESTRATIONS, relayInstanceId, rotateInstanceId } from '../orchestrations/names.js';
@@ -127,19 +128,44 @@ export async function getRotationStatus(instanceId: string, client: Orchestratio
   };
 }
 
-/** `GET /api/secrets/{source}/{name}`: each target's current state, read live from ownership metadata. */
+const SECRET_NAME = /^[0-9A-Za-z-]{1,127}$/;
+
+/**
+ * `GET /api/secrets/{source}/{name}`: each target's current state, read live from ownership metadata (never a value).
+ * Names the source's state (`enabled`, `disabled`, `deleted`) and, for each target out of sync, its `drift` with the
+ * operator hint. A target that cannot be read is `state: "error"` with its reason; the others are still read.
+ * 400 for a name outside Key Vault's rules, 404 for an unknown source or a secret neither the source nor any target
+ * knows, 502 when the source vault cannot be read.
+ */
 export async function getSecretStatus(sourceId: string, name: string, runtime: RelayRuntime): Promise<HttpAnswer> {
+  if (!SECRET_NAME.test(name)) {
+    return badRequest(`name: a Key Vault secret name is 1-127 ASCII letters, digits or dashes; got ${JSON.stringify(name.slice(0, 140))}`);
+  }
   const source = runtime.config.sources.find((s) => s.id === sourceId);
-  if (!source) return { status: 404, jsonBody: { error: 'NotFound', message: `unknown source "${sourceId}"` } };
-  const latest = await runtime.source(source.id).getLatestProperties(name);
-  if (!latest) return { status: 404, jsonBody: { error: 'SecretNotFound', message: `${sourceId}/${name} does not exist in the source vault` } };
-  const planned = planDeliveries(runtime.config, { sourceId, name, tags: latest.tags });
+  if (!source) return { status: 404, jsonBody: { error: 'NotFound', message: `unknown source "${sourceId.slice(0, 100)}"` } };
+  let current;
+  try {
+    current = await runtime.source(source.id).getLatestProperties(name, { includeDisabled: true });
+  } catch (error) {
+    const message = error instanceof Error ? error.message.slice(0, 300) : 'unknown error';
+    return { status: 502, jsonBody: { error: 'SourceUnavailable', message: `cannot read ${sourceId}/${name} from the source vault: ${message}` } };
+  }
+  const sourceState: SourceState = current ? (current.enabled ? 'enabled' : 'disabled') : 'deleted';
+  const owner = ownerOf(source.vaultUrl, name);
+  const planned = planDeliveries(runtime.config, { sourceId, name, tags: current?.tags ?? {} });
   const targets = await Promise.all(
     planned.map(async (delivery) => {
       const base = { targetId: delivery.targetId, kind: delivery.kind, routeId: delivery.routeId, placement: delivery.placement };
       try {
-        const observed = await runtime.target(delivery.targetId).observe(delivery.placement, { owner: ownerOf(source.vaultUrl, name) });
-        if (observed.state !== 'present') return { ...base, state: observed.state, owned: observed.state === 'deleted' && !!observed.marks, inSync: false };
+        const observed = await runtime.target(delivery.targetId).observe(delivery.placement, {
+          owner,
+          ...(delivery.k8s ? { type: delivery.k8s.type } : {}),
+        });
+        const drift = driftOf(observed, { owner, sourceState, ...(current ? { version: current.version } : {}), adopt: delivery.policy.adopt });
+        const named = drift ? { drift, hint: DRIFT_INFO[drift].hint } : {};
+        if (observed.state !== 'present') {
+          return { ...base, state: observed.state, owned: observed.state === 'deleted' && !!observed.marks, inSync: false, ...named };
+        }
         const marks = observed.marks;
         return {
           ...base,
@@ -147,18 +173,44 @@ export async function getSecretStatus(sourceId: string, name: string, runtime: R
           owned: !!marks,
           heldVersion: marks?.sourceVersion ?? null,
           fingerprint: marks?.fingerprint ?? null,
-          inSync: !!marks && marks.sourceVersion === latest.version &&
-            (observed.actualFingerprint === undefined || observed.actualFingerprint === marks.fingerprint),
+          ...(observed.disabled ? { enabled: false } : {}),
+          ...(observed.immutable ? { immutable: true } : {}),
+          inSync: sourceState === 'enabled' && drift === undefined,
+          ...named,
         };
       } catch (error) {
         const message = error instanceof Error ? error.message.slice(0, 300) : 'unknown error';
-        return { ...base, state: 'error', owned: null, inSync: false, message };
+        const reason = (error as { reason?: unknown } | null)?.reason;
+        return {
+          ...base,
+          state: 'error',
+          owned: null,
+          inSync: false,
+          drift: 'check-failed',
+          ...(typeof reason === 'string' ? { reason } : {}),
+          hint: DRIFT_INFO['check-failed'].hint,
+          message,
+        };
       }
     }),
   );
+  if (sourceState === 'deleted' && !targets.some((t) => t.drift === 'source-deleted')) {
+    return { status: 404, jsonBody: { error: 'SecretNotFound', message: `${sourceId}/${name} does not exist in the source vault` } };
+  }
+  if (sourceState !== 'enabled') {
+    runtime.log.warn(`status: ${sourceId}/${name} is ${sourceState} in the source; targets keep the copies they hold`);
+  }
   return {
     status: 200,
-    jsonBody: { source: sourceId, name, currentVersion: latest.version, expiresOn: latest.expiresOn ?? null, targets },
+    jsonBody: {
+      source: sourceId,
+      name,
+      sourceState,
+      ...(sourceState !== 'enabled' ? { sourceHint: DRIFT_INFO[sourceState === 'disabled' ? 'source-disabled' : 'source-deleted'].hint } : {}),
+      currentVersion: current?.version ?? null,
+      expiresOn: current?.expiresOn ?? null,
+      targets,
+    },
   };
 }
 

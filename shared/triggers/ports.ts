@@ -1,3 +1,4 @@
+import { AUDITABLE_EVENT_ID } from '../domain/events.js';
 import type { RelayRuntime } from '../runtime.js';
 /** The narrow view of the Durable Functions client the trigger handlers need (adapted in orchestrations/client.ts). */
 export interface OrchestrationClientPort {
@@ -53,12 +54,15 @@ export async function rejectEvent(
   rejection: { readonly eventId?: string; readonly actorId: string; readonly reason: string; readonly detail: string },
 ): Promise<EventHandling> {
   runtime.log.warn(rejection.detail);
+  // The refused event's own id or sender may be what broke the rules: only what the audit accepts is recorded.
+  const eventId = rejection.eventId !== undefined && AUDITABLE_EVENT_ID.test(rejection.eventId) ? rejection.eventId : undefined;
+  const actorId = /^[^\x00-\x1f\x7f]{1,256}$/.test(rejection.actorId) ? rejection.actorId : 'invalid-sender';
   await runtime.audit.append([
     {
       action: 'reject-event',
       status: 'Rejected',
-      cause: { actor: { kind: 'event', id: rejection.actorId }, trigger: 'event', ...(rejection.eventId ? { eventId: rejection.eventId } : {}) },
-      instanceId: `event:${rejection.eventId ?? 'unknown'}`,
+      cause: { actor: { kind: 'event', id: actorId }, trigger: 'event', ...(eventId ? { eventId } : {}) },
+      instanceId: `event:${eventId ?? (rejection.eventId === undefined ? 'unknown' : 'invalid-id')}`,
       at: runtime.now().toISOString(),
       reason: rejection.reason,
       message: rejection.detail,

@@ -42,9 +42,12 @@ export async function handleRotationEvent(
     if (!version) {
       const latest = await runtime.source(source.id).getLatestProperties(event.data.name);
       if (!latest) {
-        const detail = `rejected ${event.type} ${event.id}: ${source.id}/${event.data.name} does not exist`;
-        runtime.log.warn(detail);
-        return { result: 'rejected', detail };
+        return rejectEvent(runtime, {
+          eventId: event.id,
+          actorId: event.source,
+          reason: 'secret-not-found',
+          detail: `rejected ${event.type} ${event.id}: ${source.id}/${event.data.name} has no enabled version in the source vault`,
+        });
       }
       version = latest.version;
     }

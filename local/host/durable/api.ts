@@ -189,7 +189,13 @@ export interface DurableApiRequest {
  */
 export async function handleDurableApi(engine: DurableEngine, request: DurableApiRequest, res: ServerResponse): Promise<void> {
   const { method, url } = request;
-  const segments = decodeURIComponent(request.path).replace(/^\/+|\/+$/g, '').split('/').filter((s) => s.length > 0);
+  let decodedPath: string;
+  try {
+    decodedPath = decodeURIComponent(request.path);
+  } catch {
+    return send(res, 400, { Message: 'The URL path has a malformed percent-encoding.' });
+  }
+  const segments = decodedPath.replace(/^\/+|\/+$/g, '').split('/').filter((s) => s.length > 0);
   const [controller, first, operation, operationArgument] = segments;
 
   if (controller === 'orchestrators' && first !== undefined && segments.length <= 3) {

@@ -144,6 +144,8 @@ export class DurableEngine {
   readonly #events = new EventEmitter();
   #closed = false;
   readonly #inflight = new Set<Promise<unknown>>();
+  /** Instance ids whose start is in progress (checked, not yet journaled). */
+  readonly #starting = new Set<string>();
 
   constructor(options: DurableEngineOptions) {
     this.#options = options;
@@ -192,6 +194,17 @@ export class DurableEngine {
     const instanceId = options.instanceId ?? randomUUID().replace(/-/g, '');
     const existing = this.#instances.get(instanceId);
     if (existing && !TERMINAL.has(existing.status)) throw new InstanceAlreadyExistsError(existing.status);
+    // A start of this id is between its check and its journal write: this one is a duplicate of a pending start.
+    if (this.#starting.has(instanceId)) throw new InstanceAlreadyExistsError('Pending');
+    this.#starting.add(instanceId);
+    try {
+      return await this.#startChecked(name, instanceId, existing, options);
+    } finally {
+      this.#starting.delete(instanceId);
+    }
+  }
+
+  async #startChecked(name: string, instanceId: string, existing: Instance | undefined, options: { input?: unknown; parent?: ParentRef }): Promise<string> {
     const now = this.#options.clock.now();
     const record: JournalRecord = {
       kind: 'start',

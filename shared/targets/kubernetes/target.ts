@@ -209,7 +209,11 @@ export class KubernetesTarget implements TargetClient {
         if (secret && secret.type !== type) {
           return this.invalid(placement, `the Secret has type ${secret.type}; the route asks for ${type} and a Secret's type cannot change`);
         }
-        if (secret?.immutable) return this.invalid(placement, 'the Secret is immutable');
+        if (secret?.immutable) {
+          return this.outcome(placement, 'FailedImmutable', 'immutable', {
+            message: `the Secret ${this.locate(placement)} is immutable; delete it so the relay can recreate it`,
+          });
+        }
         const write = this.buildWrite(secret, placement, slots, newData, request);
         const size = Object.values(write.data).reduce((sum, v) => sum + bytesOf(v).byteLength, 0);
         if (size > KUBERNETES_LIMITS.maxSecretDataInBytes) {
