@@ -14,7 +14,7 @@ export interface E2E {
   readonly stack: Stack;
   readonly api: string;
   /** A SecretClient for an emulated vault, as a customer or operator would use it. */
-  vault(name: 'platform' | 'contoso' | 'fabrikam'): SecretClient;
+  vault(name: 'platform' | 'contoso' | 'fabrikam' | (string & {})): SecretClient;
   readonly core: CoreV1Api;
   readonly apps: AppsV1Api;
   /** Every log line the host and the app produced. */
@@ -32,21 +32,32 @@ export interface E2E {
   close(): Promise<void>;
 }
 
-export async function startE2E(): Promise<E2E> {
+/** Options of `startE2E`: another config template, more vaults, extra app settings. */
+export interface E2EOptions {
+  readonly configTemplate?: string;
+  readonly vaults?: readonly string[];
+  readonly settings?: Record<string, string>;
+}
+
+export async function startE2E(options: E2EOptions = {}): Promise<E2E> {
   const stateDir = mkdtempSync(join(tmpdir(), 'relay-e2e-'));
   const logs: string[] = [];
   const responses: string[] = [];
   const values = new Set<string>();
   const originals = { info: console.info, warn: console.warn, error: console.error, log: console.log };
   for (const level of ['info', 'warn', 'error', 'log'] as const) {
+    // Warnings and errors keep their level, so tests can check that a failure is logged at warning or above.
+    const prefix = level === 'warn' || level === 'error' ? `[${level}] ` : '';
     console[level] = (...args: unknown[]) => {
-      logs.push(args.map(String).join(' '));
+      logs.push(`${prefix}${args.map(String).join(' ')}`);
     };
   }
   const stack = await startStack({
     stateDir,
     port: 0,
-    configTemplate: new URL('./e2e.config.json', import.meta.url).pathname,
+    configTemplate: options.configTemplate ?? new URL('./e2e.config.json', import.meta.url).pathname,
+    ...(options.vaults ? { vaults: options.vaults } : {}),
+    ...(options.settings ? { settings: options.settings } : {}),
     log: (entry) => logs.push(JSON.stringify(entry)),
     // Durable retry back-off and timers run 50× faster, so exhausted retries take seconds, not minutes.
     timeScale: 50,
