@@ -4,6 +4,7 @@
  */
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { DRIFT_INFO, DRIFT_KINDS } from '../shared/domain/drift.js';
 import { DELIVERY_STATUSES, STATUS_INFO } from '../shared/domain/statuses.js';
 
 /** Escapes a value for one Markdown table cell. */
@@ -30,8 +31,81 @@ export function renderStatusesMarkdown(): string {
     '|---|---|---|---|---|',
     ...rows,
     '',
+    ...FAILURE_SECTION_INTRO,
+    '| drift | repaired by reconciliation | `drift` audit status | meaning | what to do |',
+    '|---|---|---|---|---|',
+    ...DRIFT_KINDS.map((kind) => {
+      const info = DRIFT_INFO[kind];
+      return `| **${kind}** | ${info.repaired ? 'yes' : 'no'} | ${info.auditStatus} | ${cell(info.meaning)} | ${cell(info.hint)} |`;
+    }),
+    '',
+    ...FAILURE_SECTION_REST,
   ].join('\n');
 }
+
+const FAILURE_SECTION_INTRO = [
+  '## When a target is wrong',
+  '',
+  'The promise: each target holds the source\'s current version, or the operator can see why not. Every way a target',
+  'can be wrong shows up in four places:',
+  '',
+  '- **Status API** `GET /api/secrets/{source}/{name}`: `sourceState` (`enabled`, `disabled`, `deleted`) and, per',
+  '  target, `inSync`, `state` (`present`, `absent`, `deleted`, `error`), `drift` (below) and `hint`.',
+  '- **Reconciliation report** (output of the `reconcile` instance and the blob `reports/drift/…`): one finding per',
+  '  target with its `drift`, and `reason`/`message` for a check that failed; `unrepaired` lists what it left alone.',
+  '- **Audit**: a `drift` record per finding (status below, `reason` = the drift or the failed check\'s reason), a',
+  '  `deliver` record per delivery (its status above), `reconcile` `ReconcileStarted`/`ReconcileCompleted`',
+  '  (`reason`: `in-sync`, `drift-found`, `checks-failed`)/`ReconcileFailed` per run. See [audit.md](audit.md).',
+  '- **Log**: every failed delivery, failed check, and disabled or deleted source is logged at warning level (a',
+  '  source that cannot be listed at error level), with the location and the reason; never a value.',
+  '',
+  'Reconciliation checks each target on its own: a target that cannot be read (403, unreachable, slower than',
+  '`RELAY_CHECK_TIME_LIMIT_MS`, default 30 s) is a `check-failed` finding with its `reason` (`access-denied`,',
+  '`unauthenticated`, `unavailable`, `throttled`, `timeout`), and every other target is still checked and repaired.',
+  '',
+];
+
+const FAILURE_SECTION_REST = [
+  '### Source states',
+  '',
+  'A **disabled current source version** or a **deleted source secret** does not delete or roll back anything: the',
+  'targets keep the copy they hold (a relay never serves an older version in its place). The state is named in the',
+  'status API (`sourceState`, each holding target `drift: source-disabled` / `source-deleted`, `inSync: false`), in',
+  'each reconciliation (`drift` records with that reason, a warning log line), and a new source version is relayed as',
+  'usual. Deleted source secrets are found through the source\'s list of soft-deleted secrets; a purged secret leaves',
+  'no trace in the source, so its copies are no longer reported.',
+  '',
+  'A customer who **disables the relay\'s version in a target vault** sees that target as `target-disabled`',
+  '(`inSync: false`); the relay does not override that decision.',
+  '',
+  '### Failed checks and deliveries',
+  '',
+  '| what happened | status API | report / audit | log | what to do |',
+  '|---|---|---|---|---|',
+  '| the target refuses the relay (403/401) on a check | `state: error`, `drift: check-failed`, `reason: access-denied` | finding `check-failed`; `drift`/`CheckFailed`, reason `access-denied` | warning | grant the relay identity read access (Key Vault: readMetadata; Kubernetes: get secrets) |',
+  '| the target is unreachable or hangs | `state: error`, `drift: check-failed` | finding `check-failed`; `drift`/`CheckFailed`, reason `unavailable` or `timeout` | warning | fix the endpoint, DNS or network path; the next run checks again |',
+  '| the source secret cannot be read during a check | — | `unchecked` entry; `drift`/`CheckFailed`, reason `source-access-denied` / `source-unavailable` | warning | grant read on the source vault |',
+  '| a source vault cannot be listed | — | `unchecked` entry; `drift`/`CheckFailed` without a target | error | grant list (readMetadata) on the source vault |',
+  '| a delivery fails | outcome in `GET /api/rotations/{id}` | `deliver` record with the failure status above | warning | see the status table above |',
+  '| a Kubernetes Secret is immutable | `drift: immutable`, `immutable: true` | delivery `FailedImmutable`; finding `immutable` | warning | delete the Secret; the next run recreates it |',
+  '',
+  '### Refused input',
+  '',
+  'Bad input is answered at once and never loses a record:',
+  '',
+  '- A Key Vault or rotation event that is malformed (an `ObjectName` outside Key Vault\'s rules, such as unicode or',
+  '  more than 127 characters; a malformed `data.Id`; an id the audit cannot hold, such as one with a space) is',
+  '  acknowledged (202, so Event Grid does not retry it for 24 h) and audited as `reject-event`/`Rejected` with the',
+  '  reason (`BadObjectName`, `BadObjectId`, `BadId`, …) before anything is started or written; an id the audit',
+  '  cannot hold is left out of the record. A `CredentialRotated` event for a secret the source does not have is',
+  '  `reject-event`/`Rejected`, reason `secret-not-found`. Warning log.',
+  '- `GET /api/secrets/{source}/{name}` answers 400 naming `name` for a name outside Key Vault\'s rules, 404 for an',
+  '  unknown source or a secret neither the source nor any target knows, 502 when the source vault cannot be read.',
+  '- A malformed percent-encoding in a URL path is a 400, never a 500.',
+  '- Duplicate events and requests racing each other are answered as duplicates (202 for events, 409 for a relay',
+  '  already running), never with a 500.',
+  '',
+];
 
 function isEntryPoint(): boolean {
   const script = process.argv[1];
