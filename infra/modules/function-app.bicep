@@ -100,6 +100,7 @@ var relaySettings = {
   AUDIT_SHARDS: '4'
   RELAY_REPORTS_CONTAINER: 'reports'
   RELAY_SOURCE_CACHE_TTL_MS: '60000'
+  RELAY_CHECK_TIME_LIMIT_MS: '30000'
 }
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {

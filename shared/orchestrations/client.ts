@@ -35,11 +35,11 @@ export function orchestrationClientPort(client: DurableClient): OrchestrationCli
         await client.startNew(name, { instanceId, input });
         return 'started';
       } catch (error) {
-        // The id is taken by a pending/running instance: 409 from the extension. Confirm rather than trust the text.
+        // 409: another start of this id was accepted. It may not be visible yet, or may have finished already, by the
+        // time its status is read: a duplicate either way.
+        if (isConflict(error)) return 'already-running';
         const existing = await status(instanceId);
         if (existing && ACTIVE.has(existing.runtimeStatus)) return 'already-running';
-        // A 409 proves another start of this id was accepted; it may have finished before the status read.
-        if (existing && isConflict(error)) return 'already-running';
         throw error;
       }
     },

@@ -13,6 +13,7 @@ export const KUBERNETES_ERROR_REASONS = [
   'unauthenticated',
   'credential-unavailable',
   'not-found',
+  'namespace-missing',
   'rejected-by-target',
   'conflict',
   'throttled',

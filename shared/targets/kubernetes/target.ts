@@ -15,7 +15,7 @@ import {
 } from '../contract.js';
 import { sharedWriteBudget, WriteBudget, type WriteBudgetOptions } from '../writeBudget.js';
 import { ClusterAccessError, createClusterAccess, type KubernetesClusterConfig, type ReadSecretValue } from './access.js';
-import { classifyKubernetesError, isConflict, KubernetesTargetFailure, kubernetesRetryHint } from './errors.js';
+import { classifyKubernetesError, isConflict, KubernetesTargetFailure, kubernetesErrorInfo, kubernetesRetryHint } from './errors.js';
 import { sdkSecretsApi, type KubernetesSecretsApi, type SecretWrite } from './kubernetesApi.js';
 import {
   ANNOTATION_FINGERPRINT,
@@ -472,6 +472,16 @@ export class KubernetesTarget implements TargetClient {
   }
 
   private classify(error: unknown, operation: string, placement: Placement): KubernetesTargetFailure | TransientTargetError {
+    // A create answered 404 names the namespace: the target's namespace does not exist (not a route problem).
+    const info = kubernetesErrorInfo(error);
+    if (info.statusCode === 404 && /^namespaces? "[^"]*" not found/.test(info.message ?? '')) {
+      const ns = this.options.namespace;
+      return new KubernetesTargetFailure(
+        `${operation} on ${this.locate(placement)}: namespace "${ns}" does not exist on cluster ${this.options.clusterName}; create it (kubectl create namespace ${ns}) or fix the target's namespace in the config`,
+        'FailedValidation',
+        'namespace-missing',
+      );
+    }
     if (error instanceof ClusterAccessError) {
       return new KubernetesTargetFailure(`${operation} on ${this.locate(placement)}: ${error.message}`, 'FailedAccessDenied', 'credential-unavailable');
     }
