@@ -454,11 +454,6 @@ export class ObjectStore {
     if (def.resource === 'secrets' && current.type !== object.type) {
       throw invalid(def.kind, groupResource(def.resource), name, [immutableError('type', String(object.type))]);
     }
-    // As the API server: once `immutable: true`, neither the data nor the flag may change (only metadata).
-    if (def.resource === 'secrets' && current['immutable'] === true) {
-      if (!sameJson(current['data'] ?? {}, object['data'] ?? {})) throw invalid(def.kind, groupResource(def.resource), name, [immutableError('data', '<data>')]);
-      if (object['immutable'] !== true) throw invalid(def.kind, groupResource(def.resource), name, [immutableError('immutable', String(object['immutable']))]);
-    }
     if (def.resource === 'namespaces') {
       object.spec = current.spec;
       object.status = current.status;
