@@ -11,7 +11,15 @@ import type { ActionShape, OpenTaskShape, RetryOptionsShape, RetryableTaskShape 
 
 /** New work an episode scheduled; `scheduled` is the history event recording it. */
 export type Work =
-  | { kind: 'activity'; taskId: number; name: string; inputJson: string | undefined; scheduled: HistoryEvent }
+  | {
+      kind: 'activity';
+      taskId: number;
+      name: string;
+      inputJson: string | undefined;
+      scheduled: HistoryEvent;
+      /** The retry options of a `*WithRetry` call (the host retries it), for inspection; undefined for a plain call. */
+      retryOptions?: RetryOptionsShape;
+    }
   | { kind: 'timer'; taskId: number; fireAt: string; scheduled: HistoryEvent }
   | { kind: 'subOrchestration'; taskId: number; name: string; childInstanceId: string; inputJson: string | undefined; scheduled: HistoryEvent }
   | { kind: 'immediate'; taskId: number; scheduled: HistoryEvent; completion: HistoryEvent };
@@ -118,7 +126,14 @@ function scheduleAction(input: EpisodeInput, id: number, action: ActionShape, no
     case ActionType.CallActivityWithRetry: {
       const inputJson = actionInputJson(action.input);
       const scheduled = historyEvent(EventType.TaskScheduled, now, { EventId: id, Name: action.functionName ?? '', ...(inputJson !== undefined ? { Input: inputJson } : {}) });
-      return { kind: 'activity', taskId: id, name: action.functionName ?? '', inputJson, scheduled };
+      return {
+        kind: 'activity',
+        taskId: id,
+        name: action.functionName ?? '',
+        inputJson,
+        scheduled,
+        ...(action.actionType === ActionType.CallActivityWithRetry && action.retryOptions ? { retryOptions: action.retryOptions } : {}),
+      };
     }
     case ActionType.CallSubOrchestrator:
     case ActionType.CallSubOrchestratorWithRetry: {
