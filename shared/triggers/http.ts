@@ -121,7 +121,7 @@ export async function getRotationStatus(instanceId: string, client: Orchestratio
   const status = await client.status(instanceId);
   if (!status) return { status: 404, jsonBody: { error: 'NotFound', message: `no rotation or relay with id "${instanceId}"` } };
   const output = status.output as
-    | (Partial<RelaySummary> & { relay?: RelaySummary; relayInstanceId?: string; ok?: boolean; hint?: string; status?: string })
+    | (Partial<RelaySummary> & { relay?: RelaySummary; relayInstanceId?: string; ok?: boolean; hint?: string; status?: string; requestReason?: string })
     | null
     | undefined;
   const summary = output?.relay ?? (output?.outcomes ? (output as RelaySummary) : undefined);
@@ -149,6 +149,7 @@ export async function getRotationStatus(instanceId: string, client: Orchestratio
       outcomes,
       ...(output && output.ok === false && !summary ? { failure: withStatusHint(output) } : {}),
       ...(summary?.rejected ? { failure: withStatusHint(summary.rejected) } : {}),
+      ...(typeof output?.requestReason === 'string' ? { requestReason: output.requestReason } : {}),
     },
   };
 }
