@@ -302,6 +302,29 @@ describe('two relays of one secret', () => {
 });
 
 describe('failure isolation', () => {
+  it('audits each delivery as soon as its outcome is known, not behind the slowest target', async () => {
+    // fabrikam answers 503 until the test clears the fault: the relay cannot finish before that, yet contoso's
+    // delivery record must already be in the trail.
+    e2e.stack.keyVault.addFault({ vault: 'fabrikam', operation: 'setSecret', effect: { kind: 'error', error: { status: 503, code: 'ServiceUnavailable' } } });
+    try {
+      const { version } = await setSource('app-zeta', 'zeta');
+      const relayId = relayInstanceId('platform', 'app-zeta', version);
+      await expect
+        .poll(async () => (await auditRecords('app-zeta')).some((r) => r.action === 'deliver' && r.target?.id === 'contoso'), { timeout: WAIT, interval: 100 })
+        .toBe(true);
+      expect(e2e.stack.host.getInstance(relayId)?.runtimeStatus).toBe('Running');
+      expect((await auditRecords('app-zeta')).some((r) => r.target?.id === 'fabrikam')).toBe(false);
+      e2e.stack.keyVault.clearFaults();
+      const done = await relayed('app-zeta', version);
+      expect(done.runtimeStatus).toBe('Completed');
+      const records = (await auditRecords('app-zeta')).filter((r) => r.action === 'deliver');
+      // One record per delivery, none twice.
+      expect(records.map((r) => r.target?.id).sort()).toEqual(['contoso', 'edge-1-apps', 'fabrikam']);
+    } finally {
+      e2e.stack.keyVault.clearFaults();
+    }
+  });
+
   it('one target failing does not block the others and is reported with its status', async () => {
     e2e.stack.keyVault.addFault({ vault: 'fabrikam', operation: 'setSecret', effect: { kind: 'forbidden', innerCode: 'ForbiddenByRbac' } });
     // contoso answers 503 twice: transient, retried by the orchestration, then delivered.
