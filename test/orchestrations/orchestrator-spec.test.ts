@@ -251,4 +251,22 @@ describe('rotateCredential', () => {
     expect(done).toMatchObject({ kind: 'completed', output: { ok: false, status: 'FailedUnavailable', reason: 'retries-exhausted', hint: expect.any(String) } });
     expect(spec.logs.some((l) => l.level === 'error' && l.message.includes('rotation rotate:platform:db-password:req-2 failed'))).toBe(true);
   });
+
+  it('a relay that fails after the source write is audited as RotationFailed (relay-failed) with a hint to re-relay', async () => {
+    const spec = new OrchestrationSpec('rotateCredential', input, 'rotate:platform:db-password:req-3');
+    await spec.episode();
+    spec.complete(0, { ok: true, reused: false, ref: newRef });
+    await spec.episode();
+    spec.complete(spec.activities()[0]!.taskId, 1);
+    await spec.episode();
+    const [relay] = spec.subOrchestrations();
+    spec.failSubOrchestration(relay!.taskId, 'Activity function appendAudit failed: AuditAppendError: StorageUnavailable');
+    await spec.episode();
+    const [audit] = spec.activities();
+    expect(audit).toMatchObject({ name: 'appendAudit', retryOptions: ACTIVITY_RETRY });
+    expect(audit!.input).toEqual([expect.objectContaining({ action: 'rotate', status: 'RotationFailed', reason: 'relay-failed', ref: newRef })]);
+    spec.complete(audit!.taskId, 1);
+    const done = await spec.episode();
+    expect(done).toMatchObject({ kind: 'completed', output: { ok: false, reason: 'relay-failed', hint: expect.stringContaining('mode "relay"') } });
+  });
 });

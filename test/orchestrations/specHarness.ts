@@ -133,6 +133,18 @@ export class OrchestrationSpec {
     return this;
   }
 
+  failSubOrchestration(taskId: number, message: string): this {
+    this.#pending.push(
+      historyEvent(EventType.SubOrchestrationInstanceFailed, this.#now, {
+        TaskScheduledId: taskId,
+        Reason: message,
+        Details: '',
+        FailureDetails: { ErrorType: 'Error', ErrorMessage: message, IsNonRetriable: false },
+      }),
+    );
+    return this;
+  }
+
   /** Fires a timer the last episode created, after moving the clock to its due time. */
   fireTimer(taskId: number): this {
     const timer = this.#work.find((work) => work.kind === 'timer' && work.taskId === taskId);

@@ -94,6 +94,20 @@ describe('handleKeyVaultEvent', () => {
     expect(starts.map((s) => s.name)).toEqual(['rotateCredential']);
   });
 
+  it('a redelivered SecretNearExpiry after a failed rotation starts it again (no already-done for unfinished work)', async () => {
+    const { runtime, audit } = fakeRuntime({ 'db-password': [{ version: V1 }] });
+    const { client, starts, finish } = fakeClient();
+    const event = kvEvent('SecretNearExpiry', 'db-password', V1);
+    const id = `rotate:platform:db-password:near-expiry-${V1}`;
+    await handleKeyVaultEvent(event, runtime, client);
+    finish(id, { ok: false }, 'Failed');
+    expect(await handleKeyVaultEvent({ ...event, id: 'evt-2' }, runtime, client)).toMatchObject({ result: 'started', instanceId: id });
+    expect(starts).toHaveLength(2);
+    finish(id, { ok: true });
+    expect((await handleKeyVaultEvent({ ...event, id: 'evt-3' }, runtime, client)).result).toBe('duplicate');
+    expect(audit.map((a) => [a.action, a.status, a.reason])).toEqual([['reject-event', 'Duplicate', 'already-done']]);
+  });
+
   it('audits SecretNearExpiry with a warning when no route rotates the secret', async () => {
     const { runtime, audit } = fakeRuntime({ 'api-key': [{ version: V1 }] });
     const { client, starts } = fakeClient();
