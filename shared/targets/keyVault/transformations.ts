@@ -110,8 +110,9 @@ export function tagsFromMarks(marks: OwnershipMarks): Record<string, string> {
  * The current version among a secret's versions: the newest by creation time. Key Vault times have 1-second
  * resolution, so two versions created in the same second tie. A version whose `relay-replaces` names the other tied
  * version is the newer; otherwise the tie goes to the version without relay marks (an overwrite behind the
- * relay's back is then repaired, at worst with one extra write), then to the newest recorded source version.
- * Undefined for an empty list.
+ * relay's back is then repaired, at worst with one extra write), then to the newest recorded source version. That
+ * last rule is a guess: when tied heads hold different source versions (`ambiguousHeads`) the Key Vault target asks
+ * the vault instead. Undefined for an empty list.
  */
 export function latestVersionOf(versions: readonly SecretVersionInfo[]): SecretVersionInfo | undefined {
   const newest = Math.max(...versions.map((v) => v.createdOn));
