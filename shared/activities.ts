@@ -108,6 +108,7 @@ export function createActivities(runtime: RelayRuntime) {
       kind: delivery.kind,
     };
     const fallbackLocation = `${delivery.endpoint}/${delivery.placement.name}${delivery.placement.key ? `#${delivery.placement.key}` : ''}`;
+    // Typed by assertion: the union of actions × delivery statuses is more than TypeScript enumerates in a literal.
     const entryOf = (result: DeliveryResult): AuditEntry => ({
       action: result.status === 'Adopted' ? 'adopt' : 'deliver',
       status: result.status,
@@ -119,7 +120,7 @@ export function createActivities(runtime: RelayRuntime) {
       reason: result.reason,
       ...(result.message !== undefined ? { message: result.message } : {}),
       ...(result.fingerprint !== undefined ? { fingerprint: result.fingerprint } : {}),
-    });
+    }) as AuditEntry;
     const finish = async (result: DeliveryResult): Promise<DeliveryResult> => {
       const withHint = STATUS_INFO[result.status].ok ? result : { ...result, hint: STATUS_INFO[result.status].hint };
       logDelivery(runtime, ref, withHint);

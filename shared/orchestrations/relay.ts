@@ -166,6 +166,7 @@ export function auditEntryOf(
   outcome: DeliveryResult,
   at: string,
 ): AuditEntry {
+  // Typed by assertion: the union of actions × delivery statuses is more than TypeScript enumerates in a literal.
   return {
     // An adoption is audited as its own action: the relay took over something it did not own.
     action: outcome.status === 'Adopted' ? 'adopt' : 'deliver',
@@ -178,7 +179,7 @@ export function auditEntryOf(
     reason: outcome.reason,
     ...(outcome.message !== undefined ? { message: outcome.message } : {}),
     ...(outcome.fingerprint !== undefined ? { fingerprint: outcome.fingerprint } : {}),
-  };
+  } as AuditEntry;
 }
 
 /** Appends audit entries with retries; still failing after them fails the orchestration (fail-closed). */

@@ -125,12 +125,15 @@ async function appendEventRecord(
     readonly ref?: { readonly sourceId: string; readonly vaultUrl: string; readonly name: string; readonly version?: string };
   },
 ): Promise<void> {
+  // The event's own id or sender may be what broke the rules: only what the audit accepts is recorded.
+  const eventId = record.eventId !== undefined && /^[\x21-\x7e]{1,256}$/.test(record.eventId) ? record.eventId : undefined;
+  const actorId = /^[^\x00-\x1f\x7f]{1,256}$/.test(record.actorId) ? record.actorId : 'invalid-sender';
   await runtime.audit.append([
     {
       action: 'reject-event',
       status,
-      cause: { actor: { kind: 'event', id: record.actorId }, trigger: 'event', ...(record.eventId ? { eventId: record.eventId } : {}) },
-      instanceId: record.instanceId ?? `event:${record.eventId ?? 'unknown'}`,
+      cause: { actor: { kind: 'event', id: actorId }, trigger: 'event', ...(eventId ? { eventId } : {}) },
+      instanceId: record.instanceId ?? `event:${eventId ?? (record.eventId === undefined ? 'unknown' : 'invalid-id')}`,
       at: runtime.now().toISOString(),
       ...(record.ref ? { ref: record.ref } : {}),
       reason: record.reason,
