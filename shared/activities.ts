@@ -34,6 +34,8 @@ export interface DeliverInput {
   readonly ref: SecretVersionRef;
   readonly delivery: RelayDelivery;
   readonly cause: Cause;
+  /** The relay (or relay part) instance: the audit record's `cause.instanceId`. */
+  readonly instanceId?: string;
 }
 
 export interface RotateSourceInput {
@@ -97,6 +99,13 @@ export function createActivities(runtime: RelayRuntime) {
     }
   }
 
+  /**
+   * Delivers one source version to one placement and appends the outcome's audit record at once (not behind the
+   * other targets). The record is checked before anything is written: a delivery whose record would be refused
+   * writes nothing. Key Vault deliveries hold the placement's lock from observation to write, so two relays of one
+   * secret (different versions, different instances, possibly different hosts) never interleave there; Kubernetes
+   * writes are conditional on the observed resourceVersion instead.
+   */
   async function deliverSecret(input: DeliverInput): Promise<DeliveryResult> {
     const { ref, delivery } = input;
     const base = {
@@ -106,38 +115,71 @@ export function createActivities(runtime: RelayRuntime) {
       kind: delivery.kind,
     };
     const fallbackLocation = `${delivery.endpoint}/${delivery.placement.name}${delivery.placement.key ? `#${delivery.placement.key}` : ''}`;
+    // Typed by assertion: the union of actions × delivery statuses is more than TypeScript enumerates in a literal.
+    const entryOf = (result: DeliveryResult): AuditEntry => ({
+      action: result.status === 'Adopted' ? 'adopt' : 'deliver',
+      status: result.status,
+      cause: input.cause,
+      instanceId: input.instanceId ?? 'unknown',
+      at: runtime.now().toISOString(),
+      ref,
+      target: { id: result.targetId, kind: result.kind, location: result.location },
+      reason: result.reason,
+      ...(result.message !== undefined ? { message: result.message } : {}),
+      ...(result.fingerprint !== undefined ? { fingerprint: result.fingerprint } : {}),
+    }) as AuditEntry;
+    const finish = async (result: DeliveryResult): Promise<DeliveryResult> => {
+      const withHint = STATUS_INFO[result.status].ok ? result : { ...result, hint: STATUS_INFO[result.status].hint };
+      logDelivery(runtime, ref, withHint);
+      try {
+        await runtime.audit.append([entryOf(withHint)]);
+        return { ...withHint, audited: true };
+      } catch (error) {
+        // The orchestration appends it (with retries) when this activity could not: the record is never dropped.
+        runtime.log.warn(`audit of delivery ${delivery.deliveryId} deferred to the orchestration: ${describe(error)}`);
+        return withHint;
+      }
+    };
+    try {
+      runtime.audit.validate([entryOf({ ...base, location: fallbackLocation, status: 'Updated', reason: 'older-version' })]);
+    } catch (error) {
+      const message = `the audit would refuse this delivery's record, so nothing was written: ${error instanceof Error ? error.message : String(error)}`;
+      runtime.log.error(`delivery ${delivery.deliveryId}: ${message}`);
+      return { ...base, location: fallbackLocation, status: 'FailedValidation', reason: 'audit-record-invalid', message, hint: STATUS_INFO.FailedValidation.hint };
+    }
     let read;
     try {
       read = await runtime.source(ref.sourceId).readVersion(ref.name, ref.version, runtime.fingerprintKey);
     } catch (error) {
       if (error instanceof SourceError) {
-        return { ...base, location: fallbackLocation, status: error.status, reason: error.reason, message: error.message };
+        return finish({ ...base, location: fallbackLocation, status: error.status, reason: error.reason, message: error.message });
       }
       throw asRetryable(error);
     }
-    try {
-      const outcome = await runtime.target(delivery.targetId).deliver({
+    const deliver = () =>
+      runtime.target(delivery.targetId).deliver({
         placement: delivery.placement,
         source: read.facts,
         value: read.value,
         policy: delivery.policy,
         ...(delivery.kubernetes ? { kubernetes: delivery.kubernetes } : {}),
       });
-      const result: DeliveryResult = {
-        ...base,
-        location: outcome.location,
-        status: outcome.status,
-        reason: outcome.reason,
-        fingerprint: read.facts.fingerprint,
-        ...(outcome.message !== undefined ? { message: outcome.message } : {}),
-        ...(outcome.writtenVersion !== undefined ? { writtenVersion: outcome.writtenVersion } : {}),
-        ...(outcome.restarted !== undefined ? { restarted: outcome.restarted } : {}),
-      };
-      logDelivery(runtime, ref, result);
-      return result;
+    let outcome;
+    try {
+      outcome = delivery.kind === 'keyVault' ? await runtime.locks.withLock(placementLockKey(delivery), deliver) : await deliver();
     } catch (error) {
       throw asRetryable(error);
     }
+    return finish({
+      ...base,
+      location: outcome.location,
+      status: outcome.status,
+      reason: outcome.reason,
+      fingerprint: read.facts.fingerprint,
+      ...(outcome.message !== undefined ? { message: outcome.message } : {}),
+      ...(outcome.writtenVersion !== undefined ? { writtenVersion: outcome.writtenVersion } : {}),
+      ...(outcome.restarted !== undefined ? { restarted: outcome.restarted } : {}),
+    });
   }
 
   async function appendAudit(entries: readonly AuditEntry[]): Promise<number> {
@@ -301,9 +343,15 @@ function endpointOf(target: TargetConfig): string {
   return target.kind === 'keyVault' ? new URL(target.vaultUrl).host.toLowerCase() : new URL(target.cluster.server).host.toLowerCase();
 }
 
+/** The lock of one Key Vault placement: vault host and secret name (names are case-insensitive). */
+function placementLockKey(delivery: RelayDelivery): string {
+  return `keyVault:${delivery.endpoint}/${delivery.placement.name.toLowerCase()}`;
+}
+
 /** Turns a transient failure into an Error whose message starts with its status (survives the activity boundary). */
 function asRetryable(error: unknown): Error {
   if (error instanceof TransientTargetError) return new Error(`${error.status}: ${error.message}`);
+  if (error instanceof Error && /^Failed[A-Za-z]+: /.test(error.message)) return error;
   return new Error(`FailedUnavailable: ${describe(error)}`);
 }
 
@@ -314,8 +362,14 @@ function describe(error: unknown): string {
 
 function logDelivery(runtime: RelayRuntime, ref: SecretVersionRef, result: DeliveryResult): void {
   const line = `delivery ${ref.sourceId}/${ref.name}@${ref.version.slice(0, 8)} → ${result.targetId} ${result.location}: ${result.status} (${result.reason})`;
-  if (STATUS_INFO[result.status].ok) runtime.log.info(line);
-  else runtime.log.warn(`${line}${result.message ? ` — ${result.message}` : ''}`);
+  if (STATUS_INFO[result.status].ok) {
+    runtime.log.info(line);
+    return;
+  }
+  const detail = `${line}${result.message ? `: ${result.message}` : ''}; hint: ${STATUS_INFO[result.status].hint}`;
+  // Retryable failures may clear by themselves (reconciliation retries); the others need the operator.
+  if (STATUS_INFO[result.status].retryable) runtime.log.warn(detail, { status: result.status, reason: result.reason });
+  else runtime.log.error(detail, { status: result.status, reason: result.reason });
 }
 
 /** Runs `fn` with an abort signal that fires after `limitInMs`; rejects with a `TimeoutError` then, whatever `fn` does. */

@@ -4,11 +4,12 @@ import { ManagedIdentityCredential, type TokenCredential } from '@azure/identity
 import type { SecretClientOptions } from '@azure/keyvault-secrets';
 import type { ContainerClient } from '@azure/storage-blob';
 import { createActivities, type Activities } from './activities.js';
-import { auditContainerFromSettings, auditSettingsFrom, createAuditLog, type AuditLog, type AuditRecordInput } from './audit/index.js';
+import { auditContainerFromSettings, auditSettingsFrom, buildRecordContent, createAuditLog, type AuditLog, type AuditRecordInput } from './audit/index.js';
 import { validateConfig, type RelayConfig, type TargetConfig } from './domain/config.js';
 import { fingerprintKeyFrom, type FingerprintKey } from './domain/fingerprint.js';
 import type { AuditEntry, ReconcileReport } from './orchestrations/types.js';
 import { generateValue } from './rotation/index.js';
+import { blobLeaseLocks } from './locks/index.js';
 import type { AuditPort, RelayLog, RelayRuntime, ReportPort, SourcePort } from './runtime.js';
 import { cachedSourceVault } from './sources/cachedSourceVault.js';
 import { createSourceVault } from './sources/index.js';
@@ -145,6 +146,8 @@ export function createRuntime(env: Env = process.env, options: { log?: RelayLog 
     target,
     audit: auditPort(auditLog),
     reports: reportPort(reportsContainer),
+    // Delivery locks live in the reports container (same account and access), under `locks/`.
+    locks: blobLeaseLocks(reportsContainer),
     limits: {
       maxConcurrent: intSetting(env, SETTINGS.maxConcurrentDeliveries, 50, 1, 1000),
       maxPerEndpoint: intSetting(env, SETTINGS.maxConcurrentPerTarget, 4, 1, 100),
@@ -214,6 +217,9 @@ export function auditPort(log: AuditLog): AuditPort {
   return {
     async append(entries: readonly AuditEntry[]) {
       for (const entry of entries) await log.append(toRecordInput(entry));
+    },
+    validate(entries: readonly AuditEntry[]) {
+      for (const entry of entries) buildRecordContent(toRecordInput(entry));
     },
   };
 }

@@ -17,6 +17,8 @@ export interface RelayRuntime {
   target(targetId: string): TargetClient;
   readonly audit: AuditPort;
   readonly reports: ReportPort;
+  /** Mutual exclusion per target placement, across every host instance (deliveries to one place never overlap). */
+  readonly locks: LockPort;
   readonly limits: ConcurrencyLimits;
   /** Generates a new credential value per a rotation policy (never logged). */
   generateValue(policy: import('./domain/config.js').RotationPolicy): string;
@@ -34,6 +36,20 @@ export { SourceVaultError as SourceError } from './sources/index.js';
 export interface AuditPort {
   /** Appends entries durably (resolves once stored). Repeating the same entries is collapsed on read. */
   append(entries: readonly AuditEntry[]): Promise<void>;
+  /**
+   * Throws `AuditRecordRejectedError` (naming the field, never a value) when an entry could not be recorded. No I/O:
+   * callers check the record a write will need before the write, so a write without its record cannot happen.
+   */
+  validate(entries: readonly AuditEntry[]): void;
+}
+
+export interface LockPort {
+  /**
+   * Runs `fn` while holding the lock named `key` (held across processes and hosts; released when `fn` settles, and
+   * lost only if the holder stops renewing it, e.g. a crashed host, after the lease period). Waits while another
+   * holder has it; throws a retryable error (message starting `FailedUnavailable:`) if it cannot get it in time.
+   */
+  withLock<T>(key: string, fn: () => Promise<T>, options?: { readonly abortSignal?: AbortSignal }): Promise<T>;
 }
 
 export interface ReportPort {

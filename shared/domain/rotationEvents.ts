@@ -30,8 +30,12 @@ const rotationRequestedData = z
   .object({
     source: z.string().min(1).describe('Source id from relay.config.json'),
     name: name.describe('Secret name in the source vault'),
-    targets: z.array(z.string().min(1)).min(1).optional().describe('Restrict the relay to these target ids'),
-    reason: z.string().max(500).optional().describe('Why the rotation was requested (audited)'),
+    targets: z
+      .array(z.string().min(1))
+      .min(1)
+      .optional()
+      .describe('Refused (reject-event/Rejected, targets-not-allowed): a rotation reaches every routed target'),
+    reason: z.string().max(500).optional().describe('Why the rotation was requested (shown in the rotation status and log, not audited)'),
   })
   .strict();
 

@@ -1,4 +1,5 @@
-export { relaySecretVersion, relayPart, deliveryRetryOptions } from './relay.js';
+export { relaySecretVersion, relayPart, auditEntryOf } from './relay.js';
+export { activityRetryOptions, deliveryRetryOptions, failureMessage } from './retry.js';
 export { rotateCredential } from './rotate.js';
 export type { RotateOutput, RotateSourceResult } from './rotate.js';
 export { reconcile } from './reconcile.js';

@@ -1,8 +1,9 @@
-import * as df from 'durable-functions';
+import type * as df from 'durable-functions';
 import type { OrchestrationContext } from 'durable-functions';
 import type { DeliveryStatus } from '../domain/statuses.js';
-import { isSuccess } from '../domain/statuses.js';
+import { isSuccess, STATUS_INFO } from '../domain/statuses.js';
 import { ACTIVITIES, MAX_DELIVERIES_PER_ORCHESTRATION, ORCHESTRATIONS } from './names.js';
+import { activityRetryOptions, deliveryRetryOptions, failureMessage } from './retry.js';
 import { chunk, limitsPerPart, planWaves } from './waves.js';
 import type {
   AuditEntry,
@@ -15,27 +16,28 @@ import type {
   RelaySummary,
 } from './types.js';
 
-/**
- * Retry policy for transient delivery failures (5xx, network, throttling beyond the in-activity ladder): the
- * activity has already backed off for ~31 s on 429s, so the orchestration waits longer between attempts.
- */
-export function deliveryRetryOptions(): df.RetryOptions {
-  const options = new df.RetryOptions(5_000, 4);
-  options.backoffCoefficient = 3;
-  options.maxRetryIntervalInMilliseconds = 120_000;
-  return options;
-}
-
 const AUDIT_BATCH = 100;
 
 /**
- * Relays one source version to every target routed to it: plan → bounded fan-out → audit → summary.
- * Instance id `relay:{source}:{name}:{version}` (see `relayInstanceId`). Deterministic: no clock, no I/O.
+ * Relays one source version to every target routed to it: plan → bounded fan-out (each delivery audits its own
+ * outcome as soon as it is known) → summary. Every activity runs with retry options; a plan that cannot be made
+ * (rejected, or transient failures outlasting the retries) is audited as `plan`/`PlanFailed`. An audit append that
+ * keeps failing fails the orchestration (fail-closed). Instance id `relay:{source}:{name}:{version}` (see
+ * `relayInstanceId`). Deterministic: no clock, no I/O.
  */
 export function* relaySecretVersion(context: OrchestrationContext): Generator<df.Task, RelaySummary, unknown> {
   const input = context.df.getInput<RelayInput>();
   setProgress(context, { phase: 'planning', planned: 0, completed: 0, counts: {} });
-  const plan = (yield context.df.callActivity(ACTIVITIES.planRelay, input)) as RelayPlan;
+  let plan: RelayPlan;
+  try {
+    plan = (yield context.df.callActivityWithRetry(ACTIVITIES.planRelay, activityRetryOptions(), input)) as RelayPlan;
+  } catch (error) {
+    plan = {
+      deliveries: [],
+      limits: { maxConcurrent: 1, maxPerEndpoint: 1 },
+      rejected: { status: 'FailedUnavailable', reason: 'retries-exhausted', message: `planRelay: ${failureMessage(error)}` },
+    };
+  }
 
   if (plan.rejected) {
     const entry: AuditEntry = {
@@ -48,9 +50,13 @@ export function* relaySecretVersion(context: OrchestrationContext): Generator<df
       reason: plan.rejected.reason,
       message: `${plan.rejected.status}: ${plan.rejected.message}`,
     };
-    yield context.df.callActivity(ACTIVITIES.appendAudit, [entry]);
+    yield* appendAudit(context, [entry]);
+    const rejected = { ...plan.rejected, hint: STATUS_INFO[plan.rejected.status].hint };
+    if (!context.df.isReplaying) {
+      context.warn(`relay ${context.df.instanceId}: nothing delivered: ${rejected.status} (${rejected.reason}): ${rejected.message} — ${rejected.hint}`);
+    }
     setProgress(context, { phase: 'done', planned: 0, completed: 0, counts: {} });
-    return { ref: input.ref, planned: 0, outcomes: [], counts: {}, ok: false, rejected: plan.rejected };
+    return { ref: input.ref, planned: 0, outcomes: [], counts: {}, ok: false, failed: 0, rejected };
   }
 
   let outcomes: DeliveryResult[];
@@ -79,7 +85,20 @@ export function* relaySecretVersion(context: OrchestrationContext): Generator<df
   }
 
   const summary = summarize(input.ref, plan.deliveries.length, outcomes);
-  setProgress(context, { phase: 'done', planned: summary.planned, completed: outcomes.length, counts: summary.counts });
+  if (summary.failed > 0 && !context.df.isReplaying) {
+    const failures = summary.outcomes
+      .filter((outcome) => !isSuccess(outcome.status))
+      .slice(0, 5)
+      .map((outcome) => `${outcome.targetId} ${outcome.status} (${outcome.reason}) — ${outcome.hint ?? STATUS_INFO[outcome.status].hint}`);
+    context.warn(`relay ${context.df.instanceId}: ${summary.failed} of ${summary.planned} deliveries failed: ${failures.join('; ')}`);
+  }
+  setProgress(context, {
+    phase: 'done',
+    planned: summary.planned,
+    completed: outcomes.length,
+    counts: summary.counts,
+    failed: summary.failed,
+  });
   return summary;
 }
 
@@ -104,6 +123,7 @@ function* deliverAndAudit(
         ref: input.ref,
         delivery,
         cause: input.cause,
+        instanceId: context.df.instanceId,
       }),
     );
     try {
@@ -111,40 +131,64 @@ function* deliverAndAudit(
     } catch {
       // Task.all fails fast on the first exhausted retry; each task is collected below on its own.
     }
+    const unaudited: DeliveryResult[] = [];
     for (const [index, task] of tasks.entries()) {
       const delivery = wave[index] as RelayDelivery;
       let result: DeliveryResult;
       try {
         // Re-yielding an already scheduled task adds no action: it returns its result or waits for it.
-        result = (yield task) as DeliveryResult;
+        result = withHint((yield task) as DeliveryResult);
       } catch (error) {
         result = exhaustedResult(delivery, error);
       }
       outcomes.push(result);
+      if (result.audited !== true) unaudited.push(result);
       counts[result.status] = (counts[result.status] ?? 0) + 1;
+    }
+    // Deliveries audit their own outcome the moment it is known; only those that could not (retries exhausted, or
+    // the audit store failed right after the write) are appended here, as soon as their wave ends.
+    if (unaudited.length > 0) {
+      setProgress(context, { phase: 'auditing', planned, completed: outcomes.length, counts });
+      const at = context.df.currentUtcDateTime.toISOString();
+      for (const batch of chunk(unaudited.map((outcome) => auditEntryOf(context, input, outcome, at)), AUDIT_BATCH)) {
+        yield* appendAudit(context, batch);
+      }
     }
     setProgress(context, { phase: 'delivering', planned, completed: outcomes.length, counts });
   }
+  return outcomes;
+}
 
-  setProgress(context, { phase: 'auditing', planned, completed: outcomes.length, counts });
-  // Typed by assertion: a union of 2 actions × every delivery status is more than TypeScript enumerates (25).
-  const entries = outcomes.map((outcome) => ({
+/** The audit entry of one delivery outcome (the same shape the delivery activity appends). */
+export function auditEntryOf(
+  context: OrchestrationContext,
+  input: Pick<RelayPartInput, 'ref' | 'cause'>,
+  outcome: DeliveryResult,
+  at: string,
+): AuditEntry {
+  // Typed by assertion: the union of actions × delivery statuses is more than TypeScript enumerates in a literal.
+  return {
     // An adoption is audited as its own action: the relay took over something it did not own.
     action: outcome.status === 'Adopted' ? 'adopt' : 'deliver',
     status: outcome.status,
     cause: input.cause,
     instanceId: context.df.instanceId,
-    at: context.df.currentUtcDateTime.toISOString(),
+    at,
     ref: input.ref,
     target: { id: outcome.targetId, kind: outcome.kind, location: outcome.location },
     reason: outcome.reason,
     ...(outcome.message !== undefined ? { message: outcome.message } : {}),
     ...(outcome.fingerprint !== undefined ? { fingerprint: outcome.fingerprint } : {}),
-  }) as AuditEntry);
-  for (const batch of chunk(entries, AUDIT_BATCH)) {
-    yield context.df.callActivity(ACTIVITIES.appendAudit, batch);
-  }
-  return outcomes;
+  } as AuditEntry;
+}
+
+/** Appends audit entries with retries; still failing after them fails the orchestration (fail-closed). */
+function* appendAudit(context: OrchestrationContext, entries: readonly AuditEntry[]): Generator<df.Task, void, unknown> {
+  yield context.df.callActivityWithRetry(ACTIVITIES.appendAudit, activityRetryOptions(), entries);
+}
+
+function withHint(result: DeliveryResult): DeliveryResult {
+  return isSuccess(result.status) || result.hint !== undefined ? result : { ...result, hint: STATUS_INFO[result.status].hint };
 }
 
 /**
@@ -163,13 +207,15 @@ function exhaustedResult(delivery: RelayDelivery, error: unknown): DeliveryResul
     status,
     reason: 'retries-exhausted',
     message: truncate(text.split('\n')[0] ?? text, 500),
+    hint: STATUS_INFO[status].hint,
   };
 }
 
 function summarize(ref: RelayInput['ref'], planned: number, outcomes: readonly DeliveryResult[]): RelaySummary {
   const counts: Partial<Record<DeliveryStatus, number>> = {};
   for (const outcome of outcomes) counts[outcome.status] = (counts[outcome.status] ?? 0) + 1;
-  return { ref, planned, outcomes, counts, ok: outcomes.every((outcome) => isSuccess(outcome.status)) };
+  const failed = outcomes.filter((outcome) => !isSuccess(outcome.status)).length;
+  return { ref, planned, outcomes, counts, ok: failed === 0, failed };
 }
 
 function setProgress(context: OrchestrationContext, progress: RelayProgress): void {

@@ -2,7 +2,9 @@ import type * as df from 'durable-functions';
 import type { OrchestrationContext } from 'durable-functions';
 import type { SecretVersionRef } from '../domain/references.js';
 import type { DeliveryStatus } from '../domain/statuses.js';
+import { STATUS_INFO } from '../domain/statuses.js';
 import { ACTIVITIES, ORCHESTRATIONS, relayInstanceId } from './names.js';
+import { activityRetryOptions, failureMessage } from './retry.js';
 import type { AuditEntry, RelayInput, RelaySummary, RotateInput } from './types.js';
 
 /** What `rotateSourceSecret` returns: the new version's reference, or why no version was written. */
@@ -11,22 +13,42 @@ export type RotateSourceResult =
   | { readonly ok: false; readonly status: DeliveryStatus; readonly reason: string; readonly message: string };
 
 export type RotateOutput =
-  | { readonly ok: true; readonly ref: SecretVersionRef; readonly relayInstanceId: string; readonly relay: RelaySummary }
-  | { readonly ok: false; readonly status: DeliveryStatus; readonly reason: string; readonly message: string };
+  | {
+      readonly ok: boolean;
+      readonly ref: SecretVersionRef;
+      readonly relayInstanceId: string;
+      readonly relay: RelaySummary;
+      readonly requestReason?: string;
+    }
+  | {
+      readonly ok: false;
+      readonly status: DeliveryStatus;
+      readonly reason: string;
+      readonly message: string;
+      readonly hint: string;
+      readonly requestReason?: string;
+    };
 
 /**
  * Rotates a credential: an activity generates a value per the route's policy and writes it as a new source version
- * (the value never enters history), then the new version is relayed as a sub-orchestration under the deterministic
- * relay id. The version is tagged with this rotation's instance id, so the Event Grid event the write causes is
- * recognised and does not start a second relay.
+ * (the value never enters history), then the new version is relayed to every routed target as a sub-orchestration
+ * under the deterministic relay id. The version is tagged with this rotation's instance id, so the Event Grid event
+ * the write causes is recognised and does not start a second relay. Transient failures of the source write are
+ * retried; a rotation that still fails (or whose relay fails) is audited as `rotate`/`RotationFailed`.
  */
 export function* rotateCredential(context: OrchestrationContext): Generator<df.Task, RotateOutput, unknown> {
   const input = context.df.getInput<RotateInput>();
-  const rotated = (yield context.df.callActivity(ACTIVITIES.rotateSourceSecret, {
-    sourceId: input.sourceId,
-    name: input.name,
-    rotationId: context.df.instanceId,
-  })) as RotateSourceResult;
+  const requested = input.requestReason !== undefined ? { requestReason: input.requestReason } : {};
+  let rotated: RotateSourceResult;
+  try {
+    rotated = (yield context.df.callActivityWithRetry(ACTIVITIES.rotateSourceSecret, activityRetryOptions(), {
+      sourceId: input.sourceId,
+      name: input.name,
+      rotationId: context.df.instanceId,
+    })) as RotateSourceResult;
+  } catch (error) {
+    rotated = { ok: false, status: 'FailedUnavailable', reason: 'retries-exhausted', message: `rotateSourceSecret: ${failureMessage(error)}` };
+  }
 
   const audit: AuditEntry = {
     action: 'rotate',
@@ -38,15 +60,36 @@ export function* rotateCredential(context: OrchestrationContext): Generator<df.T
     reason: rotated.ok ? (rotated.reused ? 'rotation-already-written' : 'new-version-written') : rotated.reason,
     ...(rotated.ok ? {} : { message: `${rotated.status}: ${rotated.message}` }),
   };
-  yield context.df.callActivity(ACTIVITIES.appendAudit, [audit]);
-  if (!rotated.ok) return rotated;
+  yield context.df.callActivityWithRetry(ACTIVITIES.appendAudit, activityRetryOptions(), [audit]);
+  if (!rotated.ok) {
+    const hint = STATUS_INFO[rotated.status].hint;
+    if (!context.df.isReplaying) {
+      context.error(`rotation ${context.df.instanceId} failed: ${rotated.status} (${rotated.reason}): ${rotated.message} — ${hint}`);
+    }
+    return { ...rotated, hint, ...requested };
+  }
 
   const relayId = relayInstanceId(rotated.ref.sourceId, rotated.ref.name, rotated.ref.version);
+  // No `targets` restriction: the rotation's own Key Vault event is not relayed, so this relay is the only way the
+  // new version reaches the targets; every routed target must receive it.
   const relayInput: RelayInput = {
     ref: rotated.ref,
     cause: { ...input.cause, trigger: 'rotation', parentInstanceId: context.df.instanceId },
-    ...(input.targets ? { targets: input.targets } : {}),
   };
-  const relay = (yield context.df.callSubOrchestrator(ORCHESTRATIONS.relaySecretVersion, relayInput, relayId)) as RelaySummary;
-  return { ok: true, ref: rotated.ref, relayInstanceId: relayId, relay };
+  let relay: RelaySummary;
+  try {
+    relay = (yield context.df.callSubOrchestrator(ORCHESTRATIONS.relaySecretVersion, relayInput, relayId)) as RelaySummary;
+  } catch (error) {
+    const message = `relay ${relayId} failed: ${failureMessage(error)}`;
+    yield context.df.callActivityWithRetry(ACTIVITIES.appendAudit, activityRetryOptions(), [
+      { ...audit, status: 'RotationFailed', reason: 'relay-failed', message } satisfies AuditEntry,
+    ]);
+    const hint = 'The new source version exists but its relay failed: start a relay of it (POST /api/rotations, mode "relay") or wait for reconciliation.';
+    if (!context.df.isReplaying) context.error(`rotation ${context.df.instanceId}: ${message} — ${hint}`);
+    return { ok: false, status: 'FailedUnavailable', reason: 'relay-failed', message, hint, ...requested };
+  }
+  if (!relay.ok && !context.df.isReplaying) {
+    context.warn(`rotation ${context.df.instanceId}: new version ${rotated.ref.version} written, ${relay.failed} of ${relay.planned} deliveries failed (see ${relayId})`);
+  }
+  return { ok: relay.ok, ref: rotated.ref, relayInstanceId: relayId, relay, ...requested };
 }

@@ -84,6 +84,10 @@ export interface DeliveryResult {
   readonly fingerprint?: string;
   /** Deployments restarted because the value changed (Kubernetes). */
   readonly restarted?: readonly string[];
+  /** What the operator should do (failures only): the status's hint. */
+  readonly hint?: string;
+  /** True when the delivery activity appended this outcome's audit record itself (as soon as it was known). */
+  readonly audited?: boolean;
 }
 
 /** What `planRelay` returns. */
@@ -99,9 +103,11 @@ export interface RelaySummary {
   readonly planned: number;
   readonly outcomes: readonly DeliveryResult[];
   readonly counts: Partial<Record<DeliveryStatus, number>>;
-  /** True when every delivery ended in a success status. */
+  /** True when every delivery ended in a success status (and the plan was not rejected). */
   readonly ok: boolean;
-  readonly rejected?: RelayPlan['rejected'];
+  /** Deliveries that ended in a failure status; each failed outcome carries its `hint`. */
+  readonly failed: number;
+  readonly rejected?: RelayPlan['rejected'] & { readonly hint?: string };
 }
 
 /** Custom status of a running relay, for `GET /api/rotations/{id}`. */
@@ -110,13 +116,21 @@ export interface RelayProgress {
   readonly planned: number;
   readonly completed: number;
   readonly counts: Partial<Record<DeliveryStatus, number>>;
+  /** Deliveries that ended in a failure status so far. */
+  readonly failed?: number;
 }
 
 export interface RotateInput {
   readonly sourceId: string;
   readonly name: string;
   readonly cause: Cause;
+  /**
+   * Accepted for compatibility with older starters and ignored: a rotation writes a new source version, which every
+   * routed target must receive (the version's own Key Vault event is not relayed again).
+   */
   readonly targets?: readonly string[];
+  /** Why the rotation was requested (RotationRequested `reason`): shown in the rotation status and log, not audited. */
+  readonly requestReason?: string;
 }
 
 export interface RotateResult {

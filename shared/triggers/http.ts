@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { DRIFT_INFO, driftOf, type SourceState } from '../domain/drift.js';
 import { planDeliveries } from '../domain/plan.js';
 import { ownerOf } from '../domain/references.js';
+import { isDeliveryStatus, STATUS_INFO } from '../domain/statuses.js';
 import { ORCHESTRATIONS, relayInstanceId, rotateInstanceId } from '../orchestrations/names.js';
 import type { Actor, RelayInput, RelaySummary, RotateInput } from '../orchestrations/types.js';
 import type { RelayRuntime } from '../runtime.js';
@@ -75,6 +76,19 @@ export async function startRotationRequest(
   if (routed.length === 0) {
     return badRequest(`$.name: no route sends ${source.id}/${request.name} anywhere`);
   }
+  if (request.targets && request.mode === 'rotate') {
+    // The rotation's own Key Vault event is not relayed: a restricted rotation would strand every other target.
+    return badRequest(
+      `$.targets: a rotation writes a new source version that every routed target must receive; omit targets (or use mode "relay" to re-relay the current version to some targets)`,
+    );
+  }
+  const routedIds = new Set(routed.map((delivery) => delivery.targetId));
+  const unrouted = (request.targets ?? []).filter((id) => !routedIds.has(id));
+  if (unrouted.length > 0) {
+    return badRequest(
+      `$.targets: no route sends ${source.id}/${request.name} to ${unrouted.map((t) => `"${t}"`).join(', ')}; routed targets: ${[...routedIds].join(', ')}`,
+    );
+  }
   const cause = { actor, trigger: 'manual' as const };
   let instanceId: string;
   let started: 'started' | 'already-running';
@@ -88,7 +102,7 @@ export async function startRotationRequest(
     started = await client.start(ORCHESTRATIONS.relaySecretVersion, instanceId, input);
   } else {
     instanceId = rotateInstanceId(source.id, request.name, randomUUID());
-    const input: RotateInput = { sourceId: source.id, name: request.name, cause, ...(request.targets ? { targets: request.targets } : {}) };
+    const input: RotateInput = { sourceId: source.id, name: request.name, cause };
     started = await client.start(ORCHESTRATIONS.rotateCredential, instanceId, input);
   }
   const statusUrl = `${baseUrl.replace(/\/$/, '')}/api/rotations/${encodeURIComponent(instanceId)}`;
@@ -107,8 +121,17 @@ export async function startRotationRequest(
 export async function getRotationStatus(instanceId: string, client: OrchestrationClientPort): Promise<HttpAnswer> {
   const status = await client.status(instanceId);
   if (!status) return { status: 404, jsonBody: { error: 'NotFound', message: `no rotation or relay with id "${instanceId}"` } };
-  const output = status.output as (Partial<RelaySummary> & { relay?: RelaySummary; relayInstanceId?: string; ok?: boolean }) | null | undefined;
+  const output = status.output as
+    | (Partial<RelaySummary> & { relay?: RelaySummary; relayInstanceId?: string; ok?: boolean; hint?: string; status?: string; requestReason?: string })
+    | null
+    | undefined;
   const summary = output?.relay ?? (output?.outcomes ? (output as RelaySummary) : undefined);
+  const outcomes = (summary?.outcomes ?? []).map((outcome) =>
+    isDeliveryStatus(outcome.status) && !STATUS_INFO[outcome.status].ok && outcome.hint === undefined
+      ? { ...outcome, hint: STATUS_INFO[outcome.status].hint }
+      : outcome,
+  );
+  const failedDeliveries = outcomes.filter((outcome) => isDeliveryStatus(outcome.status) && !STATUS_INFO[outcome.status].ok).length;
   return {
     status: 200,
     jsonBody: {
@@ -121,9 +144,13 @@ export async function getRotationStatus(instanceId: string, client: Orchestratio
       ref: summary?.ref ?? (output as { ref?: unknown } | undefined)?.ref ?? null,
       relayInstanceId: output?.relayInstanceId ?? null,
       ok: output ? (output.ok ?? null) : null,
+      result: resultOf(status.runtimeStatus, output, failedDeliveries),
+      failed: summary ? failedDeliveries : null,
       counts: summary?.counts ?? null,
-      outcomes: summary?.outcomes ?? [],
-      ...(output && output.ok === false && !summary ? { failure: output } : {}),
+      outcomes,
+      ...(output && output.ok === false && !summary ? { failure: withStatusHint(output) } : {}),
+      ...(summary?.rejected ? { failure: withStatusHint(summary.rejected) } : {}),
+      ...(typeof output?.requestReason === 'string' ? { requestReason: output.requestReason } : {}),
     },
   };
 }
@@ -212,6 +239,22 @@ export async function getSecretStatus(sourceId: string, name: string, runtime: R
       targets,
     },
   };
+}
+
+/**
+ * One word for what the instance came to, so a relay with failed deliveries never reads as a plain success:
+ * `running`, `succeeded`, `failed-deliveries`, `failed` (nothing delivered: rejected plan, failed rotation, failed
+ * or terminated instance).
+ */
+function resultOf(runtimeStatus: string, output: { ok?: boolean; outcomes?: unknown } | null | undefined, failedDeliveries: number): string {
+  if (['Pending', 'Running', 'ContinuedAsNew', 'Suspended'].includes(runtimeStatus)) return 'running';
+  if (runtimeStatus !== 'Completed') return 'failed';
+  if (output?.ok === true) return 'succeeded';
+  return failedDeliveries > 0 ? 'failed-deliveries' : 'failed';
+}
+
+function withStatusHint<T extends { status?: string; hint?: string }>(failure: T): T {
+  return failure.hint === undefined && isDeliveryStatus(failure.status) ? { ...failure, hint: STATUS_INFO[failure.status].hint } : failure;
 }
 
 function badRequest(message: string): HttpAnswer {

@@ -6,7 +6,7 @@ import { ORCHESTRATIONS, relayInstanceId } from '../orchestrations/names.js';
 import type { AuditEntry, Cause, RelayInput, RotateInput } from '../orchestrations/types.js';
 import type { RelayRuntime } from '../runtime.js';
 import type { EventHandling, OrchestrationClientPort } from './ports.js';
-import { eventIdOf, rejectEvent, startOnce } from './ports.js';
+import { duplicateEvent, eventIdOf, ignoreEvent, rejectEvent, startOnce, startRelayOnce } from './ports.js';
 
 /**
  * Handles one Key Vault event delivered by Event Grid (either schema). Never throws for bad input: a malformed
@@ -22,9 +22,9 @@ export async function handleKeyVaultEvent(
   const now = runtime.now().toISOString();
   if (!parsed.ok && parsed.reason === 'UnsupportedEventType') {
     // A well-formed event of a type the relay does not act on (e.g. VaultAccessPolicyChanged): acknowledge it.
-    const detail = `ignored event ${eventIdOf(raw) ?? '(no id)'}: ${parsed.detail}`;
-    runtime.log.info(detail);
-    return { result: 'ignored', detail };
+    const eventId = eventIdOf(raw);
+    const detail = `ignored event ${eventId ?? '(no id)'}: ${parsed.detail}`;
+    return ignoreEvent(runtime, { ...(eventId ? { eventId } : {}), actorId: 'event-grid', reason: 'unsupported-event-type', detail });
   }
   if (!parsed.ok) {
     const eventId = eventIdOf(raw);
@@ -40,8 +40,7 @@ export async function handleKeyVaultEvent(
   const source = findSourceByVault(runtime.config, event.vaultUrl) ?? findSourceByVault(runtime.config, event.vaultName);
   if (!source) {
     const detail = `ignored ${event.type} for ${event.vaultName}/${event.objectName}: vault is not a configured source`;
-    runtime.log.info(detail);
-    return { result: 'ignored', detail };
+    return ignoreEvent(runtime, { eventId: event.id, actorId: event.vaultName, reason: 'not-a-configured-source', detail });
   }
   const cause: Cause = { actor: { kind: 'event', id: `${event.vaultName}` }, eventId: event.id, trigger: 'event' };
   const ref = { sourceId: source.id, vaultUrl: source.vaultUrl, name: event.objectName, version: event.version };
@@ -52,16 +51,18 @@ export async function handleKeyVaultEvent(
       const rotationId = properties?.tags[ROTATION_TAG];
       if (rotationId) {
         const detail = `ignored ${event.objectName}@${event.version}: written by rotation ${rotationId}, which relays it`;
-        runtime.log.info(detail);
-        return { result: 'ignored', detail };
+        return ignoreEvent(runtime, { eventId: event.id, actorId: event.vaultName, reason: 'written-by-rotation', detail });
       }
       const instanceId = relayInstanceId(source.id, event.objectName, event.version);
       const input: RelayInput = { ref, cause };
-      const started = await client.start(ORCHESTRATIONS.relaySecretVersion, instanceId, input);
-      const detail =
-        started === 'started' ? `relay ${instanceId} started` : `duplicate event ${event.id}: relay ${instanceId} is already running`;
+      const started = await startRelayOnce(client, ORCHESTRATIONS.relaySecretVersion, instanceId, input);
+      if (started !== 'started') {
+        const detail = `duplicate event ${event.id}: relay ${instanceId} ${started === 'already-running' ? 'is already running' : 'already delivered this version'}`;
+        return duplicateEvent(runtime, { eventId: event.id, actorId: event.vaultName, reason: started, instanceId, detail, ref });
+      }
+      const detail = `relay ${instanceId} started`;
       runtime.log.info(detail);
-      return { result: started === 'started' ? 'started' : 'duplicate', instanceId, detail };
+      return { result: 'started', instanceId, detail };
     }
     case 'SecretNearExpiry': {
       const properties = await runtime.source(source.id).getVersionProperties(event.objectName, event.version);
@@ -78,10 +79,13 @@ export async function handleKeyVaultEvent(
       const instanceId = `rotate:${source.id}:${event.objectName.toLowerCase()}:near-expiry-${event.version.toLowerCase()}`;
       const input: RotateInput = { sourceId: source.id, name: event.objectName, cause: { ...cause, trigger: 'rotation' } };
       const started = await startOnce(client, ORCHESTRATIONS.rotateCredential, instanceId, input);
-      const existing = started === 'started' ? undefined : started;
-      const detail = existing ? `rotation ${instanceId} ${existing}` : `rotation ${instanceId} started (near expiry)`;
+      if (started !== 'started') {
+        const detail = `duplicate event ${event.id}: rotation ${instanceId} ${started}`;
+        return duplicateEvent(runtime, { eventId: event.id, actorId: event.vaultName, reason: started, instanceId, detail, ref });
+      }
+      const detail = `rotation ${instanceId} started (near expiry)`;
       runtime.log.info(detail);
-      return { result: existing ? 'duplicate' : 'started', instanceId, detail };
+      return { result: 'started', instanceId, detail };
     }
     case 'SecretExpired': {
       const detail = `${source.id}/${event.objectName}@${event.version} has EXPIRED; targets still hold it until a new version is relayed`;
@@ -91,8 +95,7 @@ export async function handleKeyVaultEvent(
     }
     default: {
       const detail = `ignored ${event.type} for ${event.vaultName}/${event.objectName}: not handled`;
-      runtime.log.info(detail);
-      return { result: 'ignored', detail };
+      return ignoreEvent(runtime, { eventId: event.id, actorId: event.vaultName, reason: 'unsupported-event-type', detail });
     }
   }
 

@@ -29,9 +29,13 @@ export interface EventHandling {
   readonly detail: string;
 }
 
+const ACTIVE_STATES = ['Pending', 'Running', 'ContinuedAsNew'];
+
 /**
- * Starts an orchestration only if no instance with that id ever existed (in any state). Used for rotations: a
- * duplicate of a rotation request delivered after the rotation finished must not rotate again.
+ * Starts an orchestration unless an instance with that id is running or has completed. Used for rotations: a
+ * duplicate of a rotation request delivered after the rotation finished must not rotate again. A Failed or
+ * Terminated instance is started again (its work was not done; the rotation activity finds a version it already
+ * wrote by its rotation tag instead of writing another).
  */
 export async function startOnce(
   client: OrchestrationClientPort,
@@ -40,8 +44,27 @@ export async function startOnce(
   input: unknown,
 ): Promise<'started' | 'already-running' | 'already-done'> {
   const existing = await client.status(instanceId);
-  if (existing && !['Pending', 'Running', 'ContinuedAsNew'].includes(existing.runtimeStatus)) return 'already-done';
-  if (existing) return 'already-running';
+  if (existing && ACTIVE_STATES.includes(existing.runtimeStatus)) return 'already-running';
+  if (existing && existing.runtimeStatus === 'Completed') return 'already-done';
+  return client.start(name, instanceId, input);
+}
+
+/**
+ * Starts a relay unless one of that version is running, or completed with every delivery a success: a late
+ * duplicate of the event is then only acknowledged (`duplicate`), not re-run. A relay that completed with failed
+ * deliveries, or that failed or was terminated, runs again. (A forced re-relay stays available over HTTP.)
+ */
+export async function startRelayOnce(
+  client: OrchestrationClientPort,
+  name: string,
+  instanceId: string,
+  input: unknown,
+): Promise<'started' | 'already-running' | 'already-done'> {
+  const existing = await client.status(instanceId);
+  if (existing && ACTIVE_STATES.includes(existing.runtimeStatus)) return 'already-running';
+  if (existing && existing.runtimeStatus === 'Completed' && (existing.output as { ok?: unknown } | null | undefined)?.ok === true) {
+    return 'already-done';
+  }
   return client.start(name, instanceId, input);
 }
 
@@ -54,21 +77,71 @@ export async function rejectEvent(
   rejection: { readonly eventId?: string; readonly actorId: string; readonly reason: string; readonly detail: string },
 ): Promise<EventHandling> {
   runtime.log.warn(rejection.detail);
-  // The refused event's own id or sender may be what broke the rules: only what the audit accepts is recorded.
-  const eventId = rejection.eventId !== undefined && AUDITABLE_EVENT_ID.test(rejection.eventId) ? rejection.eventId : undefined;
-  const actorId = /^[^\x00-\x1f\x7f]{1,256}$/.test(rejection.actorId) ? rejection.actorId : 'invalid-sender';
+  await appendEventRecord(runtime, 'Rejected', rejection);
+  return { result: 'rejected', detail: rejection.detail };
+}
+
+/**
+ * Acknowledges an event the relay does not act on (not a configured source, a type it does not handle, a version
+ * its own rotation relays): logged at information level and audited as `reject-event`/`Ignored`.
+ */
+export async function ignoreEvent(
+  runtime: Pick<RelayRuntime, 'log' | 'audit' | 'now'>,
+  ignored: { readonly eventId?: string; readonly actorId: string; readonly reason: string; readonly detail: string },
+): Promise<EventHandling> {
+  runtime.log.info(ignored.detail);
+  await appendEventRecord(runtime, 'Ignored', ignored);
+  return { result: 'ignored', detail: ignored.detail };
+}
+
+/**
+ * Acknowledges a duplicate event (its work is running or done): logged and audited as `reject-event`/`Duplicate`,
+ * with the instance that does (or did) the work.
+ */
+export async function duplicateEvent(
+  runtime: Pick<RelayRuntime, 'log' | 'audit' | 'now'>,
+  duplicate: {
+    readonly eventId?: string;
+    readonly actorId: string;
+    readonly reason: 'already-running' | 'already-done';
+    readonly instanceId: string;
+    readonly detail: string;
+    readonly ref?: { readonly sourceId: string; readonly vaultUrl: string; readonly name: string; readonly version?: string };
+  },
+): Promise<EventHandling> {
+  runtime.log.info(duplicate.detail);
+  await appendEventRecord(runtime, 'Duplicate', duplicate);
+  return { result: 'duplicate', instanceId: duplicate.instanceId, detail: duplicate.detail };
+}
+
+async function appendEventRecord(
+  runtime: Pick<RelayRuntime, 'audit' | 'now'>,
+  status: 'Rejected' | 'Ignored' | 'Duplicate',
+  record: {
+    readonly eventId?: string;
+    readonly actorId: string;
+    readonly reason: string;
+    readonly detail: string;
+    readonly instanceId?: string;
+    readonly ref?: { readonly sourceId: string; readonly vaultUrl: string; readonly name: string; readonly version?: string };
+  },
+): Promise<void> {
+  // The event's own id or sender may be what broke the rules: only what the audit accepts is recorded.
+  const eventId = record.eventId !== undefined && AUDITABLE_EVENT_ID.test(record.eventId) ? record.eventId : undefined;
+  const actorId = /^[^\x00-\x1f\x7f]{1,256}$/.test(record.actorId) ? record.actorId : 'invalid-sender';
   await runtime.audit.append([
     {
       action: 'reject-event',
-      status: 'Rejected',
+      status,
       cause: { actor: { kind: 'event', id: actorId }, trigger: 'event', ...(eventId ? { eventId } : {}) },
-      instanceId: `event:${eventId ?? (rejection.eventId === undefined ? 'unknown' : 'invalid-id')}`,
+      instanceId: record.instanceId ?? `event:${eventId ?? (record.eventId === undefined ? 'unknown' : 'invalid-id')}`,
       at: runtime.now().toISOString(),
-      reason: rejection.reason,
-      message: rejection.detail,
+      ...(record.ref ? { ref: record.ref } : {}),
+      reason: record.reason,
+      // Only a refusal is an error; the audit schema keeps messages for failures.
+      ...(status === 'Rejected' ? { message: record.detail } : {}),
     },
   ]);
-  return { result: 'rejected', detail: rejection.detail };
 }
 
 /** The `id` of a raw event, when it has a string one (capped). */

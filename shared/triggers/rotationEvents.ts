@@ -3,7 +3,8 @@ import { ORCHESTRATIONS, relayInstanceId, rotateInstanceId } from '../orchestrat
 import type { Cause, RelayInput, RotateInput } from '../orchestrations/types.js';
 import type { RelayRuntime } from '../runtime.js';
 import type { EventHandling, OrchestrationClientPort } from './ports.js';
-import { eventIdOf, rejectEvent, startOnce } from './ports.js';
+import { planDeliveries } from '../domain/plan.js';
+import { duplicateEvent, eventIdOf, rejectEvent, startOnce, startRelayOnce } from './ports.js';
 
 /**
  * Handles one credential-rotation CloudEvent (`SecretRelay.CredentialRotated` / `SecretRelay.RotationRequested`).
@@ -36,6 +37,29 @@ export async function handleRotationEvent(
   }
   const cause: Cause = { actor: { kind: 'event', id: event.source }, eventId: event.id, trigger: 'event' };
   const targets = event.data.targets;
+  const ref = { sourceId: source.id, vaultUrl: source.vaultUrl, name: event.data.name };
+  if (targets && event.type === 'SecretRelay.RotationRequested') {
+    // The rotation's new version reaches the targets only through this rotation: it goes to every routed target.
+    return rejectEvent(runtime, {
+      eventId: event.id,
+      actorId: event.source,
+      reason: 'targets-not-allowed',
+      detail: `rejected ${event.type} ${event.id}: data.targets cannot restrict a rotation (every routed target must receive the new version); send it without targets`,
+    });
+  }
+  if (targets) {
+    const latest = await runtime.source(source.id).getLatestProperties(event.data.name);
+    const routed = new Set(planDeliveries(runtime.config, { sourceId: source.id, name: event.data.name, tags: latest?.tags ?? {} }).map((d) => d.targetId));
+    const unrouted = targets.filter((id) => !routed.has(id));
+    if (unrouted.length > 0) {
+      return rejectEvent(runtime, {
+        eventId: event.id,
+        actorId: event.source,
+        reason: 'unknown-targets',
+        detail: `rejected ${event.type} ${event.id}: data.targets names target(s) no route sends ${source.id}/${event.data.name} to: ${unrouted.map((t) => `"${t.slice(0, 64)}"`).join(', ')}`,
+      });
+    }
+  }
 
   if (event.type === 'SecretRelay.CredentialRotated') {
     let version = event.data.version;
@@ -57,17 +81,30 @@ export async function handleRotationEvent(
       cause,
       ...(targets ? { targets } : {}),
     };
-    const started = await client.start(ORCHESTRATIONS.relaySecretVersion, instanceId, input);
-    const detail = started === 'started' ? `relay ${instanceId} started` : `relay ${instanceId} is already running`;
+    const started = await startRelayOnce(client, ORCHESTRATIONS.relaySecretVersion, instanceId, input);
+    if (started !== 'started') {
+      const detail = `duplicate event ${event.id}: relay ${instanceId} ${started === 'already-running' ? 'is already running' : 'already delivered this version'}`;
+      return duplicateEvent(runtime, { eventId: event.id, actorId: event.source, reason: started, instanceId, detail, ref: { ...ref, version } });
+    }
+    const detail = `relay ${instanceId} started`;
     runtime.log.info(detail);
-    return { result: started === 'started' ? 'started' : 'duplicate', instanceId, detail };
+    return { result: 'started', instanceId, detail };
   }
 
   // RotationRequested: one rotation per event id, however often the event is delivered.
   const instanceId = rotateInstanceId(source.id, event.data.name, `event-${event.id}`);
-  const input: RotateInput = { sourceId: source.id, name: event.data.name, cause: { ...cause, trigger: 'rotation' }, ...(targets ? { targets } : {}) };
+  const input: RotateInput = {
+    sourceId: source.id,
+    name: event.data.name,
+    cause: { ...cause, trigger: 'rotation' },
+    ...(event.data.reason !== undefined ? { requestReason: event.data.reason } : {}),
+  };
   const started = await startOnce(client, ORCHESTRATIONS.rotateCredential, instanceId, input);
-  const detail = started === 'started' ? `rotation ${instanceId} started` : `duplicate event ${event.id}: rotation ${instanceId} is ${started}`;
+  if (started !== 'started') {
+    const detail = `duplicate event ${event.id}: rotation ${instanceId} is ${started}`;
+    return duplicateEvent(runtime, { eventId: event.id, actorId: event.source, reason: started, instanceId, detail, ref });
+  }
+  const detail = `rotation ${instanceId} started${event.data.reason !== undefined ? ` (reason given: ${JSON.stringify(event.data.reason.slice(0, 200))})` : ''}`;
   runtime.log.info(detail);
-  return { result: started === 'started' ? 'started' : 'duplicate', instanceId, detail };
+  return { result: 'started', instanceId, detail };
 }

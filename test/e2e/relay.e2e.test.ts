@@ -91,14 +91,11 @@ describe('duplicate and late events', () => {
     const rerun = await relayed('app-beta', v2.version);
     expect(rerun.runtimeStatus).toBe('Completed');
 
-    // The older version's event, delivered late.
+    // The older version's event, delivered late: its relay completed successfully before, so it is only acknowledged.
     expect(accepted(await e2e.postEvents('keyVaultEvents', [newVersionEvent(platformUrl, 'app-beta', v1.version, 'late-1')]))).toBe(true);
-    const late = await relayed('app-beta', v1.version);
-    const outcomes = (late.output as { outcomes: { status: string }[] }).outcomes;
-    // SkippedNewerPresent everywhere; UpToDate only where Event Grid's at-least-once redelivery of v1 raced v2's relay.
-    expect(outcomes).toHaveLength(3);
-    expect(outcomes.every((o) => o.status === 'SkippedNewerPresent' || o.status === 'UpToDate')).toBe(true);
-    expect(outcomes.some((o) => o.status === 'SkippedNewerPresent')).toBe(true);
+    const duplicates = (await auditRecords('app-beta')).filter((r) => r.action === 'reject-event' && r.status === 'Duplicate');
+    expect(duplicates.some((r) => r.cause.eventId === 'late-1' && r.cause.instanceId === relayInstanceId('platform', 'app-beta', v1.version))).toBe(true);
+    expect(duplicates.some((r) => r.cause.eventId === 'dup-1')).toBe(true);
 
     // Exactly one target version per source version, the newest one current everywhere.
     for (const [vault, name] of [['contoso', 'app-beta'], ['fabrikam', 'fabrikam--app-beta']] as const) {
@@ -149,6 +146,36 @@ describe('manual rotation over HTTP', () => {
     expect(relay?.parentInstanceId).toBe(id);
     await expect.poll(() => e2e.logs.some((l) => l.includes(`app-gamma@${source.properties.version}: written by rotation`))).toBe(true);
     expect((await versionsOf(e2e.vault('contoso'), 'app-gamma'))).toHaveLength(1);
+  });
+
+  it('refuses a rotation restricted with targets, and a relay naming a target the secret is not routed to, with 400 naming targets', async () => {
+    const rotate = await e2e.call('POST', '/rotations', { source: 'platform', name: 'app-gamma', mode: 'rotate', targets: ['contoso'] });
+    expect(rotate.status).toBe(400);
+    expect(rotate.json.message).toContain('$.targets');
+    const unknown = await e2e.call('POST', '/rotations', { source: 'platform', name: 'app-gamma', mode: 'relay', targets: ['nowhere'] });
+    expect(unknown.status).toBe(400);
+    expect(unknown.json.message).toContain('$.targets');
+  });
+
+  it('a burst of 503s on the source write delays a rotation but does not lose it', async () => {
+    // More 503s than the SDK's own retries absorb: the first attempt of the activity fails, the orchestration retries it.
+    e2e.stack.keyVault.addFault({ vault: 'platform', operation: 'setSecret', times: 5, effect: { kind: 'error', error: { status: 503, code: 'ServiceUnavailable' } } });
+    try {
+      const started = await e2e.call('POST', '/rotations', { source: 'platform', name: 'app-iota', mode: 'rotate' });
+      expect(started.status).toBe(202);
+      const done = await e2e.stack.host.waitForInstance(started.json.id, WAIT);
+      expect(done.runtimeStatus).toBe('Completed');
+      expect(e2e.stack.keyVault.listFaults()).toHaveLength(0);
+      const status = await e2e.call('GET', `/rotations/${encodeURIComponent(started.json.id)}`);
+      expect(status.json).toMatchObject({ ok: true, result: 'succeeded' });
+      const source = await e2e.vault('platform').getSecret('app-iota');
+      e2e.remember(source.value!);
+      expect((await e2e.vault('contoso').getSecret('app-iota')).value).toBe(source.value);
+      const rotations = (await auditRecords('app-iota')).filter((r) => r.action === 'rotate');
+      expect(rotations.map((r) => r.status)).toEqual(['Rotated']);
+    } finally {
+      e2e.stack.keyVault.clearFaults();
+    }
   });
 
   it('answers 400 naming the problem for an invalid body', async () => {
@@ -228,7 +255,76 @@ describe('reconciliation', () => {
   });
 });
 
+describe('two relays of one secret', () => {
+  it('never roll a target back: v2 then v1 20 ms later, with 300 ms latency on the targets\' setSecret', async () => {
+    const names = ['app-race-a', 'app-race-b', 'app-race-c'];
+    const platformUrl = e2e.stack.info.keyVault.vaults.platform!;
+    // Both versions exist before any event (created without events, usually in the same second).
+    const created = names.map((name) => {
+      const v1 = e2e.remember(newValue('race1'));
+      const v2 = e2e.remember(newValue('race2'));
+      const first = e2e.stack.keyVault.createSecret('platform', name, v1, { emitEvent: false });
+      const second = e2e.stack.keyVault.createSecret('platform', name, v2, { emitEvent: false });
+      return { name, v1: { version: first.version, value: v1 }, v2: { version: second.version, value: v2 } };
+    });
+    for (const vault of ['contoso', 'fabrikam']) {
+      e2e.stack.keyVault.addFault({ vault, operation: 'setSecret', effect: { kind: 'latency', latencyInMs: 300 } });
+    }
+    try {
+      await Promise.all(
+        created.map(async ({ name, v1, v2 }, i) => {
+          expect(accepted(await e2e.postEvents('keyVaultEvents', [newVersionEvent(platformUrl, name, v2.version, `race-${i}-v2`)]))).toBe(true);
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          expect(accepted(await e2e.postEvents('keyVaultEvents', [newVersionEvent(platformUrl, name, v1.version, `race-${i}-v1`)]))).toBe(true);
+        }),
+      );
+      for (const { name, v1, v2 } of created) {
+        await relayed(name, v2.version);
+        await relayed(name, v1.version);
+      }
+    } finally {
+      e2e.stack.keyVault.clearFaults();
+    }
+    for (const { name, v2 } of created) {
+      for (const [vault, target] of [['contoso', name], ['fabrikam', `fabrikam--${name}`]] as const) {
+        expect((await e2e.vault(vault).getSecret(target)).value, `${vault}/${target}`).toBe(v2.value);
+      }
+      expect(decoded((await k8sSecret(name)).data, 'value')).toBe(v2.value);
+      // The status API and a forced relay agree with what the targets hold.
+      const status = await e2e.call('GET', `/secrets/platform/${name}`);
+      expect(status.json.targets.map((t: { heldVersion: string; inSync: boolean }) => [t.heldVersion, t.inSync])).toEqual([
+        [v2.version, true],
+        [v2.version, true],
+        [v2.version, true],
+      ]);
+    }
+  });
+});
+
 describe('failure isolation', () => {
+  it('audits each delivery as soon as its outcome is known, not behind the slowest target', async () => {
+    // fabrikam answers 503 until the test clears the fault: the relay cannot finish before that, yet contoso's
+    // delivery record must already be in the trail.
+    e2e.stack.keyVault.addFault({ vault: 'fabrikam', operation: 'setSecret', effect: { kind: 'error', error: { status: 503, code: 'ServiceUnavailable' } } });
+    try {
+      const { version } = await setSource('app-zeta', 'zeta');
+      const relayId = relayInstanceId('platform', 'app-zeta', version);
+      await expect
+        .poll(async () => (await auditRecords('app-zeta')).some((r) => r.action === 'deliver' && r.target?.id === 'contoso'), { timeout: WAIT, interval: 100 })
+        .toBe(true);
+      expect(e2e.stack.host.getInstance(relayId)?.runtimeStatus).toBe('Running');
+      expect((await auditRecords('app-zeta')).some((r) => r.target?.id === 'fabrikam')).toBe(false);
+      e2e.stack.keyVault.clearFaults();
+      const done = await relayed('app-zeta', version);
+      expect(done.runtimeStatus).toBe('Completed');
+      const records = (await auditRecords('app-zeta')).filter((r) => r.action === 'deliver');
+      // One record per delivery, none twice.
+      expect(records.map((r) => r.target?.id).sort()).toEqual(['contoso', 'edge-1-apps', 'fabrikam']);
+    } finally {
+      e2e.stack.keyVault.clearFaults();
+    }
+  });
+
   it('one target failing does not block the others and is reported with its status', async () => {
     e2e.stack.keyVault.addFault({ vault: 'fabrikam', operation: 'setSecret', effect: { kind: 'forbidden', innerCode: 'ForbiddenByRbac' } });
     // contoso answers 503 twice: transient, retried by the orchestration, then delivered.
@@ -250,10 +346,17 @@ describe('failure isolation', () => {
 
       const status = await e2e.call('GET', `/rotations/${encodeURIComponent(relayInstanceId('platform', 'app-eps', version))}`);
       expect(status.json.ok).toBe(false);
+      // A relay with a failed delivery does not read as a plain success, and the failure carries its hint.
+      expect(status.json).toMatchObject({ runtimeStatus: 'Completed', result: 'failed-deliveries', failed: 1 });
+      const denied = status.json.outcomes.find((o: { targetId: string }) => o.targetId === 'fabrikam');
+      expect(denied.hint).toMatch(/Grant the relay identity write access/);
       expect(status.json.counts).toMatchObject({ Created: 2, FailedAccessDenied: 1 });
       const failed = (await auditRecords('app-eps')).find((r) => r.target?.id === 'fabrikam');
       expect(failed?.status).toBe('FailedAccessDenied');
-      expect(e2e.logs.some((l) => l.includes('fabrikam') && l.includes('FailedAccessDenied'))).toBe(true);
+      // Logged at error level with the hint (never an information line without a message).
+      const line = e2e.logs.find((l) => l.includes('fabrikam') && l.includes('FailedAccessDenied') && l.includes('hint:'));
+      expect(line).toBeDefined();
+      expect(line).toMatch(/Grant the relay identity write access/);
     } finally {
       e2e.stack.keyVault.clearFaults();
     }

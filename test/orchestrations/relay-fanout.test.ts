@@ -145,12 +145,9 @@ describe(`one source version to ${TARGETS} Key Vault targets (more than ${MAX_DE
     expect(logs.some((line) => line.includes(value))).toBe(false);
   });
 
-  it('a second run of the same version (the event posted again) finds every target UpToDate and writes nothing', async () => {
+  it('the event posted again after the relay succeeded is acknowledged as a duplicate and runs nothing', async () => {
     expect(relayId).toBeDefined();
     const before = stack.host.getInstance(relayId)!;
-    const partExecutions = parts(relayId).map((p) => p.executionId);
-    const writesBefore = setSecretCalls();
-
     const response = await fetch(stack.host.eventGridUrl('keyVaultEvents'), {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'aeg-event-type': 'Notification' },
@@ -158,6 +155,22 @@ describe(`one source version to ${TARGETS} Key Vault targets (more than ${MAX_DE
     });
     expect(response.status).toBeGreaterThanOrEqual(200);
     expect(response.status).toBeLessThanOrEqual(204);
+    expect(stack.host.getInstance(relayId)?.executionId).toBe(before.executionId);
+    expect(logs.some((line) => line.includes(`duplicate event repost-${version}`) && line.includes('already delivered this version'))).toBe(true);
+  });
+
+  it('a forced relay of the same version over HTTP finds every target UpToDate and writes nothing', async () => {
+    expect(relayId).toBeDefined();
+    const before = stack.host.getInstance(relayId)!;
+    const partExecutions = parts(relayId).map((p) => p.executionId);
+    const writesBefore = setSecretCalls();
+
+    const response = await fetch(`${stack.info.functions.baseUrl}/api/rotations`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-functions-key': stack.info.functions.key },
+      body: JSON.stringify({ source: 'platform', name: SECRET, mode: 'relay' }),
+    });
+    expect(response.status).toBe(202);
     // The completed instance is started again under the same id: a new execution.
     await expect.poll(() => stack.host.getInstance(relayId)?.executionId, { timeout: WAIT }).not.toBe(before.executionId);
     const done = await stack.host.waitForInstance(relayId, WAIT);

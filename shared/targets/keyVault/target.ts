@@ -23,10 +23,13 @@ import {
 } from './errors.js';
 import type { KeyVaultSecretsApi } from './secretsApi.js';
 import {
+  ambiguousHeads,
   dateFromUnixSeconds,
   deletedInfoFrom,
   latestVersionOf,
   marksFromTags,
+  oldestSourceAmong,
+  sameTags,
   TAG_REPLACES,
   tagsFromMarks,
   versionInfoFrom,
@@ -187,7 +190,8 @@ export class KeyVaultTarget implements TargetClient {
       }
       return found;
     }, { notFound: () => [] });
-    const latest = latestVersionOf(versions);
+    const ambiguous = ambiguousHeads(versions);
+    const latest = ambiguous.length > 0 ? await this.currentAmong(name, ambiguous, abortSignal) : latestVersionOf(versions);
     if (!latest) {
       const deleted = await this.call('getDeletedSecret', name, async () => deletedInfoFrom(await this.api.getDeletedSecret(name, { abortSignal })), {
         notFound: () => undefined,
@@ -208,6 +212,28 @@ export class KeyVaultTarget implements TargetClient {
       return older !== undefined && (wanted === undefined || older.source === wanted);
     });
     return { observation: previouslyOwned ? { state: 'present', previouslyOwned: true, ...disabled } : { state: 'present', ...disabled }, ...current };
+  }
+
+  /**
+   * Which of several same-second heads the vault serves as current: its secret list carries the current version's
+   * tags (one list walk, only in this rare case). If the vault cannot say, assume the oldest source version, so a
+   * rollback is never mistaken for "in sync" (the next delivery of the newest version then rewrites it).
+   * Permission: secrets/readMetadata.
+   */
+  private async currentAmong(
+    name: string,
+    heads: readonly SecretVersionInfo[],
+    abortSignal: AbortSignal | undefined,
+  ): Promise<SecretVersionInfo | undefined> {
+    const wanted = name.toLowerCase();
+    const current = await this.call('listPropertiesOfSecrets', name, async () => {
+      for await (const properties of this.api.listPropertiesOfSecrets({ abortSignal })) {
+        if (properties.name.toLowerCase() === wanted) return { ...(properties.tags ?? {}) };
+      }
+      return undefined;
+    });
+    const match = current ? heads.find((head) => sameTags(head.tags, current)) : undefined;
+    return match ?? oldestSourceAmong(heads);
   }
 
   private async recover(name: string, abortSignal: AbortSignal | undefined): Promise<void> {

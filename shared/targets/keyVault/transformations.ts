@@ -110,8 +110,9 @@ export function tagsFromMarks(marks: OwnershipMarks): Record<string, string> {
  * The current version among a secret's versions: the newest by creation time. Key Vault times have 1-second
  * resolution, so two versions created in the same second tie. A version whose `relay-replaces` names the other tied
  * version is the newer; otherwise the tie goes to the version without relay marks (an overwrite behind the
- * relay's back is then repaired, at worst with one extra write), then to the newest recorded source version.
- * Undefined for an empty list.
+ * relay's back is then repaired, at worst with one extra write), then to the newest recorded source version. That
+ * last rule is a guess: when tied heads hold different source versions (`ambiguousHeads`) the Key Vault target asks
+ * the vault instead. Undefined for an empty list.
  */
 export function latestVersionOf(versions: readonly SecretVersionInfo[]): SecretVersionInfo | undefined {
   const newest = Math.max(...versions.map((v) => v.createdOn));
@@ -124,6 +125,38 @@ export function latestVersionOf(versions: readonly SecretVersionInfo[]): SecretV
     if (!best || compareForLatest(candidate, best) > 0) best = candidate;
   }
   return best;
+}
+
+/**
+ * The same-second heads that carry relay marks of *different* source versions (two writers raced, each replacing the
+ * same version): the version list cannot tell which the vault serves as current, only the vault can. Empty when
+ * `latestVersionOf` is unambiguous.
+ */
+export function ambiguousHeads(versions: readonly SecretVersionInfo[]): SecretVersionInfo[] {
+  if (versions.length < 2) return [];
+  const newest = Math.max(...versions.map((v) => v.createdOn));
+  const tied = versions.filter((v) => v.createdOn === newest);
+  const replaced = new Set(tied.map((v) => v.tags[TAG_REPLACES]).filter((id): id is string => !!id));
+  const heads = tied.filter((v) => !replaced.has(v.version));
+  if (heads.length < 2 || heads.some((v) => !marksFromTags(v.tags))) return [];
+  const sourceVersions = new Set(heads.map((v) => marksFromTags(v.tags)?.sourceVersion));
+  return sourceVersions.size > 1 ? heads : [];
+}
+
+/** Among ambiguous heads, the one holding the oldest source version: what to assume when the vault cannot say. */
+export function oldestSourceAmong(heads: readonly SecretVersionInfo[]): SecretVersionInfo | undefined {
+  let best: SecretVersionInfo | undefined;
+  for (const head of heads) {
+    const created = marksFromTags(head.tags)?.sourceCreatedOn ?? 0;
+    if (!best || created < (marksFromTags(best.tags)?.sourceCreatedOn ?? 0)) best = head;
+  }
+  return best;
+}
+
+/** True when two tag maps are equal (the vault's secret list carries the current version's tags, not its id). */
+export function sameTags(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((key) => a[key] === b[key]);
 }
 
 function compareForLatest(a: SecretVersionInfo, b: SecretVersionInfo): number {

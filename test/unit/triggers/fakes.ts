@@ -43,7 +43,7 @@ export function fakeRuntime(versions: Record<string, { version: string; tags?: R
     target: () => {
       throw new Error('not used');
     },
-    audit: { append: async (entries: readonly AuditEntry[]) => void audit.push(...entries) },
+    audit: { append: async (entries: readonly AuditEntry[]) => void audit.push(...entries), validate: () => undefined },
     reports: { writeDriftReport: async () => 'reports/x' },
     limits: { maxConcurrent: 50, maxPerEndpoint: 4 },
     generateValue: () => 'unused',
@@ -69,9 +69,9 @@ export function fakeClient() {
       return instances.get(instanceId);
     },
   };
-  const finish = (instanceId: string) => {
+  const finish = (instanceId: string, output: unknown = null, runtimeStatus = 'Completed') => {
     const existing = instances.get(instanceId)!;
-    instances.set(instanceId, { ...existing, runtimeStatus: 'Completed' });
+    instances.set(instanceId, { ...existing, runtimeStatus, output });
   };
   return { client, starts, finish };
 }

@@ -30,13 +30,15 @@ describe('handleKeyVaultEvent', () => {
     expect(logs.join('\n')).toContain('written by rotation rotate:x');
   });
 
-  it('ignores vaults that are not configured sources, with a log line', async () => {
+  it('ignores vaults that are not configured sources, with a log line and a reject-event/Ignored record', async () => {
     const { runtime, logs, audit } = fakeRuntime();
     const { client, starts } = fakeClient();
     const handled = await handleKeyVaultEvent(kvEvent('SecretNewVersionCreated', 'db-password', V1, 'https://contoso.vault.azure.net'), runtime, client);
     expect(handled.result).toBe('ignored');
     expect(starts).toEqual([]);
-    expect(audit).toEqual([]);
+    expect(audit).toEqual([
+      expect.objectContaining({ action: 'reject-event', status: 'Ignored', reason: 'not-a-configured-source', cause: expect.objectContaining({ eventId: 'evt-1' }) }),
+    ]);
     expect(logs.join('\n')).toContain('not a configured source');
   });
 
@@ -51,12 +53,35 @@ describe('handleKeyVaultEvent', () => {
     expect(logs[0]).toContain('rejected Key Vault event evt-1');
   });
 
-  it('acknowledges event types it does not act on without auditing them as rejected', async () => {
+  it('acknowledges event types it does not act on as reject-event/Ignored, not Rejected', async () => {
     const { runtime, audit } = fakeRuntime();
     const { client } = fakeClient();
     const policy = { ...kvEvent('SecretNewVersionCreated', 'db-password', V1), eventType: 'Microsoft.KeyVault.VaultAccessPolicyChanged' };
     expect((await handleKeyVaultEvent(policy, runtime, client)).result).toBe('ignored');
-    expect(audit).toEqual([]);
+    expect(audit.map((a) => [a.action, a.status, a.reason])).toEqual([['reject-event', 'Ignored', 'unsupported-event-type']]);
+  });
+
+  it('acknowledges a late duplicate of a version whose relay succeeded as reject-event/Duplicate without re-running it', async () => {
+    const { runtime, audit } = fakeRuntime({ 'db-password': [{ version: V1 }] });
+    const { client, starts, finish } = fakeClient();
+    const event = kvEvent('SecretNewVersionCreated', 'db-password', V1);
+    expect((await handleKeyVaultEvent(event, runtime, client)).result).toBe('started');
+    finish(`relay:platform:db-password:${V1}`, { ok: true });
+    expect(await handleKeyVaultEvent({ ...event, id: 'evt-2' }, runtime, client)).toMatchObject({ result: 'duplicate', instanceId: `relay:platform:db-password:${V1}` });
+    expect(starts).toHaveLength(1);
+    expect(audit).toEqual([
+      expect.objectContaining({ action: 'reject-event', status: 'Duplicate', reason: 'already-done', instanceId: `relay:platform:db-password:${V1}`, cause: expect.objectContaining({ eventId: 'evt-2' }) }),
+    ]);
+  });
+
+  it('runs a relay again when its earlier run completed with failed deliveries', async () => {
+    const { runtime } = fakeRuntime({ 'db-password': [{ version: V1 }] });
+    const { client, starts, finish } = fakeClient();
+    const event = kvEvent('SecretNewVersionCreated', 'db-password', V1);
+    await handleKeyVaultEvent(event, runtime, client);
+    finish(`relay:platform:db-password:${V1}`, { ok: false });
+    expect((await handleKeyVaultEvent({ ...event, id: 'evt-2' }, runtime, client)).result).toBe('started');
+    expect(starts).toHaveLength(2);
   });
 
   it('rotates on SecretNearExpiry when the route has a rotation policy, once per expiring version', async () => {
@@ -67,6 +92,20 @@ describe('handleKeyVaultEvent', () => {
     finish(`rotate:platform:db-password:near-expiry-${V1}`);
     expect((await handleKeyVaultEvent(event, runtime, client)).result).toBe('duplicate');
     expect(starts.map((s) => s.name)).toEqual(['rotateCredential']);
+  });
+
+  it('a redelivered SecretNearExpiry after a failed rotation starts it again (no already-done for unfinished work)', async () => {
+    const { runtime, audit } = fakeRuntime({ 'db-password': [{ version: V1 }] });
+    const { client, starts, finish } = fakeClient();
+    const event = kvEvent('SecretNearExpiry', 'db-password', V1);
+    const id = `rotate:platform:db-password:near-expiry-${V1}`;
+    await handleKeyVaultEvent(event, runtime, client);
+    finish(id, { ok: false }, 'Failed');
+    expect(await handleKeyVaultEvent({ ...event, id: 'evt-2' }, runtime, client)).toMatchObject({ result: 'started', instanceId: id });
+    expect(starts).toHaveLength(2);
+    finish(id, { ok: true });
+    expect((await handleKeyVaultEvent({ ...event, id: 'evt-3' }, runtime, client)).result).toBe('duplicate');
+    expect(audit.map((a) => [a.action, a.status, a.reason])).toEqual([['reject-event', 'Duplicate', 'already-done']]);
   });
 
   it('audits SecretNearExpiry with a warning when no route rotates the secret', async () => {
@@ -101,13 +140,45 @@ describe('handleRotationEvent', () => {
   it('rotates once per RotationRequested event, even when the event comes again after the rotation finished', async () => {
     const { runtime } = fakeRuntime({ 'db-password': [{ version: V1 }] });
     const { client, starts, finish } = fakeClient();
-    const event = cloudEvent('SecretRelay.RotationRequested', { source: 'platform', name: 'db-password', targets: ['contoso'] });
+    const event = cloudEvent('SecretRelay.RotationRequested', { source: 'platform', name: 'db-password', reason: 'quarterly' });
     const first = await handleRotationEvent(event, runtime, client);
     expect(first).toMatchObject({ result: 'started', instanceId: 'rotate:platform:db-password:event-ce-1' });
     finish(first.instanceId!);
     expect((await handleRotationEvent(event, runtime, client)).result).toBe('duplicate');
     expect(starts).toHaveLength(1);
-    expect(starts[0]!.input).toMatchObject({ targets: ['contoso'] });
+    expect(starts[0]!.input).toMatchObject({ requestReason: 'quarterly' });
+  });
+
+  it('starts a rotation again when its earlier instance failed or was terminated', async () => {
+    const { runtime } = fakeRuntime({ 'db-password': [{ version: V1 }] });
+    const { client, starts, finish } = fakeClient();
+    const event = cloudEvent('SecretRelay.RotationRequested', { source: 'platform', name: 'db-password' });
+    const first = await handleRotationEvent(event, runtime, client);
+    finish(first.instanceId!, null, 'Failed');
+    expect((await handleRotationEvent(event, runtime, client)).result).toBe('started');
+    finish(first.instanceId!, null, 'Terminated');
+    expect((await handleRotationEvent(event, runtime, client)).result).toBe('started');
+    expect(starts).toHaveLength(3);
+  });
+
+  it('refuses a RotationRequested restricted with targets (every routed target must get the new version), naming targets', async () => {
+    const { runtime, audit } = fakeRuntime({ 'db-password': [{ version: V1 }] });
+    const { client, starts } = fakeClient();
+    const event = cloudEvent('SecretRelay.RotationRequested', { source: 'platform', name: 'db-password', targets: ['contoso'] });
+    const handled = await handleRotationEvent(event, runtime, client);
+    expect(handled.result).toBe('rejected');
+    expect(handled.detail).toContain('data.targets');
+    expect(starts).toEqual([]);
+    expect(audit.map((a) => [a.status, a.reason])).toEqual([['Rejected', 'targets-not-allowed']]);
+  });
+
+  it('refuses a CredentialRotated whose targets name a target the secret is not routed to', async () => {
+    const { runtime, audit } = fakeRuntime({ 'api-key': [{ version: V1 }] });
+    const { client, starts } = fakeClient();
+    const event = cloudEvent('SecretRelay.CredentialRotated', { source: 'platform', name: 'api-key', targets: ['fabrikam'] });
+    expect((await handleRotationEvent(event, runtime, client)).result).toBe('rejected');
+    expect(starts).toEqual([]);
+    expect(audit.map((a) => a.reason)).toEqual(['unknown-targets']);
   });
 
   it('rejects an unknown source and a malformed event, auditing both', async () => {

@@ -1,0 +1,2 @@
+export { blobLeaseLocks } from './blobLeaseLocks.js';
+export type { BlobLeaseLocksOptions } from './blobLeaseLocks.js';

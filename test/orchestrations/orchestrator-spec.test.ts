@@ -1,0 +1,272 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { RelayDelivery, RelayPlan, RelayInput, RotateInput } from '../../shared/orchestrations/types.js';
+import { OrchestrationSpec, type ScheduledActivity } from './specHarness.js';
+
+// Which activities each orchestration schedules, with which retry options, for hand-built histories; results are fed
+// back as the host would. The orchestrations run on the real durable-functions replay code (local engine episodes).
+
+beforeAll(async () => {
+  await import('../../functions/relaySecretVersion.js');
+  await import('../../functions/relayPart.js');
+  await import('../../functions/rotateCredential.js');
+});
+
+const ACTIVITY_RETRY = { firstRetryIntervalInMilliseconds: 2_000, maxNumberOfAttempts: 6, backoffCoefficient: 2, maxRetryIntervalInMilliseconds: 60_000 };
+const DELIVERY_RETRY = { firstRetryIntervalInMilliseconds: 5_000, maxNumberOfAttempts: 4, backoffCoefficient: 3, maxRetryIntervalInMilliseconds: 120_000 };
+const VERSION = '0123456789abcdef0123456789abcdef';
+const REF = { sourceId: 'platform', vaultUrl: 'https://platform.vault.azure.net', name: 'db-password', version: VERSION };
+const CAUSE = { actor: { kind: 'event', id: 'platform' }, eventId: 'evt-1', trigger: 'event' } as const;
+
+function delivery(targetId: string, endpoint: string): RelayDelivery {
+  return {
+    deliveryId: `db/${targetId}/db-password`,
+    routeId: 'db',
+    targetId,
+    kind: 'keyVault',
+    endpoint,
+    placement: { name: 'db-password' },
+    policy: { adopt: false, recoverDeleted: true, versionsToKeep: 1 },
+  };
+}
+
+function delivered(d: RelayDelivery, status: string, extra: Record<string, unknown> = {}) {
+  return {
+    deliveryId: d.deliveryId,
+    routeId: d.routeId,
+    targetId: d.targetId,
+    kind: d.kind,
+    location: `${d.endpoint}/db-password`,
+    status,
+    reason: status === 'Created' ? 'absent' : 'foreign',
+    fingerprint: 'hmac-sha256:k1:abc',
+    audited: true,
+    ...extra,
+  };
+}
+
+const names = (activities: ScheduledActivity[]) => activities.map((a) => a.name);
+
+/**
+ * Fails the activity `taskId` on every remaining attempt (each failure is followed by the host's retry timer, as the
+ * extension writes it, also after the last attempt). Returns the back-off delays seen.
+ */
+async function failEveryAttempt(spec: OrchestrationSpec, first: ScheduledActivity, attempts: number, message: string): Promise<number[]> {
+  const delays: number[] = [];
+  let current = first;
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    spec.fail(current.taskId, current.name, message);
+    const afterFailure = await spec.episode();
+    expect(afterFailure.kind).toBe('running');
+    // Only the retry timer: nothing else is scheduled while an attempt waits.
+    expect(spec.activities()).toEqual([]);
+    const [timer] = spec.timers();
+    delays.push(timer!.delayInMs);
+    spec.fireTimer(timer!.taskId);
+    await spec.episode();
+    if (attempt < attempts) {
+      const [again] = spec.activities().filter((a) => a.name === current.name);
+      expect(again?.input).toEqual(current.input);
+      current = again!;
+    }
+  }
+  return delays;
+}
+
+describe('relaySecretVersion', () => {
+  const contoso = delivery('contoso', 'contoso.vault.azure.net');
+  const fabrikam = delivery('fabrikam', 'fabrikam.vault.azure.net');
+  const contoso2 = { ...delivery('contoso-2', 'contoso.vault.azure.net'), deliveryId: 'db/contoso-2/db-password', placement: { name: 'db-password-2' } };
+  const plan: RelayPlan = { deliveries: [contoso, fabrikam, contoso2], limits: { maxConcurrent: 10, maxPerEndpoint: 1 } };
+  const input: RelayInput = { ref: REF, cause: CAUSE };
+
+  it('plans with retries, delivers in waves with the delivery retry policy, audits only what the deliveries could not, and reports the failure with its hint', async () => {
+    const spec = new OrchestrationSpec('relaySecretVersion', input, `relay:platform:db-password:${VERSION}`);
+    expect((await spec.episode()).kind).toBe('running');
+    expect(spec.activities()).toEqual([{ taskId: 0, name: 'planRelay', input, retryOptions: ACTIVITY_RETRY }]);
+
+    spec.complete(0, plan);
+    await spec.episode();
+    // Wave 1: one delivery per endpoint (maxPerEndpoint 1); each carries the instance id its audit record names.
+    const wave1 = spec.activities();
+    expect(wave1.map((a) => [a.name, (a.input as { delivery: RelayDelivery }).delivery.targetId, a.retryOptions])).toEqual([
+      ['deliverSecret', 'contoso', DELIVERY_RETRY],
+      ['deliverSecret', 'fabrikam', DELIVERY_RETRY],
+    ]);
+    expect(wave1[0]!.input).toMatchObject({ ref: REF, cause: CAUSE, instanceId: spec.instanceId });
+
+    // contoso succeeds (and audited itself); fabrikam keeps failing transiently until the policy is spent.
+    spec.complete(wave1[0]!.taskId, delivered(contoso, 'Created'));
+    const delays = await failEveryAttempt(spec, wave1[1]!, 4, 'FailedUnavailable: deliver on fabrikam.vault.azure.net/db-password: 503');
+    // Back-off 5 s × 3ⁿ between attempts (the timer after the last attempt only ends the retries).
+    expect(delays.slice(0, 3)).toEqual([5_000, 15_000, 45_000]);
+
+    // The exhausted delivery is audited at the end of its wave (the one that succeeded is not audited twice).
+    const audit = spec.activities();
+    expect(names(audit)).toEqual(['appendAudit']);
+    expect(audit[0]!.retryOptions).toEqual(ACTIVITY_RETRY);
+    expect(audit[0]!.input).toEqual([
+      expect.objectContaining({
+        action: 'deliver',
+        status: 'FailedUnavailable',
+        reason: 'retries-exhausted',
+        target: { id: 'fabrikam', kind: 'keyVault', location: 'fabrikam.vault.azure.net/db-password' },
+        instanceId: spec.instanceId,
+      }),
+    ]);
+
+    spec.complete(audit[0]!.taskId, 1);
+    await spec.episode();
+    const wave2 = spec.activities();
+    expect(wave2.map((a) => [a.name, (a.input as { delivery: RelayDelivery }).delivery.targetId])).toEqual([['deliverSecret', 'contoso-2']]);
+
+    spec.complete(wave2[0]!.taskId, delivered(contoso2, 'Created'));
+    const done = await spec.episode();
+    expect(done.kind).toBe('completed');
+    if (done.kind !== 'completed') return;
+    const summary = done.output as { ok: boolean; failed: number; outcomes: { targetId: string; status: string; hint?: string }[] };
+    expect(summary.ok).toBe(false);
+    expect(summary.failed).toBe(1);
+    expect(summary.outcomes.find((o) => o.targetId === 'fabrikam')).toMatchObject({ status: 'FailedUnavailable', hint: expect.stringContaining('reconciliation will retry') });
+    expect(done.customStatus).toMatchObject({ phase: 'done', failed: 1 });
+    // The failure is logged at warning level with the hint.
+    expect(spec.logs.some((l) => l.level === 'warning' && l.message.includes('1 of 3 deliveries failed') && l.message.includes('fabrikam FailedUnavailable'))).toBe(true);
+  });
+
+  it('a delivery whose own audit append failed is audited by the orchestration right after its wave', async () => {
+    const spec = new OrchestrationSpec('relaySecretVersion', input);
+    await spec.episode();
+    spec.complete(0, { ...plan, deliveries: [contoso] });
+    await spec.episode();
+    const [deliver] = spec.activities();
+    spec.complete(deliver!.taskId, delivered(contoso, 'Created', { audited: undefined }));
+    await spec.episode();
+    const [audit] = spec.activities();
+    expect(audit).toMatchObject({ name: 'appendAudit', retryOptions: ACTIVITY_RETRY });
+    expect(audit!.input).toEqual([expect.objectContaining({ action: 'deliver', status: 'Created', fingerprint: 'hmac-sha256:k1:abc' })]);
+    spec.complete(audit!.taskId, 1);
+    const done = await spec.episode();
+    expect(done).toMatchObject({ kind: 'completed', output: { ok: true, failed: 0 } });
+  });
+
+  it('planRelay failing on every attempt ends in an audited PlanFailed, not a lost relay', async () => {
+    const spec = new OrchestrationSpec('relaySecretVersion', input);
+    await spec.episode();
+    const [planTask] = spec.activities();
+    const delays = await failEveryAttempt(spec, planTask!, 6, 'FailedUnavailable: RestError: 503');
+    expect(delays.slice(0, 5)).toEqual([2_000, 4_000, 8_000, 16_000, 32_000]);
+    const [audit] = spec.activities();
+    expect(audit).toMatchObject({ name: 'appendAudit', retryOptions: ACTIVITY_RETRY });
+    expect(audit!.input).toEqual([expect.objectContaining({ action: 'plan', status: 'PlanFailed', reason: 'retries-exhausted' })]);
+    spec.complete(audit!.taskId, 1);
+    const done = await spec.episode();
+    expect(done).toMatchObject({
+      kind: 'completed',
+      output: { ok: false, planned: 0, rejected: { status: 'FailedUnavailable', reason: 'retries-exhausted', hint: expect.any(String) } },
+    });
+  });
+});
+
+describe('relayPart', () => {
+  it('delivers its share with the delivery retry policy and audits an unaudited outcome at the end of the wave', async () => {
+    const contoso = delivery('contoso', 'contoso.vault.azure.net');
+    const fabrikam = delivery('fabrikam', 'fabrikam.vault.azure.net');
+    const spec = new OrchestrationSpec(
+      'relayPart',
+      { ref: REF, cause: CAUSE, deliveries: [contoso, fabrikam], limits: { maxConcurrent: 10, maxPerEndpoint: 4 } },
+      `relay:platform:db-password:${VERSION}:part-0`,
+    );
+    await spec.episode();
+    const wave = spec.activities();
+    expect(wave.map((a) => [a.name, a.retryOptions])).toEqual([
+      ['deliverSecret', DELIVERY_RETRY],
+      ['deliverSecret', DELIVERY_RETRY],
+    ]);
+    expect(wave.every((a) => (a.input as { instanceId: string }).instanceId === spec.instanceId)).toBe(true);
+    // A non-transient failure comes back as a value: no retry, and the activity audited it itself.
+    spec.complete(wave[0]!.taskId, delivered(contoso, 'Created'));
+    spec.complete(wave[1]!.taskId, delivered(fabrikam, 'FailedNotOwned', { hint: 'Rename the target' }));
+    const done = await spec.episode();
+    expect(spec.activities()).toEqual([]);
+    expect(done.kind).toBe('completed');
+    if (done.kind === 'completed') expect((done.output as { status: string }[]).map((o) => o.status)).toEqual(['Created', 'FailedNotOwned']);
+  });
+});
+
+describe('rotateCredential', () => {
+  const input: RotateInput = { sourceId: 'platform', name: 'db-password', cause: { actor: { kind: 'operator', id: 'ops' }, trigger: 'manual' }, targets: ['contoso'] };
+  const newRef = { ...REF, version: 'fedcba9876543210fedcba9876543210' };
+
+  it('a source write that fails then succeeds is retried, audited as Rotated, and relayed to every routed target', async () => {
+    const spec = new OrchestrationSpec('rotateCredential', input, 'rotate:platform:db-password:req-1');
+    await spec.episode();
+    const [rotate] = spec.activities();
+    expect(rotate).toEqual({
+      taskId: 0,
+      name: 'rotateSourceSecret',
+      input: { sourceId: 'platform', name: 'db-password', rotationId: 'rotate:platform:db-password:req-1' },
+      retryOptions: ACTIVITY_RETRY,
+    });
+    spec.fail(0, 'rotateSourceSecret', 'FailedUnavailable: RestError: 503 ServiceUnavailable');
+    await spec.episode();
+    expect(spec.activities()).toEqual([]);
+    const [timer] = spec.timers();
+    expect(timer!.delayInMs).toBe(2_000);
+    spec.fireTimer(timer!.taskId);
+    await spec.episode();
+    const [again] = spec.activities();
+    expect(again).toMatchObject({ name: 'rotateSourceSecret', input: rotate!.input });
+
+    spec.complete(again!.taskId, { ok: true, reused: false, ref: newRef });
+    await spec.episode();
+    const [audit] = spec.activities();
+    expect(audit).toMatchObject({ name: 'appendAudit', retryOptions: ACTIVITY_RETRY });
+    expect(audit!.input).toEqual([expect.objectContaining({ action: 'rotate', status: 'Rotated', reason: 'new-version-written', ref: newRef })]);
+
+    spec.complete(audit!.taskId, 1);
+    await spec.episode();
+    const [relay] = spec.subOrchestrations();
+    expect(relay).toMatchObject({ name: 'relaySecretVersion', instanceId: `relay:platform:db-password:${newRef.version}` });
+    // No targets restriction: the rotation's own event is not relayed, so every routed target must get the version.
+    expect(relay!.input).not.toHaveProperty('targets');
+    expect(relay!.input).toMatchObject({ ref: newRef, cause: { trigger: 'rotation', parentInstanceId: spec.instanceId } });
+
+    spec.completeSubOrchestration(relay!.taskId, { ref: newRef, planned: 2, outcomes: [], counts: { Created: 2 }, ok: true, failed: 0 });
+    const done = await spec.episode();
+    expect(done).toMatchObject({ kind: 'completed', output: { ok: true, ref: newRef } });
+  });
+
+  it('a source write failing on every attempt is audited as RotationFailed and answered with a hint', async () => {
+    const spec = new OrchestrationSpec('rotateCredential', input, 'rotate:platform:db-password:req-2');
+    await spec.episode();
+    const [rotate] = spec.activities();
+    await failEveryAttempt(spec, rotate!, 6, 'FailedUnavailable: RestError: 503 ServiceUnavailable');
+    const [audit] = spec.activities();
+    expect(audit).toMatchObject({ name: 'appendAudit', retryOptions: ACTIVITY_RETRY });
+    expect(audit!.input).toEqual([
+      expect.objectContaining({ action: 'rotate', status: 'RotationFailed', reason: 'retries-exhausted', message: expect.stringContaining('503') }),
+    ]);
+    spec.complete(audit!.taskId, 1);
+    const done = await spec.episode();
+    expect(spec.subOrchestrations()).toEqual([]);
+    expect(done).toMatchObject({ kind: 'completed', output: { ok: false, status: 'FailedUnavailable', reason: 'retries-exhausted', hint: expect.any(String) } });
+    expect(spec.logs.some((l) => l.level === 'error' && l.message.includes('rotation rotate:platform:db-password:req-2 failed'))).toBe(true);
+  });
+
+  it('a relay that fails after the source write is audited as RotationFailed (relay-failed) with a hint to re-relay', async () => {
+    const spec = new OrchestrationSpec('rotateCredential', input, 'rotate:platform:db-password:req-3');
+    await spec.episode();
+    spec.complete(0, { ok: true, reused: false, ref: newRef });
+    await spec.episode();
+    spec.complete(spec.activities()[0]!.taskId, 1);
+    await spec.episode();
+    const [relay] = spec.subOrchestrations();
+    spec.failSubOrchestration(relay!.taskId, 'Activity function appendAudit failed: AuditAppendError: StorageUnavailable');
+    await spec.episode();
+    const [audit] = spec.activities();
+    expect(audit).toMatchObject({ name: 'appendAudit', retryOptions: ACTIVITY_RETRY });
+    expect(audit!.input).toEqual([expect.objectContaining({ action: 'rotate', status: 'RotationFailed', reason: 'relay-failed', ref: newRef })]);
+    spec.complete(audit!.taskId, 1);
+    const done = await spec.episode();
+    expect(done).toMatchObject({ kind: 'completed', output: { ok: false, reason: 'relay-failed', hint: expect.stringContaining('mode "relay"') } });
+  });
+});
