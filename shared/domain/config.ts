@@ -1,3 +1,5 @@
+import { getLocation, parse as parseJsonText, printParseErrorCode } from 'jsonc-parser';
+import type { ParseError } from 'jsonc-parser';
 import { z } from 'zod';
 import { globsIntersect, isValidGlob, routeNamePatterns } from './match.js';
 import {
@@ -230,6 +232,7 @@ export const CONFIG_PROBLEM_CODES = [
   'SCHEMA_INVALID_FORMAT',
   'SCHEMA_OUT_OF_RANGE',
   'SCHEMA_UNKNOWN_FIELD',
+  'SCHEMA_MISSING_FIELD',
   'SCHEMA_INVALID_KEY',
   'DUPLICATE_ID',
   'UNKNOWN_REFERENCE',
@@ -311,7 +314,7 @@ export function validateConfig(raw: unknown): ConfigValidation {
   const rawRoutes = arrayAt(rawRoot, 'routes');
   const sources = v.parseEach(rawSources, SourceConfigSchema, 'sources');
   const targets = v.parseEach(rawTargets, TargetConfigSchema, 'targets');
-  const routes = v.parseEach(rawRoutes, RouteConfigSchema, 'routes');
+  const routes = v.parseEach(rawRoutes, RouteConfigSchema, 'routes', 'targets');
 
   v.duplicateIds(rawSources, 'sources');
   v.duplicateIds(rawTargets, 'targets');
@@ -323,6 +326,7 @@ export function validateConfig(raw: unknown): ConfigValidation {
     targets,
     routes,
     rawRoutes,
+    rawTargets,
     sourceIds: new Set(idsOf(rawSources)),
     targetById: firstById(targets),
     rawTargetIds: new Set(idsOf(rawTargets)),
@@ -332,9 +336,10 @@ export function validateConfig(raw: unknown): ConfigValidation {
   const entries = v.routes(ctx);
   v.collisions(entries);
   v.loops(ctx, entries);
+  v.rawReferences(ctx);
   v.unused(ctx);
 
-  if (v.problems.length === 0 && root.success) {
+  if (v.problems.length === 0 && root.success && !v.salvaged) {
     const config: RelayConfig = {
       ...root.data,
       sources: sources.map((s) => s.value),
@@ -349,6 +354,11 @@ export function validateConfig(raw: unknown): ConfigValidation {
 interface Indexed<T> {
   readonly index: number;
   readonly value: T;
+  /**
+   * Set when the element failed the schema and was salvaged for the semantic checks: the original index of each
+   * remaining element of its list field (a route's `targets`), since unusable elements were left out.
+   */
+  readonly listIndexes?: readonly number[];
 }
 
 interface Context {
@@ -357,6 +367,7 @@ interface Context {
   readonly targets: readonly Indexed<TargetConfig>[];
   readonly routes: readonly Indexed<RouteConfig>[];
   readonly rawRoutes: readonly unknown[];
+  readonly rawTargets: readonly unknown[];
   readonly sourceIds: ReadonlySet<string>;
   readonly targetById: ReadonlyMap<string, TargetConfig>;
   readonly rawTargetIds: ReadonlySet<string>;
@@ -416,19 +427,60 @@ class Validation {
         for (const key of issue.keys) this.error(toJsonPath([...path, key]), 'SCHEMA_UNKNOWN_FIELD', `unknown field "${key}"`);
         continue;
       }
-      const detail = issue.code === 'invalid_key' ? issue.issues[0]?.message : undefined;
-      this.error(toJsonPath(path), schemaCode(issue.code), detail ? `${issue.message}: ${detail}` : issue.message);
+      if (issue.code === 'invalid_type' && issue.input === undefined) {
+        const field = path.at(-1);
+        this.error(toJsonPath(path), 'SCHEMA_MISSING_FIELD', typeof field === 'string' ? `the required field "${field}" is missing` : 'a required value is missing');
+        continue;
+      }
+      this.error(toJsonPath(path), schemaCode(issue.code), humanMessage(issue));
     }
   }
 
-  parseEach<T>(items: readonly unknown[], schema: z.ZodType<T>, section: string): Indexed<T>[] {
+  /** True when some element was only salvaged: the config is then invalid even if no problem was recorded. */
+  salvaged = false;
+
+  /**
+   * Parses each element on its own. An element that fails the schema is reported, then salvaged when its problems
+   * are in fields no semantic check reads (or in list elements that can be left out), so that one schema error does
+   * not hide the reference, template, collision and loop problems of the rest of the element.
+   */
+  parseEach<T>(items: readonly unknown[], schema: z.ZodType<T>, section: string, listField?: string): Indexed<T>[] {
     const out: Indexed<T>[] = [];
     items.forEach((item, index) => {
-      const parsed = schema.safeParse(item);
-      if (parsed.success) out.push({ index, value: parsed.data });
-      else this.schemaIssues(parsed.error.issues, [section, index]);
+      const parsed = schema.safeParse(item, { reportInput: true });
+      if (parsed.success) {
+        out.push({ index, value: parsed.data });
+        return;
+      }
+      this.schemaIssues(parsed.error.issues, [section, index]);
+      const salvaged = salvage(schema, item, parsed.error.issues, listField);
+      if (salvaged) {
+        this.salvaged = true;
+        out.push({ index, ...salvaged });
+      }
     });
     return out;
+  }
+
+  /** Reference checks for what the schema pass left out: routes that could not be parsed, dropped route targets. */
+  rawReferences(ctx: Context): void {
+    const parsed = new Map(ctx.routes.map((r) => [r.index, r] as const));
+    ctx.rawRoutes.forEach((raw, ri) => {
+      if (!isRecord(raw)) return;
+      const route = parsed.get(ri);
+      if (!route && typeof raw['source'] === 'string' && raw['source'] !== '' && !ctx.sourceIds.has(raw['source'])) {
+        this.error(toJsonPath(['routes', ri, 'source']), 'UNKNOWN_REFERENCE', `no source has id "${raw['source']}"`);
+      }
+      const list = Array.isArray(raw['targets']) ? raw['targets'] : [];
+      list.forEach((entry: unknown, ti) => {
+        const covered = route && (route.listIndexes ? route.listIndexes.includes(ti) : true);
+        if (covered || !isRecord(entry)) return;
+        const targetId = entry['target'];
+        if (typeof targetId === 'string' && targetId !== '' && !ctx.rawTargetIds.has(targetId)) {
+          this.error(toJsonPath(['routes', ri, 'targets', ti, 'target']), 'UNKNOWN_REFERENCE', `no target has id "${targetId}"`);
+        }
+      });
+    });
   }
 
   duplicateIds(items: readonly unknown[], section: string): void {
@@ -509,7 +561,7 @@ class Validation {
 
   routes(ctx: Context): Entry[] {
     const entries: Entry[] = [];
-    for (const { index: ri, value: route } of ctx.routes) {
+    for (const { index: ri, value: route, listIndexes } of ctx.routes) {
       if (!ctx.sourceIds.has(route.source)) {
         this.error(toJsonPath(['routes', ri, 'source']), 'UNKNOWN_REFERENCE', `no source has id "${route.source}"`);
       }
@@ -519,7 +571,8 @@ class Validation {
         else this.error(toJsonPath(['routes', ri, 'match', 'globs', gi]), 'GLOB_INVALID', 'globs use Key Vault name characters (letters, digits, "-") and the wildcards "*" and "?"');
       });
       const match = { names: route.match.names, globs };
-      route.targets.forEach((rt, ti) => {
+      route.targets.forEach((rt, k) => {
+        const ti = listIndexes?.[k] ?? k;
         const target = ctx.targetById.get(rt.target);
         if (!target) {
           if (!ctx.rawTargetIds.has(rt.target)) {
@@ -732,10 +785,15 @@ class Validation {
   }
 
   unused(ctx: Context): void {
-    const usedTargets = new Set(ctx.routes.flatMap((r) => r.value.targets.map((t) => t.target)));
-    const usedSources = new Set(ctx.routes.map((r) => r.value.source));
-    for (const { value } of ctx.targets) {
-      if (value.kind === 'kubernetes' && value.cluster.auth.type !== 'aad') usedSources.add(value.cluster.auth.source);
+    // From the raw routes: a route that failed the schema still uses what it names (no false "unused" warning).
+    const rawStrings = (items: readonly unknown[], key: string) =>
+      items.flatMap((item) => (isRecord(item) && typeof item[key] === 'string' ? [item[key]] : []));
+    const rawRouteTargets = ctx.rawRoutes.flatMap((r) => (isRecord(r) && Array.isArray(r['targets']) ? r['targets'] : []));
+    const usedTargets = new Set(rawStrings(rawRouteTargets, 'target'));
+    const usedSources = new Set(rawStrings(ctx.rawRoutes, 'source'));
+    for (const raw of ctx.rawTargets) {
+      const auth = isRecord(raw) && isRecord(raw['cluster']) ? raw['cluster']['auth'] : undefined;
+      if (isRecord(auth) && typeof auth['source'] === 'string') usedSources.add(auth['source']);
     }
     for (const { index, value } of ctx.targets) {
       if (!usedTargets.has(value.id)) this.warn(toJsonPath(['targets', index, 'id']), 'UNUSED_TARGET', `no route delivers to target "${value.id}"`);
@@ -748,6 +806,106 @@ class Validation {
 
 /** Template problems that do not depend on the value of `{name}` (reported once, without naming a case). */
 const UNIVERSAL = new Set<string>(['TEMPLATE_SYNTAX', 'TEMPLATE_UNKNOWN_VARIABLE', 'TEMPLATE_UNKNOWN_FILTER', 'TEMPLATE_ILLEGAL_LITERAL', 'TEMPLATE_ILLEGAL_VARIABLE_VALUE', 'TEMPLATE_NEEDS_LOWER', 'TEMPLATE_EMPTY']);
+
+/**
+ * Fields no semantic check reads: when one fails the schema, the element is still checked with the field's default.
+ * At the top of an element, or of an element of its list field (a route's targets).
+ */
+const NEUTRAL_FIELDS = new Set(['$schema', 'identity', 'writeBudget', 'rotation', 'adopt', 'recoverDeleted', 'versionsToKeep', 'type', 'restartDeployments']);
+/** Record fields whose bad entries can be left out without changing what the checks see of the other entries. */
+const RECORD_FIELDS = new Set(['vars']);
+
+/**
+ * A copy of `raw` without what made it fail, parsed again; undefined when a failing field matters to the semantic
+ * checks (ids, URLs, match, templates). Unknown fields, bad `vars` entries and neutral fields are removed; an
+ * element of `listField` with any other problem is left out, and `listIndexes` maps the rest to their indexes.
+ */
+function salvage<T>(
+  schema: z.ZodType<T>,
+  raw: unknown,
+  issues: readonly z.core.$ZodIssue[],
+  listField: string | undefined,
+): { value: T; listIndexes?: number[] } | undefined {
+  if (!isRecord(raw)) return undefined;
+  const copy = structuredClone(raw);
+  const dropped = new Set<number>();
+  const inList = (path: readonly PropertyKey[]) => listField !== undefined && path[0] === listField && typeof path[1] === 'number';
+  for (const issue of issues) {
+    const path = issue.path;
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) deleteAt(copy, [...path, key]);
+      continue;
+    }
+    const depth = inList(path) ? 2 : 0;
+    const field = path[depth];
+    if (typeof field === 'string' && NEUTRAL_FIELDS.has(field)) deleteAt(copy, path.slice(0, depth + 1));
+    else if (typeof field === 'string' && RECORD_FIELDS.has(field) && path.length > depth + 1) deleteAt(copy, path.slice(0, depth + 2));
+    else if (depth === 2 && path.length > 2) dropped.add(path[1] as number);
+    else return undefined;
+  }
+  let listIndexes: number[] | undefined;
+  if (listField !== undefined && Array.isArray(copy[listField])) {
+    const list = copy[listField] as unknown[];
+    listIndexes = list.map((_, i) => i).filter((i) => !dropped.has(i));
+    copy[listField] = listIndexes.map((i) => list[i]);
+  }
+  const again = schema.safeParse(copy);
+  if (!again.success) return undefined;
+  return listIndexes ? { value: again.data, listIndexes } : { value: again.data };
+}
+
+function deleteAt(root: Record<string, unknown>, path: readonly PropertyKey[]): void {
+  let node: unknown = root;
+  for (const key of path.slice(0, -1)) node = isRecord(node) || Array.isArray(node) ? (node as Record<PropertyKey, unknown>)[key] : undefined;
+  const last = path.at(-1);
+  if (isRecord(node) && last !== undefined) delete node[last as string];
+}
+
+const TYPE_NAMES: Record<string, string> = { string: 'a string', number: 'a number', int: 'an integer', boolean: 'true or false', array: 'an array', object: 'an object', record: 'an object' };
+
+/** What a JSON value is, in words (never the value itself). */
+function kindOf(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'object') return 'an object';
+  if (typeof value === 'number') return Number.isInteger(value) ? `the number ${value}` : 'a number';
+  return TYPE_NAMES[typeof value] ?? typeof value;
+}
+
+const quoteList = (values: readonly unknown[]) => values.map((v) => JSON.stringify(v)).join(', ');
+
+/** A zod issue as a sentence for the operator. Messages the schema wrote itself (formats, refinements) are kept. */
+function humanMessage(issue: z.core.$ZodIssue): string {
+  switch (issue.code) {
+    case 'invalid_type': {
+      const expected = TYPE_NAMES[issue.expected] ?? issue.expected;
+      return `must be ${expected}, not ${kindOf(issue.input)}`;
+    }
+    case 'invalid_value':
+      return issue.values.length === 1 ? `must be ${quoteList(issue.values)}` : `must be one of ${quoteList(issue.values)}`;
+    case 'invalid_union': {
+      const options = (issue as { options?: unknown[] }).options;
+      return Array.isArray(options) ? `must be one of ${quoteList(options)}` : 'does not match any of the allowed forms';
+    }
+    case 'too_small':
+    case 'too_big': {
+      const atLeast = issue.code === 'too_small';
+      const bound = atLeast ? issue.minimum : issue.maximum;
+      const word = atLeast ? (issue.inclusive === false ? 'more than' : 'at least') : issue.inclusive === false ? 'fewer than' : 'at most';
+      if (issue.origin === 'array') return `must have ${word} ${bound} item${Number(bound) === 1 ? '' : 's'}`;
+      if (issue.origin === 'string') return atLeast && Number(bound) === 1 ? 'must not be empty' : `must have ${word} ${bound} characters`;
+      return `must be ${atLeast ? (issue.inclusive === false ? 'greater than' : 'at least') : issue.inclusive === false ? 'less than' : 'at most'} ${bound}`;
+    }
+    case 'invalid_key': {
+      const key = issue.path.at(-1);
+      return `the key ${JSON.stringify(String(key))} is not allowed: ${issue.issues[0]?.message ?? 'invalid key'}`;
+    }
+    case 'not_multiple_of':
+      return `must be a multiple of ${issue.divisor}`;
+    default:
+      return issue.message;
+  }
+}
 
 function schemaCode(code: string): ConfigProblemCode {
   switch (code) {
@@ -831,4 +989,59 @@ function nameShape(template: string, values: Record<string, string>): string {
 
 function normalizeShape(shape: string): string {
   return shape.replace(/\{name(\|[a-z]+)*\}/g, '{name}').toLowerCase();
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Config text: JSON syntax errors with line and column, then validation
+// ---------------------------------------------------------------------------------------------------------------
+
+const JSON_ERROR_MESSAGES: Record<string, string> = {
+  InvalidSymbol: 'unexpected character',
+  InvalidNumberFormat: 'invalid number',
+  PropertyNameExpected: 'expected a property name in double quotes',
+  ValueExpected: 'expected a value',
+  ColonExpected: 'expected ":" after the property name',
+  CommaExpected: 'expected "," between values',
+  CloseBraceExpected: 'expected "}" to close the object',
+  CloseBracketExpected: 'expected "]" to close the array',
+  EndOfFileExpected: 'unexpected content after the end of the JSON value',
+  InvalidCommentToken: 'comments are not allowed in JSON',
+  UnexpectedEndOfComment: 'unterminated comment',
+  UnexpectedEndOfString: 'unterminated string',
+  UnexpectedEndOfNumber: 'unterminated number',
+  InvalidUnicode: 'invalid unicode escape',
+  InvalidEscapeCharacter: 'invalid escape character',
+  InvalidCharacter: 'invalid character in a string (control characters must be escaped)',
+};
+
+/** Line and column (1-based) of a character offset. */
+export function lineColumnOf(text: string, offset: number): { line: number; column: number } {
+  const before = text.slice(0, offset);
+  const line = before.split('\n').length;
+  return { line, column: offset - (before.lastIndexOf('\n') + 1) + 1 };
+}
+
+/**
+ * Parses the text of relay.config.json. Strict JSON (no comments, no trailing commas); on failure, every syntax
+ * error with its line, column and the JSON path it is in (code CONFIG_NOT_JSON).
+ */
+export function parseConfigText(text: string): { ok: true; value: unknown } | { ok: false; problems: ConfigProblem[] } {
+  const body = text.startsWith('\uFEFF') ? text.slice(1) : text;
+  const errors: ParseError[] = [];
+  const value: unknown = parseJsonText(body, errors, { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false });
+  if (errors.length === 0) return { ok: true, value };
+  const problems = errors.map((error) => {
+    const { line, column } = lineColumnOf(body, error.offset);
+    const name = printParseErrorCode(error.error);
+    const path = error.offset < body.length ? toJsonPath(getLocation(body, error.offset).path) : '$';
+    return { path, code: 'CONFIG_NOT_JSON' as const, message: `line ${line}, column ${column}: ${JSON_ERROR_MESSAGES[name] ?? name}` };
+  });
+  return { ok: false, problems };
+}
+
+/** {@link parseConfigText} then {@link validateConfig}: every problem of a config file's text in one result. */
+export function validateConfigText(text: string): ConfigValidation {
+  const parsed = parseConfigText(text);
+  if (!parsed.ok) return { ok: false, problems: parsed.problems, warnings: [] };
+  return validateConfig(parsed.value);
 }
