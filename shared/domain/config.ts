@@ -1030,12 +1030,20 @@ export function parseConfigText(text: string): { ok: true; value: unknown } | { 
   const errors: ParseError[] = [];
   const value: unknown = parseJsonText(body, errors, { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false });
   if (errors.length === 0) return { ok: true, value };
-  const problems = errors.map((error) => {
+  const problems: ConfigProblem[] = [];
+  const offsets = new Set<number>();
+  for (const error of errors) {
+    // jsonc-parser may report one mistake twice at the same place (e.g. a trailing comma): keep the first.
+    if (offsets.has(error.offset)) continue;
+    offsets.add(error.offset);
     const { line, column } = lineColumnOf(body, error.offset);
     const name = printParseErrorCode(error.error);
-    const path = error.offset < body.length ? toJsonPath(getLocation(body, error.offset).path) : '$';
-    return { path, code: 'CONFIG_NOT_JSON' as const, message: `line ${line}, column ${column}: ${JSON_ERROR_MESSAGES[name] ?? name}` };
-  });
+    const trailingComma = (name === 'PropertyNameExpected' || name === 'ValueExpected') && body.slice(0, error.offset).trimEnd().endsWith(',');
+    const location = error.offset < body.length ? getLocation(body, error.offset).path : [];
+    const path = toJsonPath(location.filter((key) => key !== ''));
+    const message = trailingComma ? 'a trailing comma is not allowed in JSON' : (JSON_ERROR_MESSAGES[name] ?? name);
+    problems.push({ path, code: 'CONFIG_NOT_JSON', message: `line ${line}, column ${column}: ${message}` });
+  }
   return { ok: false, problems };
 }
 

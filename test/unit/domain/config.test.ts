@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { relayConfigJsonSchema, validateConfig } from '../../../shared/domain/index.js';
+import { parseConfigText, relayConfigJsonSchema, validateConfig, validateConfigText } from '../../../shared/domain/index.js';
 import type { ConfigProblem, ConfigValidation } from '../../../shared/domain/index.js';
 
 const fixture = (name: string): unknown => JSON.parse(readFileSync(new URL(`../../fixtures/config/${name}`, import.meta.url), 'utf8'));
@@ -94,10 +94,71 @@ describe('validateConfig: all problems at once', () => {
   });
 });
 
+const fixtureText = (name: string): string => readFileSync(new URL(`../../fixtures/config/${name}`, import.meta.url), 'utf8');
+const lines = (problems: readonly ConfigProblem[]) => problems.map((p) => `${p.code} ${p.path}: ${p.message}`);
+
+describe('validateConfigText: every kind of problem in one run', () => {
+  it.each<[string, string[]]>([
+    [
+      'many-problems.json (schema errors next to reference, template and loop errors)',
+      [
+        'SCHEMA_MISSING_FIELD $.sources[2].vaultUrl: the required field "vaultUrl" is missing',
+        'SCHEMA_OUT_OF_RANGE $.targets[0].writeBudget.writes: must be at least 1',
+        'SCHEMA_UNKNOWN_FIELD $.targets[3].namespce: unknown field "namespce"',
+        'SCHEMA_UNKNOWN_FIELD $.routes[0].targets[0].adpot: unknown field "adpot"',
+        'SCHEMA_OUT_OF_RANGE $.routes[0].targets[2].versionsToKeep: must be at least 1',
+        'SCHEMA_OUT_OF_RANGE $.routes[0].rotation.length: must be at least 8',
+        'SCHEMA_INVALID_TYPE $.routes[2].match.names: must be an array, not a string',
+        'SCHEMA_MISSING_FIELD $.routes[3].source: the required field "source" is missing',
+        'SCHEMA_INVALID_TYPE $.routes[3].targets[0].name: must be a string, not the number 42',
+        'UNKNOWN_REFERENCE $.routes[0].targets[1].target: no target has id "nope"',
+        'TEMPLATE_UNKNOWN_VARIABLE $.routes[0].targets[2].name: unknown placeholder {tenant} (known: {source}, {target}, {name})',
+        'ROUTING_LOOP $.routes[0].targets[0].target: writes "contoso--db-password" into vault contoso.vault.azure.net, which is source "contoso-src"; $.routes[1] ("back") would match it and relay it again',
+        'UNKNOWN_REFERENCE $.routes[2].source: no source has id "platfrom"',
+      ],
+    ],
+    [
+      'syntax-errors.json (a missing comma and a trailing comma)',
+      ['CONFIG_NOT_JSON $.targets[0].kind: line 6, column 23: expected "," between values', 'CONFIG_NOT_JSON $: line 9, column 1: a trailing comma is not allowed in JSON'],
+    ],
+  ])('%s', (name, expected) => {
+    const result = validateConfigText(fixtureText(name.split(' ')[0]!));
+    expect(lines(problemsOf(result))).toEqual(expected);
+    // The target used only by a route that failed the schema is not "unused".
+    expect(result.warnings).toEqual([]);
+  });
+
+  it.each<[string, string, string]>([
+    ['a missing top-level field', '{"sources": [{"id": "p", "vaultUrl": "https://p.vault.azure.net"}], "targets": []}', 'SCHEMA_MISSING_FIELD $.routes: the required field "routes" is missing'],
+    ['an unknown mode', '{"mode": "cloud", "sources": [{"id": "p", "vaultUrl": "https://p.vault.azure.net"}], "targets": [], "routes": []}', 'SCHEMA_INVALID_VALUE $.mode: must be one of "azure", "local"'],
+    ['an unknown target kind', '{"sources": [{"id": "p", "vaultUrl": "https://p.vault.azure.net"}], "targets": [{"id": "t", "kind": "blob"}], "routes": []}', 'SCHEMA_INVALID_VALUE $.targets[0].kind: must be one of "keyVault", "kubernetes"'],
+    ['no sources', '{"sources": [], "targets": [], "routes": []}', 'SCHEMA_OUT_OF_RANGE $.sources: must have at least 1 item'],
+    ['a wrong type', '{"sources": [{"id": "p", "vaultUrl": true}], "targets": [], "routes": []}', 'SCHEMA_INVALID_TYPE $.sources[0].vaultUrl: must be a string, not true or false'],
+    ['an empty file', '', 'CONFIG_NOT_JSON $: line 1, column 1: expected a value'],
+    ['a comment', '{\n  // note\n  "sources": []\n}', 'CONFIG_NOT_JSON $: line 2, column 3: comments are not allowed in JSON'],
+    ['an unterminated string', '{"sources": [{"id": "p}]}', 'CONFIG_NOT_JSON $.sources[0].id: line 1, column 21: unterminated string'],
+  ])('%s: a message for people', (_label, text, expected) => {
+    expect(lines(problemsOf(validateConfigText(text)))).toContain(expected);
+  });
+
+  it('parses a file with a byte order mark', () => {
+    expect(parseConfigText('\uFEFF{"a": 1}')).toEqual({ ok: true, value: { a: 1 } });
+  });
+
+  it('does not warn about a target whose only route fails the schema', () => {
+    const raw = base();
+    raw.targets.push({ id: 'spare', kind: 'keyVault', vaultUrl: 'https://spare.vault.azure.net' });
+    raw.routes.push({ id: 'r2', source: 'platform', match: { names: 42 }, targets: [{ target: 'spare' }] });
+    const result = validateConfig(raw);
+    expect(codes(problemsOf(result))).toEqual(['SCHEMA_INVALID_TYPE $.routes[1].match.names']);
+    expect(codes(result.warnings)).toEqual([]);
+  });
+});
+
 type Tweak = (c: any) => void;
 describe('validateConfig: one tweak, one problem', () => {
   it.each<[string, Tweak, string[]]>([
-    ['a missing source id (its routes then refer to nothing)', (c) => delete c.sources[0].id, ['SCHEMA_INVALID_TYPE $.sources[0].id', 'UNKNOWN_REFERENCE $.routes[0].source']],
+    ['a missing source id (its routes then refer to nothing)', (c) => delete c.sources[0].id, ['SCHEMA_MISSING_FIELD $.sources[0].id', 'UNKNOWN_REFERENCE $.routes[0].source']],
     ['a misspelt field', (c) => (c.routes[0].targets[0].adpot = true), ['SCHEMA_UNKNOWN_FIELD $.routes[0].targets[0].adpot']],
     ['an unknown Secret type', (c) => (c.routes[0].targets[1].type = 'Basic'), ['SCHEMA_INVALID_VALUE $.routes[0].targets[1].type']],
     ['versionsToKeep 0', (c) => (c.routes[0].targets[1].versionsToKeep = 0), ['SCHEMA_OUT_OF_RANGE $.routes[0].targets[1].versionsToKeep']],
