@@ -1,2 +1,3 @@
-export { runCli, EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE } from './router.js';
-export type { CliIo, CommandEntry, CommandModule } from './router.js';
+export { runCli, createProgram, CliError, EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_UNAVAILABLE } from './router.js';
+export type { CliContext, CliIo, ExitCode, RegisterCommands, RunCliOptions } from './router.js';
+export { DEFAULT_STACK_FILE, readRunningStack } from './stack.js';

@@ -1,6 +1,12 @@
+import { Command, CommanderError } from 'commander';
+
 /**
- * A small command router for the `secret-relay` CLI: a table of commands (words, summary, lazy loader), `--help` at
- * every level, exit codes 0 (ok), 1 (the command found problems), 2 (usage error).
+ * The `secret-relay` program on commander: one module per command group registers its commands on the root
+ * {@link Command}; this module owns the exit codes, where output goes, and how errors become exit codes.
+ *
+ * Exit codes (docs/cli.md): 0 ok; 1 the command ran and found problems (invalid config, broken audit chain);
+ * 2 invalid usage (unknown command or option, a value outside the allowed ones, missing settings);
+ * 3 a service is unreachable or refused the request (the local stack is not running, storage unreachable).
  */
 
 /** Where a command writes. Tests pass a capturing implementation. */
@@ -9,76 +15,83 @@ export interface CliIo {
   err(text: string): void;
 }
 
-/** What a command module exports. */
-export interface CommandModule {
-  /** One or more usage lines, without the program name, e.g. `config check <file> [--json]`. */
-  readonly usage: string;
-  /** Runs the command with the arguments after its words; resolves to the exit code. */
-  run(args: readonly string[], io: CliIo): Promise<number>;
-}
-
-/** One row of the command table: registering a command is adding one of these. */
-export interface CommandEntry {
-  readonly words: readonly string[];
-  readonly summary: string;
-  readonly load: () => Promise<CommandModule>;
-}
-
 export const EXIT_OK = 0;
 export const EXIT_PROBLEMS = 1;
 export const EXIT_USAGE = 2;
+export const EXIT_UNAVAILABLE = 3;
+export type ExitCode = typeof EXIT_OK | typeof EXIT_PROBLEMS | typeof EXIT_USAGE | typeof EXIT_UNAVAILABLE;
 
-const isHelp = (arg: string | undefined): boolean => arg === '--help' || arg === '-h' || arg === 'help';
+/** What command actions get: output, settings and the way to set the exit code of the run. */
+export interface CliContext {
+  readonly io: CliIo;
+  /** Settings source (`process.env` unless a test passes its own). */
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** The program name used in messages (`secret-relay`). */
+  readonly programName: string;
+  /** Sets the exit code of this run (default 0). */
+  exit(code: ExitCode): void;
+}
 
-/** Dispatches `argv` (without node and script) to the matching command of the table. */
-export async function runCli(
-  argv: readonly string[],
-  commands: readonly CommandEntry[],
-  io: CliIo,
-  options: { programName?: string } = {},
-): Promise<number> {
-  const program = options.programName ?? 'secret-relay';
-  const entry = longestMatch(argv, commands);
-  if (!entry) {
-    const words = argv.filter((a) => !a.startsWith('-'));
-    const group = commands.filter((c) => words.length > 0 && words.every((w, i) => c.words[i] === w));
-    if (group.length > 0) {
-      io.out(helpText(program, group));
-      return argv.some(isHelp) ? EXIT_OK : EXIT_USAGE;
+/** A command group module exports one of these: it adds its commands to the root program. */
+export type RegisterCommands = (program: Command, ctx: CliContext) => void;
+
+/**
+ * A failure an action reports to the operator: printed as `secret-relay: <message>` on stderr with its exit code.
+ * With `command`, the command's help follows (for usage errors that commander cannot see, such as settings).
+ */
+export class CliError extends Error {
+  constructor(
+    readonly exitCode: ExitCode,
+    message: string,
+    readonly command?: Command,
+  ) {
+    super(message);
+    this.name = 'CliError';
+  }
+}
+
+export interface RunCliOptions {
+  /** Command groups to register (default: every group of the CLI, from ./commands/index.ts). */
+  readonly groups?: readonly RegisterCommands[];
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  readonly programName?: string;
+}
+
+/** Builds the root program with `groups` registered; commander errors are thrown (exitOverride), never exit. */
+export function createProgram(ctx: CliContext, groups: readonly RegisterCommands[]): Command {
+  const program = new Command(ctx.programName)
+    .description('Secret Relay: check configs and read the audit trail. Exit codes: 0 ok, 1 problems found, 2 invalid usage, 3 service unreachable.')
+    .exitOverride()
+    .configureOutput({ writeOut: (text) => ctx.io.out(text), writeErr: (text) => ctx.io.err(text), outputError: (text, write) => write(text) })
+    .configureHelp({ helpWidth: 110, sortSubcommands: false })
+    .showHelpAfterError()
+    .allowExcessArguments(false);
+  for (const register of groups) register(program, ctx);
+  return program;
+}
+
+/** Runs `argv` (without node and script); resolves to the exit code, never calls `process.exit`. */
+export async function runCli(argv: readonly string[], io: CliIo, options: RunCliOptions = {}): Promise<number> {
+  let code: number = EXIT_OK;
+  const ctx: CliContext = {
+    io,
+    env: options.env ?? process.env,
+    programName: options.programName ?? 'secret-relay',
+    exit: (c) => void (code = c),
+  };
+  const groups = options.groups ?? (await import('./commands/index.js')).COMMAND_GROUPS;
+  const program = createProgram(ctx, groups);
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return code;
+  } catch (error) {
+    // Help asked for (`--help`) is exit 0; help shown because a command is missing, or any parse error, is usage.
+    if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
+    if (error instanceof CliError) {
+      io.err(`${ctx.programName}: ${error.message}\n`);
+      if (error.command) io.err(`\n${error.command.helpInformation()}`);
+      return error.exitCode;
     }
-    if (argv.length === 0 || isHelp(argv[0])) {
-      io.out(helpText(program, commands));
-      return argv.length === 0 ? EXIT_USAGE : EXIT_OK;
-    }
-    io.err(`${program}: unknown command "${argv.join(' ')}"\n\n${helpText(program, commands)}`);
-    return EXIT_USAGE;
+    throw error;
   }
-  const module = await entry.load();
-  const args = argv.slice(entry.words.length);
-  if (args.some((a) => a === '--help' || a === '-h')) {
-    io.out(`${entry.summary}\n\nUsage:\n${indentUsage(program, module.usage)}\n`);
-    return EXIT_OK;
-  }
-  return module.run(args, io);
-}
-
-function longestMatch(argv: readonly string[], commands: readonly CommandEntry[]): CommandEntry | undefined {
-  let best: CommandEntry | undefined;
-  for (const command of commands) {
-    if (command.words.every((w, i) => argv[i] === w) && (!best || command.words.length > best.words.length)) best = command;
-  }
-  return best;
-}
-
-function indentUsage(program: string, usage: string): string {
-  return usage
-    .split('\n')
-    .map((line) => `  ${program} ${line}`)
-    .join('\n');
-}
-
-function helpText(program: string, commands: readonly CommandEntry[]): string {
-  const width = Math.max(...commands.map((c) => c.words.join(' ').length));
-  const rows = commands.map((c) => `  ${c.words.join(' ').padEnd(width)}  ${c.summary}`);
-  return `Usage: ${program} <command> [options]\n\nCommands:\n${rows.join('\n')}\n\nRun "${program} <command> --help" for the options of a command.\n`;
 }

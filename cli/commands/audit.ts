@@ -1,124 +1,140 @@
-import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
-import {
-  AUDIT_ACTIONS,
-  AUDIT_SETTING_NAMES,
-  auditLogFromSettings,
-  type AuditAction,
-  type AuditQueryFilter,
-  type AuditRecord,
-  type AuditStatus,
-  type VerifyReport,
-} from '../../shared/audit/index.js';
-import type { CliIo } from '../router.js';
-import { EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE } from '../router.js';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import type { AuditQueryFilter, AuditRecord, VerifyReport } from '../../shared/audit/index.js';
+import { AUDIT_ACTION_STATUSES, AUDIT_ACTIONS } from '../../shared/audit/schema.js';
+import type { AuditAction, AuditStatus } from '../../shared/audit/schema.js';
+import type { CliContext, CliIo, ExitCode } from '../router.js';
+import { CliError, EXIT_OK, EXIT_PROBLEMS, EXIT_UNAVAILABLE, EXIT_USAGE, runCli } from '../router.js';
+import { DEFAULT_STACK_FILE, readRunningStack } from '../stack.js';
 
 /**
  * `secret-relay audit query|verify`: reads the audit trail in Blob Storage. Settings come from the environment
  * (`AUDIT_STORAGE_CONNECTION_STRING`, or `AUDIT_BLOB_SERVICE_URI` + optional `AUDIT_IDENTITY_CLIENT_ID`;
- * `AUDIT_CONTAINER`), overridden by `--connection-string` / `--container`. Needs read and list on the container.
- * `verify` exits 0 when every chain is intact, 1 when a link is broken; 2 is a usage or settings error.
+ * `AUDIT_CONTAINER`), from the running local stack with `--stack`, overridden by `--connection-string` /
+ * `--container`. Needs read and list on the container. `verify` exits 0 when every chain is intact, 1 when a link is
+ * broken; 2 is a usage or settings error; 3 the storage (or the local stack) cannot be reached.
  */
-export const usage = [
-  'audit query [--secret <name>] [--vault <url|host>] [--target <id>] [--status <S>] [--action <A>] [--from <iso>] [--to <iso>] [--json] [--connection-string <cs>] [--container <name>] [--stack [<stack.json>]]',
-  'audit verify [--from <iso>] [--to <iso>] [--json] [--connection-string <cs>] [--container <name>] [--stack [<stack.json>]]',
-  '--stack reads the storage of the running local stack (`npm start`) from .local/stack.json.',
-].join('\n');
 
-const COMMON = {
-  'connection-string': { type: 'string' },
-  stack: { type: 'boolean' },
-  container: { type: 'string' },
-  from: { type: 'string' },
-  to: { type: 'string' },
-  json: { type: 'boolean' },
-} as const;
+/** Every status an audit record can carry: the union of the closed per-action sets of shared/audit/schema.ts. */
+export const AUDIT_STATUS_CHOICES: readonly AuditStatus[] = [...new Set(Object.values(AUDIT_ACTION_STATUSES).flat())] as AuditStatus[];
 
-const QUERY = {
-  ...COMMON,
-  secret: { type: 'string' },
-  vault: { type: 'string' },
-  target: { type: 'string' },
-  status: { type: 'string' },
-  action: { type: 'string' },
-} as const;
+interface CommonOptions {
+  connectionString?: string;
+  container?: string;
+  stack?: string | true;
+  from?: Date;
+  to?: Date;
+  json?: boolean;
+}
 
-class UsageError extends Error {}
+interface QueryOptions extends CommonOptions {
+  secret?: string;
+  vault?: string;
+  target?: string;
+  status?: AuditStatus;
+  action?: AuditAction;
+}
 
 export interface AuditCommandOptions {
   /** Settings source (default `process.env`). */
   readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
-/** Runs `audit query …` or `audit verify …` (`args` start with the subcommand). Resolves to the exit code. */
+const isoDate = (text: string): Date => {
+  const date = new Date(text);
+  if (Number.isNaN(date.getTime())) throw new InvalidArgumentError('not a date/time (use ISO 8601, e.g. 2025-03-01T10:00:00Z)');
+  return date;
+};
+
+function commonOptions(command: Command): Command {
+  return command
+    .addOption(new Option('--from <iso>', 'only records at or after this time (ISO 8601)').argParser(isoDate))
+    .addOption(new Option('--to <iso>', 'only records before this time (ISO 8601)').argParser(isoDate))
+    .option('--json', 'print the result as JSON')
+    .option('--connection-string <cs>', 'storage connection string (default: AUDIT_STORAGE_CONNECTION_STRING)')
+    .option('--container <name>', 'audit container (default: AUDIT_CONTAINER, else "audit")')
+    .option('--stack [stack.json]', `read the storage of the running local stack (npm start) from ${DEFAULT_STACK_FILE}`);
+}
+
+/** `secret-relay audit …`: the audit group. */
+export function registerAuditCommands(program: Command, ctx: CliContext): void {
+  const audit = program.command('audit').description('Query the audit trail or verify its hash chains');
+
+  commonOptions(
+    audit
+      .command('query')
+      .description('List audit records, oldest first, filtered by secret, vault, target, status, action and time')
+      .option('--secret <name>', 'source secret name')
+      .option('--vault <url|host>', 'source vault URL or host')
+      .option('--target <id>', 'target id')
+      .addOption(new Option('--status <status>', 'record status').choices(AUDIT_STATUS_CHOICES))
+      .addOption(new Option('--action <action>', 'audited action').choices(AUDIT_ACTIONS)),
+  ).action(async (options: QueryOptions, command: Command) => {
+    ctx.exit(await query(options, command, ctx));
+  });
+
+  commonOptions(
+    audit.command('verify').description('Check every hash chain of the trail; exit 1 and name the first broken link when one is broken'),
+  ).action(async (options: CommonOptions) => {
+    ctx.exit(await verify(options, ctx));
+  });
+}
+
+/**
+ * Runs `audit query …` or `audit verify …` (`args` start with the subcommand) and resolves to the exit code; the
+ * same as `secret-relay audit …`, for tests and callers that hold the arguments.
+ */
 export async function run(args: readonly string[], io: CliIo, options: AuditCommandOptions = {}): Promise<number> {
-  const [sub, ...rest] = args;
-  try {
-    if (sub === 'query') return await query(rest, io, options);
-    if (sub === 'verify') return await verify(rest, io, options);
-    throw new UsageError(sub === undefined ? 'missing subcommand' : `unknown subcommand "${sub}"`);
-  } catch (error) {
-    if (error instanceof UsageError || isSettingsError(error)) {
-      io.err(`secret-relay audit: ${(error as Error).message}\n\nUsage:\n${usage.split('\n').map((line) => `  secret-relay ${line}`).join('\n')}\n`);
-      return EXIT_USAGE;
-    }
-    io.err(`secret-relay audit: ${describeFailure(error)}\n`);
-    return EXIT_PROBLEMS;
-  }
+  return runCli(['audit', ...args], io, { groups: [registerAuditCommands], ...(options.env ? { env: options.env } : {}) });
 }
 
-function parse<T extends typeof COMMON | typeof QUERY>(args: readonly string[], spec: T) {
-  try {
-    const { values, positionals } = parseArgs({ args: [...args], options: spec, strict: true, allowPositionals: true });
-    // `--stack` may name a stack.json; any other positional is a mistake.
-    const stack = (values as { stack?: boolean }).stack === true;
-    if (positionals.length > (stack ? 1 : 0)) throw new UsageError(`unexpected argument "${positionals.at(-1)}"`);
-    return { ...values, ...(stack ? { stackFile: positionals[0] ?? '.local/stack.json' } : {}) };
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-}
-
-function logFrom(values: { 'connection-string'?: string; container?: string; stackFile?: string }, options: AuditCommandOptions) {
-  const env = { ...(options.env ?? process.env) };
-  if (values.stackFile !== undefined) {
-    let stack: { storage?: { connectionString?: string; auditContainer?: string } };
-    try {
-      stack = JSON.parse(readFileSync(values.stackFile, 'utf8'));
-    } catch {
-      throw new UsageError(`--stack: cannot read ${values.stackFile}; is the local stack running (npm start)?`);
-    }
+async function logFrom(values: CommonOptions, ctx: CliContext) {
+  const { AUDIT_SETTING_NAMES, auditLogFromSettings } = await import('../../shared/audit/index.js');
+  const env = { ...ctx.env };
+  if (values.stack !== undefined) {
+    const file = values.stack === true ? DEFAULT_STACK_FILE : values.stack;
+    const stack = await readRunningStack(file, { needs: ['storage'] });
     if (stack.storage?.connectionString) env[AUDIT_SETTING_NAMES.connectionString] = stack.storage.connectionString;
     if (stack.storage?.auditContainer) env[AUDIT_SETTING_NAMES.container] = stack.storage.auditContainer;
   }
-  if (values['connection-string'] !== undefined) env[AUDIT_SETTING_NAMES.connectionString] = values['connection-string'];
+  if (values.connectionString !== undefined) env[AUDIT_SETTING_NAMES.connectionString] = values.connectionString;
   if (values.container !== undefined) env[AUDIT_SETTING_NAMES.container] = values.container;
-  return auditLogFromSettings(env);
+  try {
+    return auditLogFromSettings(env);
+  } catch (error) {
+    if (error instanceof Error && error.name === 'AuditSettingsError') throw new CliError(EXIT_USAGE, `audit: ${error.message}`);
+    throw error;
+  }
 }
 
-function dateOf(flag: string, text: string | undefined): Date | undefined {
-  if (text === undefined) return undefined;
-  const date = new Date(text);
-  if (Number.isNaN(date.getTime())) throw new UsageError(`--${flag} is not a date/time (use ISO 8601, e.g. 2025-03-01T10:00:00Z)`);
-  return date;
+/** Runs one storage call; a failure is exit 3 with the storage error code, never a stack trace. */
+async function callStorage<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    throw new CliError(EXIT_UNAVAILABLE, `audit: cannot read the audit container (${describeFailure(error)})`);
+  }
 }
 
-async function query(args: readonly string[], io: CliIo, options: AuditCommandOptions): Promise<number> {
-  const values = parse(args, QUERY);
-  if (values.action !== undefined && !(AUDIT_ACTIONS as string[]).includes(values.action)) {
-    throw new UsageError(`--action must be one of ${AUDIT_ACTIONS.join(', ')}`);
+async function query(options: QueryOptions, command: Command, ctx: CliContext): Promise<ExitCode> {
+  if (options.status !== undefined && options.action !== undefined) {
+    const allowed = AUDIT_ACTION_STATUSES[options.action] as readonly string[];
+    if (!allowed.includes(options.status)) {
+      throw new CliError(EXIT_USAGE, `--status ${options.status} never occurs with --action ${options.action}; its statuses are ${allowed.join(', ')}`, command);
+    }
   }
   const filter: AuditQueryFilter = {
-    secret: values.secret,
-    sourceVault: values.vault,
-    target: values.target,
-    status: values.status as AuditStatus | undefined,
-    action: values.action as AuditAction | undefined,
-    from: dateOf('from', values.from),
-    to: dateOf('to', values.to),
+    secret: options.secret,
+    sourceVault: options.vault,
+    target: options.target,
+    status: options.status,
+    action: options.action,
+    from: options.from,
+    to: options.to,
   };
-  const result = await logFrom(values, options).query(filter);
-  if (values.json) {
+  const log = await logFrom(options, ctx);
+  const result = await callStorage(() => log.query(filter));
+  const io = ctx.io;
+  if (options.json) {
     io.out(`${JSON.stringify(result, null, 2)}\n`);
     return EXIT_OK;
   }
@@ -148,11 +164,11 @@ function table(records: readonly AuditRecord[]): string {
   return `${[line(header), ...rows.map(line)].join('\n')}\n`;
 }
 
-async function verify(args: readonly string[], io: CliIo, options: AuditCommandOptions): Promise<number> {
-  const values = parse(args, COMMON);
-  const report = await logFrom(values, options).verify({ from: dateOf('from', values.from), to: dateOf('to', values.to) });
-  if (values.json) io.out(`${JSON.stringify(report, null, 2)}\n`);
-  else io.out(verifyText(report));
+async function verify(options: CommonOptions, ctx: CliContext): Promise<ExitCode> {
+  const log = await logFrom(options, ctx);
+  const report = await callStorage(() => log.verify({ from: options.from, to: options.to }));
+  if (options.json) ctx.io.out(`${JSON.stringify(report, null, 2)}\n`);
+  else ctx.io.out(verifyText(report));
   return report.ok ? EXIT_OK : EXIT_PROBLEMS;
 }
 
@@ -164,12 +180,7 @@ function verifyText(report: VerifyReport): string {
   return `BROKEN: ${report.firstProblem!.message}\n${counts}; ${report.problems.length} problem(s):\n${lines.join('\n')}\n`;
 }
 
-function isSettingsError(error: unknown): boolean {
-  return error instanceof Error && error.name === 'AuditSettingsError';
-}
-
 function describeFailure(error: unknown): string {
   const e = error as { statusCode?: number; code?: string; details?: { errorCode?: string }; name?: string };
-  const code = e?.details?.errorCode ?? e?.code ?? (e?.statusCode ? `HTTP ${e.statusCode}` : e?.name ?? 'error');
-  return `cannot read the audit container (${code})`;
+  return e?.details?.errorCode ?? e?.code ?? (e?.statusCode ? `HTTP ${e.statusCode}` : (e?.name ?? 'error'));
 }

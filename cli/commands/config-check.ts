@@ -1,38 +1,38 @@
 import { readFile } from 'node:fs/promises';
-import { templateValues, validateConfig, renderTemplate } from '../../shared/domain/index.js';
+import type { Command } from 'commander';
+import { templateValues, validateConfigText, renderTemplate } from '../../shared/domain/index.js';
 import type { ConfigProblem, RelayConfig, RouteConfig } from '../../shared/domain/index.js';
-import type { CliIo } from '../router.js';
-import { EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE } from '../router.js';
+import type { CliContext, CliIo } from '../router.js';
+import { EXIT_OK, EXIT_PROBLEMS } from '../router.js';
 
 /**
- * `secret-relay config check <file>`: validates a config file and prints every problem with its JSON path, or a
- * routing summary (source → route → target: name template / key). Exit 0 when valid (warnings allowed), 1 when not.
- * Prints paths, codes and messages only; it never echoes config values other than ids, URLs, names and templates.
+ * `secret-relay config check <file>`: validates a config file and prints every problem with its JSON path (syntax
+ * errors with line and column), or a routing summary (source → route → target: name template / key). Exit 0 when
+ * valid (warnings allowed), 1 when not. Prints paths, codes and messages only; it never echoes config values other
+ * than ids, URLs, names and templates.
  */
-export const usage = 'config check <file> [--json]';
+export function registerConfigCheck(config: Command, ctx: CliContext): void {
+  config
+    .command('check')
+    .description('Validate a relay.config.json: print every problem with its JSON path, or the routing it sets up')
+    .usage('<file> [--json]')
+    .argument('<file>', 'path of the config file (JSON)')
+    .option('--json', 'print { ok, file, problems, warnings } as JSON')
+    .action(async (file: string, options: { json?: boolean }) => {
+      ctx.exit(await check(file, options.json === true, ctx.io));
+    });
+}
 
-export async function run(args: readonly string[], io: CliIo): Promise<number> {
-  const json = args.includes('--json');
-  const files = args.filter((a) => a !== '--json');
-  const unknown = files.filter((a) => a.startsWith('-'));
-  if (files.length !== 1 || unknown.length > 0) {
-    io.err(`Usage: secret-relay ${usage}\n`);
-    return EXIT_USAGE;
-  }
-  const file = files[0]!;
-  let raw: unknown;
+async function check(file: string, json: boolean, io: CliIo): Promise<typeof EXIT_OK | typeof EXIT_PROBLEMS> {
+  let text: string;
   try {
-    raw = JSON.parse(await readFile(file, 'utf8'));
+    text = await readFile(file, 'utf8');
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const problem: ConfigProblem = {
-      path: '$',
-      code: 'CONFIG_NOT_JSON',
-      message: code ? `cannot read the file (${code})` : 'the file is not valid JSON',
-    };
+    const code = (error as NodeJS.ErrnoException).code ?? 'error';
+    const problem: ConfigProblem = { path: '$', code: 'CONFIG_NOT_JSON', message: `cannot read the file (${code})` };
     return report(io, file, json, [problem], []);
   }
-  const result = validateConfig(raw);
+  const result = validateConfigText(text);
   if (!result.ok) return report(io, file, json, result.problems, result.warnings);
   if (json) {
     io.out(`${JSON.stringify({ ok: true, file, problems: [], warnings: result.warnings }, null, 2)}\n`);
@@ -46,7 +46,7 @@ export async function run(args: readonly string[], io: CliIo): Promise<number> {
   return EXIT_OK;
 }
 
-function report(io: CliIo, file: string, json: boolean, problems: ConfigProblem[], warnings: ConfigProblem[]): number {
+function report(io: CliIo, file: string, json: boolean, problems: ConfigProblem[], warnings: ConfigProblem[]): typeof EXIT_PROBLEMS {
   if (json) io.out(`${JSON.stringify({ ok: false, file, problems, warnings }, null, 2)}\n`);
   else io.out(`INVALID ${file}: ${problems.length} problem(s), ${warnings.length} warning(s)\n${formatProblems(problems, warnings)}`);
   return EXIT_PROBLEMS;
