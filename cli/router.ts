@@ -67,7 +67,23 @@ export function createProgram(ctx: CliContext, groups: readonly RegisterCommands
     .showHelpAfterError()
     .allowExcessArguments(false);
   for (const register of groups) register(program, ctx);
+  program.addHelpText('after', () => `\nEvery command:\n${leafCommands(program).join('\n')}\n\nRun "${ctx.programName} <command> --help" for its options.\n`);
   return program;
+}
+
+/** `  config check <file> [--json]   Validate …` for every command that runs something, in registration order. */
+function leafCommands(program: Command): string[] {
+  const rows: [string, string][] = [];
+  const walk = (command: Command, words: readonly string[]): void => {
+    for (const sub of command.commands) {
+      const path = [...words, sub.name()];
+      if (sub.commands.length > 0) walk(sub, path);
+      else rows.push([`${path.join(' ')} ${sub.usage()}`.trimEnd(), sub.description()]);
+    }
+  };
+  walk(program, []);
+  const width = Math.max(0, ...rows.map(([usage]) => usage.length));
+  return rows.map(([usage, description]) => `  ${usage.padEnd(width)}  ${description}`);
 }
 
 /** Runs `argv` (without node and script); resolves to the exit code, never calls `process.exit`. */

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +17,18 @@ function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: 
   return new Promise((resolve) => {
     execFile('npx', ['tsx', 'cli/main.ts', ...args], { cwd: root, env: { ...process.env, ...env }, timeout: 60_000 }, (error, stdout, stderr) => {
       resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+/** A port nothing listens on: bound on port 0, then closed. */
+function closedPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
     });
   });
 }
@@ -51,8 +64,19 @@ describe('secret-relay audit --stack', () => {
     expect(await run(['verify', '--stack', file], io, { env: {} })).toBe(0);
     expect(out.join('')).toContain('3 record(s)');
     const missing = capture();
-    expect(await run(['verify', '--stack', join(dir, 'absent.json')], missing.io, { env: {} })).toBe(2);
-    expect(missing.err.join('')).toContain('is the local stack running');
+    expect(await run(['verify', '--stack', join(dir, 'absent.json')], missing.io, { env: {} })).toBe(3);
+    expect(missing.err.join('')).toContain('the local stack is not running');
+  });
+
+  it('fails at once with exit 3 when stack.json is left from a stopped stack', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'stack-json-'));
+    const file = join(dir, 'stack.json');
+    const closed = await closedPort();
+    const connectionString = azurite.connectionString.replace(/BlobEndpoint=[^;]+/, `BlobEndpoint=http://127.0.0.1:${closed}/devstoreaccount1`);
+    writeFileSync(file, JSON.stringify({ storage: { connectionString, auditContainer: container.containerName } }));
+    const { io, err } = capture();
+    expect(await run(['query', '--stack', file], io, { env: {} })).toBe(3);
+    expect(err.join('')).toContain(`the local stack is not running: storage at http://127.0.0.1:${closed}/devstoreaccount1 refuses connections`);
   });
 });
 

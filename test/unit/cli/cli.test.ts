@@ -2,8 +2,8 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { runCli } from '../../../cli/index.js';
-import type { CommandEntry } from '../../../cli/index.js';
+import { CliError, EXIT_UNAVAILABLE, runCli } from '../../../cli/index.js';
+import type { RegisterCommands } from '../../../cli/index.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -76,35 +76,63 @@ describe('secret-relay (child process)', () => {
   });
 });
 
-describe('runCli (router)', () => {
-  const calls: string[][] = [];
-  const table: CommandEntry[] = [
-    { words: ['audit', 'query'], summary: 'Query', load: async () => ({ usage: 'audit query', run: async (args) => (calls.push(['query', ...args]), 0) }) },
-    { words: ['audit', 'verify'], summary: 'Verify', load: async () => ({ usage: 'audit verify', run: async (args) => (calls.push(['verify', ...args]), 1) }) },
-  ];
+describe('runCli (commander program)', () => {
   const capture = () => {
     const io = { stdout: '', stderr: '', out: (t: string) => void (io.stdout += t), err: (t: string) => void (io.stderr += t) };
     return io;
   };
 
   it.each<[string[], number, string]>([
-    [['audit', 'verify', 'x'], 1, ''],
-    [['audit', 'query', '--since', '1h'], 0, ''],
-    [['audit'], 2, 'audit query'],
-    [['audit', '--help'], 0, 'audit verify'],
-    [['audit', 'query', '--help'], 0, 'secret-relay audit query'],
-    [['nope'], 2, 'unknown command "nope"'],
+    [['audit'], 2, 'Usage: secret-relay audit'],
+    [['audit', '--help'], 0, 'verify [options]'],
+    [['audit', 'query', '--help'], 0, 'Usage: secret-relay audit query [options]'],
+    [['audit', 'query', '--since', '1h'], 2, "unknown option '--since'"],
+    [['audit', 'query', '--status', 'Bogus'], 2, "argument 'Bogus' is invalid. Allowed choices are Created, Updated"],
+    [['audit', 'query', '--action', 'steal'], 2, 'Allowed choices are deliver, adopt, rotate'],
+    [['audit', 'query', '--action', 'deliver', '--status', 'Rotated'], 2, '--status Rotated never occurs with --action deliver; its statuses are Created'],
+    [['audit', 'verify', '--from', 'yesterday'], 2, 'not a date/time'],
+    [['config', 'schema', 'extra'], 2, 'too many arguments'],
+    [['nope'], 2, "unknown command 'nope'"],
     [[], 2, 'Commands:'],
     [['-h'], 0, 'Commands:'],
   ])('%j → exit %i', async (argv, exit, text) => {
     const io = capture();
-    expect(await runCli(argv, table, io)).toBe(exit);
+    expect(await runCli(argv, io, { env: {} })).toBe(exit);
     expect(io.stdout + io.stderr).toContain(text);
   });
 
-  it('passes the arguments after the command words', async () => {
-    calls.length = 0;
-    await runCli(['audit', 'verify', '--from', '2026-01-01'], table, capture());
-    expect(calls).toEqual([['verify', '--from', '2026-01-01']]);
+  it('help lists every option with its allowed values, taken from the closed unions', async () => {
+    const io = capture();
+    await runCli(['audit', 'query', '--help'], io);
+    for (const status of ['FailedNotOwned', 'ReconcileCompleted', 'Drifted', 'Rejected', 'PlanFailed']) expect(io.stdout).toContain(`"${status}"`);
+    expect(io.stdout).toContain('"reject-event"');
+    for (const option of ['--secret', '--vault', '--target', '--from', '--to', '--json', '--connection-string', '--container', '--stack']) {
+      expect(io.stdout).toContain(option);
+    }
+  });
+
+  it('--stack fails at once, exit 3, when there is no stack.json', async () => {
+    const io = capture();
+    expect(await runCli(['audit', 'verify', '--stack', 'test/fixtures/config/no-such-stack.json'], io, { env: {} })).toBe(EXIT_UNAVAILABLE);
+    expect(io.stderr).toBe('secret-relay: the local stack is not running: test/fixtures/config/no-such-stack.json does not exist; start it with `npm start`\n');
+  });
+
+  it('registers a command group from one function, and maps a CliError to its exit code', async () => {
+    const group: RegisterCommands = (program, ctx) => {
+      const demo = program.command('demo');
+      demo.command('ok').option('--json').action((options: { json?: boolean }) => {
+        ctx.io.out(options.json ? '{}\n' : 'fine\n');
+        ctx.exit(1);
+      });
+      demo.command('down').action(() => {
+        throw new CliError(EXIT_UNAVAILABLE, 'the service is down');
+      });
+    };
+    const io = capture();
+    expect(await runCli(['demo', 'ok', '--json'], io, { groups: [group] })).toBe(1);
+    expect(io.stdout).toBe('{}\n');
+    const down = capture();
+    expect(await runCli(['demo', 'down'], down, { groups: [group] })).toBe(3);
+    expect(down.stderr).toBe('secret-relay: the service is down\n');
   });
 });
