@@ -840,7 +840,7 @@ function salvage<T>(
     const field = path[depth];
     if (typeof field === 'string' && NEUTRAL_FIELDS.has(field)) deleteAt(copy, path.slice(0, depth + 1));
     else if (typeof field === 'string' && RECORD_FIELDS.has(field) && path.length > depth + 1) deleteAt(copy, path.slice(0, depth + 2));
-    else if (depth === 2 && path.length > 2) dropped.add(path[1] as number);
+    else if (depth === 2) dropped.add(path[1] as number);
     else return undefined;
   }
   let listIndexes: number[] | undefined;

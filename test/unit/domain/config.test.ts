@@ -145,6 +145,18 @@ describe('validateConfigText: every kind of problem in one run', () => {
     expect(parseConfigText('\uFEFF{"a": 1}')).toEqual({ ok: true, value: { a: 1 } });
   });
 
+  it('checks the other targets of a route when one route target is unusable, with their own indexes', () => {
+    const raw = base();
+    raw.routes[0].targets = [42, { target: 'nope' }, { target: 'contoso', name: '{tenant}-{name}', adopt: 'yes' }, { target: 'edge', name: 7 }];
+    expect(codes(problemsOf(validateConfig(raw)))).toEqual([
+      'SCHEMA_INVALID_TYPE $.routes[0].targets[0]',
+      'SCHEMA_INVALID_TYPE $.routes[0].targets[2].adopt',
+      'SCHEMA_INVALID_TYPE $.routes[0].targets[3].name',
+      'UNKNOWN_REFERENCE $.routes[0].targets[1].target',
+      'TEMPLATE_UNKNOWN_VARIABLE $.routes[0].targets[2].name',
+    ]);
+  });
+
   it('does not warn about a target whose only route fails the schema', () => {
     const raw = base();
     raw.targets.push({ id: 'spare', kind: 'keyVault', vaultUrl: 'https://spare.vault.azure.net' });
