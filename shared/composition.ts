@@ -15,7 +15,7 @@ import type { AuditPort, RelayLog, RelayRuntime, ReportPort, SourcePort } from '
 import { cachedSourceVault } from './sources/cachedSourceVault.js';
 import { createSourceVault } from './sources/index.js';
 import type { TargetClient } from './targets/contract.js';
-import { KeyVaultTarget } from './targets/keyVault/index.js';
+import { KeyVaultTarget, metadataOnlyRecovery, type KeyVaultRecoveryApi } from './targets/keyVault/index.js';
 import { SecretClient } from '@azure/keyvault-secrets';
 import { createKubernetesTarget } from './targets/kubernetes/index.js';
 
@@ -37,6 +37,13 @@ export const SETTINGS = {
   sourceCacheTtlInMs: 'RELAY_SOURCE_CACHE_TTL_MS',
   checkTimeLimitInMs: 'RELAY_CHECK_TIME_LIMIT_MS',
 } as const;
+
+/**
+ * Retry options of every production `SecretClient`: none. The relay's own ladder (shared/targets/backoff.ts, and the
+ * orchestrations' RetryOptions) retries 429 and 5xx with Retry-After; SDK retries underneath would multiply the
+ * waits and hide throttling from the ladder. The tests' clients use the same options (test/support, e2e).
+ */
+export const SECRET_CLIENT_RETRY = { retryOptions: { maxRetries: 0 } } as const satisfies SecretClientOptions;
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -67,6 +74,7 @@ export function createRuntime(env: Env = process.env, options: { log?: RelayLog;
   const secretClientOptions: SecretClientOptions = {
     ...(trustedCa ? { tlsOptions: { ca: trustedCa } } : {}),
     ...(env[SETTINGS.disableChallengeResourceVerification] === 'true' ? { disableChallengeResourceVerification: true } : {}),
+    ...SECRET_CLIENT_RETRY,
   };
   const ttlInMs = intSetting(env, SETTINGS.sourceCacheTtlInMs, 60_000, 0, 3_600_000);
 
@@ -102,6 +110,17 @@ export function createRuntime(env: Env = process.env, options: { log?: RelayLog;
     return client;
   };
 
+  const recoveries = new Map<string, KeyVaultRecoveryApi>();
+  const recoveryFor = (vaultUrl: string, clientId: string | undefined): KeyVaultRecoveryApi => {
+    const key = `${new URL(vaultUrl).host.toLowerCase()}|${clientId ?? ''}`;
+    let recovery = recoveries.get(key);
+    if (!recovery) {
+      recovery = metadataOnlyRecovery({ vaultUrl, credential: credentialFor(clientId), clientOptions: secretClientOptions });
+      recoveries.set(key, recovery);
+    }
+    return recovery;
+  };
+
   const targets = new Map<string, TargetClient>();
   const target = (targetId: string): TargetClient => {
     let client = targets.get(targetId);
@@ -120,6 +139,7 @@ export function createRuntime(env: Env = process.env, options: { log?: RelayLog;
         targetId: configured.id,
         vaultUrl: configured.vaultUrl,
         writeBudget: configured.writeBudget,
+        recovery: recoveryFor(configured.vaultUrl, configured.identity?.clientId),
       });
     }
     const auth = configured.cluster.auth;
