@@ -56,6 +56,22 @@ resource relayAccess 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   }
 }
 
+var deadLetterDestination = {
+  endpointType: 'StorageBlob'
+  properties: {
+    resourceId: deadLetterStorageId
+    blobContainerName: deadLetterContainerName
+  }
+}
+
+var deadLetterWithIdentity = {
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentity: eventGridIdentityId
+  }
+  deadLetterDestination: deadLetterDestination
+}
+
 resource existingTopic 'Microsoft.EventGrid/systemTopics@2022-06-15' existing = if (systemTopicExists) {
   name: systemTopicName
 }
@@ -100,26 +116,10 @@ resource relaySubscription 'Microsoft.EventGrid/systemTopics/eventSubscriptions@
       maxDeliveryAttempts: 30
       eventTimeToLiveInMinutes: 1440
     }
-    deadLetterWithResourceIdentity: systemTopicExists ? null : {
-      identity: {
-        type: 'UserAssigned'
-        userAssignedIdentity: eventGridIdentityId
-      }
-      deadLetterDestination: {
-        endpointType: 'StorageBlob'
-        properties: {
-          resourceId: deadLetterStorageId
-          blobContainerName: deadLetterContainerName
-        }
-      }
-    }
-    deadLetterDestination: systemTopicExists ? {
-      endpointType: 'StorageBlob'
-      properties: {
-        resourceId: deadLetterStorageId
-        blobContainerName: deadLetterContainerName
-      }
-    } : null
+    // A topic this deployment owns carries the Event Grid identity and dead-letters with it (the audit account
+    // accepts no shared keys); an existing topic keeps its own identity, so its subscription cannot use ours.
+    deadLetterWithResourceIdentity: systemTopicExists ? null : deadLetterWithIdentity
+    deadLetterDestination: systemTopicExists ? deadLetterDestination : null
   }
 }
 
