@@ -5,6 +5,8 @@
 
 targetScope = 'subscription'
 
+import { sourceDataActions } from 'modules/roles.bicep'
+
 @minLength(1)
 @maxLength(64)
 @description('azd environment name; also seeds the unique names of every resource.')
@@ -25,10 +27,23 @@ param resourceGroupName string = ''
 @description('Object id of the deployer (azd: AZURE_PRINCIPAL_ID). Gets Secrets Officer on the relay vault so the postprovision hook can create the fingerprint key. Empty: skip.')
 param principalId string = ''
 
-@description('Source Key Vaults (RBAC mode): the relay reads and rotates secrets there and receives their events.')
-param sourceVaults sourceVault[] = []
+@description('Source Key Vaults (RBAC mode): resource ids, comma-separated (azd env RELAY_SOURCE_VAULT_IDS). The relay reads and rotates secrets there and receives their events.')
+param sourceVaultIds string = ''
 
-@description('Create the Event Grid subscriptions to the keyVaultEvents function. Leave false until the code is deployed once: Event Grid checks that the function exists.')
+@description('Comma-separated, aligned with sourceVaultIds: the name of each vault\'s existing Event Grid system topic, or empty to create evgt-<vault> (the preprovision check fills RELAY_SOURCE_VAULT_TOPICS).')
+param sourceVaultTopics string = ''
+
+@description('"recover" when a soft-deleted relay vault of the same name exists (set by the preprovision check).')
+@allowed([
+  'default'
+  'recover'
+])
+param relayVaultCreateMode string = 'default'
+
+@description('Principal ids allowed to publish credential-rotation CloudEvents (EventGrid Data Sender on the topic), comma-separated.')
+param rotationPublisherPrincipalIds string = ''
+
+@description('Create the Event Grid subscriptions to the functions. Event Grid checks that the function exists, so the first `azd up` provisions without them and its postdeploy hook sets RELAY_EVENT_SUBSCRIPTIONS=true and provisions again.')
 param eventSubscriptionsEnabled bool = false
 
 @minValue(1)
@@ -59,8 +74,6 @@ param auditRetentionDays int = 2555
 @description('Set to false after locking the audit WORM policy, so redeployments stop writing it.')
 param manageAuditImmutabilityPolicy bool = true
 
-@description('Path of relay.config.json inside the app package, relative to the app root.')
-param relayConfigPath string = 'relay.config.json'
 
 param fingerprintKeySecretName string = 'relay-fingerprint-key'
 param fingerprintKeyId string = 'fp1'
@@ -74,8 +87,8 @@ param maxConcurrentDeliveries int = 50
 @minValue(1)
 param maxConcurrentPerTarget int = 4
 
-@description('Display name of the custom writer role; unique in the tenant.')
-param writerRoleName string = 'Secret Relay Writer'
+@description('Display name of the custom writer role; unique in the tenant. Empty: "Secret Relay Writer (<environment>)".')
+param writerRoleName string = ''
 
 @description('Give the writer role secrets/recover/action (routes with recoverDeleted: true need it).')
 param writerRoleAllowRecover bool = true
@@ -83,16 +96,14 @@ param writerRoleAllowRecover bool = true
 @description('Extra scopes (customer subscriptions or resource groups) where the writer role may be assigned.')
 param writerRoleExtraAssignableScopes string[] = []
 
-@description('A source vault: its resource id and, when it already has one, the name of its Event Grid system topic.')
-type sourceVault = {
-  @description('/subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.KeyVault/vaults/<name>')
-  resourceId: string
-
-  @description('Existing system topic of the vault (a vault can have only one); default evgt-<vault name>.')
-  systemTopicName: string?
-}
-
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
+var vaultIds = filter(map(split(sourceVaultIds, ','), id => trim(id)), id => !empty(id))
+var vaultTopics = map(split(sourceVaultTopics, ','), t => trim(t))
+var sourceVaults = map(range(0, length(vaultIds)), i => {
+  resourceId: vaultIds[i]
+  systemTopicName: i < length(vaultTopics) ? vaultTopics[i] : ''
+})
+var sourceSubscriptions = union(map(vaultIds, id => '/subscriptions/${split(id, '/')[2]}'), [])
 var tags = {
   'azd-env-name': environmentName
   application: 'secret-relay'
@@ -172,6 +183,9 @@ module relayVault 'modules/relay-vault.bicep' = {
     name: 'kv-relay-${resourceToken}'
     location: location
     tags: tags
+    createMode: relayVaultCreateMode
+    diagnosticsWorkspaceId: monitoring.outputs.logAnalyticsId
+    diagnosticsStorageId: auditStorage.outputs.id
   }
 }
 
@@ -184,6 +198,9 @@ module rbac 'modules/rbac.bicep' = {
     hostStorageName: hostStorage.outputs.name
     taskHubStorageName: dedicatedTaskHubStorage ? taskHubStorage!.outputs.name : ''
     auditStorageName: auditStorage.outputs.name
+    auditContainerName: auditStorage.outputs.auditContainerName
+    reportsContainerName: auditStorage.outputs.reportsContainerName
+    configContainerName: auditStorage.outputs.configContainerName
     deadLetterContainerName: auditStorage.outputs.deadLetterContainerName
     relayVaultName: relayVault.outputs.name
     applicationInsightsName: monitoring.outputs.applicationInsightsName
@@ -215,7 +232,8 @@ module functionApp 'modules/function-app.bicep' = {
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
     taskHubName: taskHubName
-    relayConfigPath: relayConfigPath
+    configBlobServiceUri: auditStorage.outputs.blobEndpoint
+    configBlob: '${auditStorage.outputs.configContainerName}/relay.config.json'
     fingerprintKeySecretUri: '${relayVault.outputs.uri}secrets/${fingerprintKeySecretName}/'
     fingerprintKeyId: fingerprintKeyId
     auditBlobEndpoint: auditStorage.outputs.blobEndpoint
@@ -232,7 +250,11 @@ module sourceVaultAccess 'modules/source-vault.bicep' = [for (vault, i) in sourc
   params: {
     vaultName: last(split(vault.resourceId, '/'))
     relayPrincipalId: identities.outputs.relayPrincipalId
-    systemTopicName: vault.?systemTopicName ?? 'evgt-${last(split(vault.resourceId, '/'))}'
+    systemTopicName: !empty(vault.systemTopicName) ? vault.systemTopicName : 'evgt-${last(split(vault.resourceId, '/'))}'
+    systemTopicExists: !empty(vault.systemTopicName)
+    sourceRoleDefinitionId: sourceRole.outputs.id
+    diagnosticsWorkspaceId: monitoring.outputs.logAnalyticsId
+    diagnosticsStorageId: auditStorage.outputs.id
     eventGridIdentityId: identities.outputs.eventGridId
     functionAppId: functionApp.outputs.id
     deadLetterStorageId: auditStorage.outputs.id
@@ -242,10 +264,38 @@ module sourceVaultAccess 'modules/source-vault.bicep' = [for (vault, i) in sourc
   }
 }]
 
+module sourceRole 'modules/custom-role.bicep' = {
+  name: 'secret-relay-source-role-${resourceToken}'
+  params: {
+    roleName: 'Secret Relay Source (${environmentName})'
+    roleSeed: 'secret-relay-source-${environmentName}'
+    roleDescription: 'Secret Relay: read secret values and metadata and write new versions in source Key Vaults; no delete, purge, backup or recover.'
+    dataActions: sourceDataActions
+    assignableScopes: union([subscription().id], sourceSubscriptions)
+  }
+}
+
+module rotationTopic 'modules/rotation-topic.bicep' = {
+  name: 'rotation-topic'
+  scope: rg
+  params: {
+    name: 'evgt-relay-rotation-${resourceToken}'
+    location: location
+    tags: tags
+    eventGridIdentityId: identities.outputs.eventGridId
+    functionAppId: functionApp.outputs.id
+    deadLetterStorageId: auditStorage.outputs.id
+    deadLetterContainerName: auditStorage.outputs.deadLetterContainerName
+    eventSubscriptionEnabled: eventSubscriptionsEnabled
+    publisherPrincipalIds: filter(map(split(rotationPublisherPrincipalIds, ','), id => trim(id)), id => !empty(id))
+  }
+}
+
 module writerRole 'modules/writer-role.bicep' = {
   name: 'secret-relay-writer-role-${resourceToken}'
   params: {
-    roleName: writerRoleName
+    roleName: !empty(writerRoleName) ? writerRoleName : 'Secret Relay Writer (${environmentName})'
+    roleSeed: environmentName
     allowRecover: writerRoleAllowRecover
     assignableScopes: concat([subscription().id], writerRoleExtraAssignableScopes)
   }
@@ -264,3 +314,7 @@ output RELAY_FINGERPRINT_KEY_SECRET_NAME string = fingerprintKeySecretName
 output AUDIT_STORAGE_ACCOUNT_NAME string = auditStorage.outputs.name
 output AUDIT_BLOB_SERVICE_URI string = auditStorage.outputs.blobEndpoint
 output SECRET_RELAY_WRITER_ROLE_ID string = writerRole.outputs.id
+output SECRET_RELAY_SOURCE_ROLE_ID string = sourceRole.outputs.id
+output RELAY_CONFIG_BLOB_SERVICE_URI string = auditStorage.outputs.blobEndpoint
+output RELAY_CONFIG_BLOB string = '${auditStorage.outputs.configContainerName}/relay.config.json'
+output RELAY_ROTATION_TOPIC_ENDPOINT string = rotationTopic.outputs.endpoint

@@ -2,8 +2,9 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ManagedIdentityCredential, type TokenCredential } from '@azure/identity';
 import type { SecretClientOptions } from '@azure/keyvault-secrets';
-import type { ContainerClient } from '@azure/storage-blob';
+import { BlobServiceClient, type BlockBlobClient, type ContainerClient } from '@azure/storage-blob';
 import { createActivities, type Activities } from './activities.js';
+import { blobConfigDocument, createConfigStore, type ConfigRefresh, type ConfigStore } from './config/index.js';
 import { auditContainerFromSettings, auditSettingsFrom, buildRecordContent, createAuditLog, type AuditLog, type AuditRecordInput } from './audit/index.js';
 import { validateConfig, type RelayConfig, type TargetConfig } from './domain/config.js';
 import { fingerprintKeyFrom, type FingerprintKey } from './domain/fingerprint.js';
@@ -14,13 +15,17 @@ import type { AuditPort, RelayLog, RelayRuntime, ReportPort, SourcePort } from '
 import { cachedSourceVault } from './sources/cachedSourceVault.js';
 import { createSourceVault } from './sources/index.js';
 import type { TargetClient } from './targets/contract.js';
-import { KeyVaultTarget } from './targets/keyVault/index.js';
+import { KeyVaultTarget, metadataOnlyRecovery, type KeyVaultRecoveryApi } from './targets/keyVault/index.js';
 import { SecretClient } from '@azure/keyvault-secrets';
 import { createKubernetesTarget } from './targets/kubernetes/index.js';
 
 /** Every setting the app reads (documented in docs/deployment.md; local values in local.settings.sample.json). */
 export const SETTINGS = {
   configPath: 'RELAY_CONFIG_PATH',
+  configBlobServiceUri: 'RELAY_CONFIG_BLOB_SERVICE_URI',
+  configStorageConnectionString: 'RELAY_CONFIG_STORAGE_CONNECTION_STRING',
+  configBlob: 'RELAY_CONFIG_BLOB',
+  configRefreshIntervalInMs: 'RELAY_CONFIG_REFRESH_INTERVAL_MS',
   fingerprintKey: 'RELAY_FINGERPRINT_KEY',
   fingerprintKeyId: 'RELAY_FINGERPRINT_KEY_ID',
   clientId: 'AZURE_CLIENT_ID',
@@ -33,6 +38,13 @@ export const SETTINGS = {
   checkTimeLimitInMs: 'RELAY_CHECK_TIME_LIMIT_MS',
 } as const;
 
+/**
+ * Retry options of every production `SecretClient`: none. The relay's own ladder (shared/targets/backoff.ts, and the
+ * orchestrations' RetryOptions) retries 429 and 5xx with Retry-After; SDK retries underneath would multiply the
+ * waits and hide throttling from the ladder. The tests' clients use the same options (test/support, e2e).
+ */
+export const SECRET_CLIENT_RETRY = { retryOptions: { maxRetries: 0 } } as const satisfies SecretClientOptions;
+
 type Env = Readonly<Record<string, string | undefined>>;
 
 /** A setting is missing or invalid; the message names it (never its value). */
@@ -44,8 +56,8 @@ export class SettingsError extends Error {
  * Builds the relay runtime from settings: the only place SDK clients are constructed. Production and the local
  * stack run the same code; the stack only sets the endpoints, the token endpoint and the CA to local values.
  */
-export function createRuntime(env: Env = process.env, options: { log?: RelayLog } = {}): RelayRuntime {
-  const config = loadConfig(env);
+export function createRuntime(env: Env = process.env, options: { log?: RelayLog; config?: RelayConfig } = {}): RelayRuntime {
+  const config = options.config ?? loadConfig(env);
   const fingerprintKey = fingerprintKeyFromSettings(env);
   const log = options.log ?? consoleLog;
   const credentials = new Map<string, TokenCredential>();
@@ -62,6 +74,7 @@ export function createRuntime(env: Env = process.env, options: { log?: RelayLog 
   const secretClientOptions: SecretClientOptions = {
     ...(trustedCa ? { tlsOptions: { ca: trustedCa } } : {}),
     ...(env[SETTINGS.disableChallengeResourceVerification] === 'true' ? { disableChallengeResourceVerification: true } : {}),
+    ...SECRET_CLIENT_RETRY,
   };
   const ttlInMs = intSetting(env, SETTINGS.sourceCacheTtlInMs, 60_000, 0, 3_600_000);
 
@@ -97,6 +110,17 @@ export function createRuntime(env: Env = process.env, options: { log?: RelayLog 
     return client;
   };
 
+  const recoveries = new Map<string, KeyVaultRecoveryApi>();
+  const recoveryFor = (vaultUrl: string, clientId: string | undefined): KeyVaultRecoveryApi => {
+    const key = `${new URL(vaultUrl).host.toLowerCase()}|${clientId ?? ''}`;
+    let recovery = recoveries.get(key);
+    if (!recovery) {
+      recovery = metadataOnlyRecovery({ vaultUrl, credential: credentialFor(clientId), clientOptions: secretClientOptions });
+      recoveries.set(key, recovery);
+    }
+    return recovery;
+  };
+
   const targets = new Map<string, TargetClient>();
   const target = (targetId: string): TargetClient => {
     let client = targets.get(targetId);
@@ -115,6 +139,7 @@ export function createRuntime(env: Env = process.env, options: { log?: RelayLog 
         targetId: configured.id,
         vaultUrl: configured.vaultUrl,
         writeBudget: configured.writeBudget,
+        recovery: recoveryFor(configured.vaultUrl, configured.identity?.clientId),
       });
     }
     const auth = configured.cluster.auth;
@@ -161,17 +186,79 @@ export function createRuntime(env: Env = process.env, options: { log?: RelayLog 
 
 let runtime: RelayRuntime | undefined;
 let activities: Activities | undefined;
+let configStore: ConfigStore | undefined;
 
-/** The process-wide runtime, built on first use from `process.env`. */
+/**
+ * The process-wide runtime, built from `process.env` over the config in use. With a config blob
+ * (`RELAY_CONFIG_BLOB_SERVICE_URI` or `RELAY_CONFIG_STORAGE_CONNECTION_STRING`) a new runtime is built whenever
+ * {@link refreshConfig} loaded a new valid config; before the first load it throws `ConfigNotLoadedError`
+ * (retryable). Without one, relay.config.json is read once.
+ */
 export function getRuntime(): RelayRuntime {
-  runtime ??= createRuntime();
+  const store = processConfigStore();
+  const config = store ? store.current() : undefined;
+  if (!runtime || (config && runtime.config !== config)) runtime = createRuntime(process.env, config ? { config } : {});
   return runtime;
 }
 
-/** The process-wide activities over `getRuntime()`. */
+/** The process-wide activities over `getRuntime()` (rebuilt with it when the config changed). */
 export function getActivities(): Activities {
-  activities ??= createActivities(getRuntime());
+  const current = getRuntime();
+  if (!activities || activityRuntime !== current) {
+    activities = createActivities(current);
+    activityRuntime = current;
+  }
   return activities;
+}
+let activityRuntime: RelayRuntime | undefined;
+
+/**
+ * Reads the config blob when the refresh interval has passed (a conditional read: 304 when unchanged), so the next
+ * `getRuntime()` uses a newly pushed valid config. Run before every invocation (functions/configRefresh.ts); never
+ * throws. Undefined without a config blob, or when the interval has not passed.
+ */
+export async function refreshConfig(): Promise<ConfigRefresh | undefined> {
+  return processConfigStore()?.refreshIfDue();
+}
+
+function processConfigStore(): ConfigStore | undefined {
+  if (configStore === undefined && configBlobClientFrom(process.env)) configStore = createConfigStoreFrom(process.env, { log: consoleLog });
+  return configStore;
+}
+
+/**
+ * The config store over the config blob named by the settings (see {@link configBlobClientFrom}); undefined when the
+ * config is a file. Makes no request until its first refresh.
+ */
+export function createConfigStoreFrom(env: Env, options: { log?: RelayLog; credential?: TokenCredential } = {}): ConfigStore | undefined {
+  const blob = configBlobClientFrom(env, options);
+  if (!blob) return undefined;
+  return createConfigStore(blobConfigDocument(blob), {
+    log: options.log ?? consoleLog,
+    refreshIntervalInMs: intSetting(env, SETTINGS.configRefreshIntervalInMs, 30_000, 0, 3_600_000),
+  });
+}
+
+/**
+ * The config blob client: `RELAY_CONFIG_STORAGE_CONNECTION_STRING` (local, Azurite) or `RELAY_CONFIG_BLOB_SERVICE_URI`
+ * with the given credential (default: the relay's managed identity, `AZURE_CLIENT_ID`), and `RELAY_CONFIG_BLOB`
+ * (`<container>/<blob>`, default `config/relay.config.json`). Undefined when neither account setting is set.
+ * Reading needs Storage Blob Data Reader on the container; `config push` needs Storage Blob Data Contributor.
+ */
+export function configBlobClientFrom(env: Env, options: { credential?: TokenCredential } = {}): BlockBlobClient | undefined {
+  const connectionString = env[SETTINGS.configStorageConnectionString]?.trim();
+  const serviceUri = env[SETTINGS.configBlobServiceUri]?.trim();
+  if (!connectionString && !serviceUri) return undefined;
+  const path = env[SETTINGS.configBlob]?.trim() || 'config/relay.config.json';
+  const slash = path.indexOf('/');
+  if (slash < 3 || slash === path.length - 1) throw new SettingsError(`${SETTINGS.configBlob} must be <container>/<blob name>`);
+  const service = connectionString
+    ? BlobServiceClient.fromConnectionString(connectionString)
+    : new BlobServiceClient(
+        serviceUri!,
+        options.credential ?? new ManagedIdentityCredential(env[SETTINGS.clientId] ? { clientId: env[SETTINGS.clientId]! } : {}),
+      );
+  return service.getContainerClient(path.slice(0, slash)).getBlockBlobClient(path.slice(slash + 1));
 }
 
 /** Reads and validates the relay config; a bad config fails with every problem and its JSON path. */

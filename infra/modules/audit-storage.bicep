@@ -27,6 +27,11 @@ param auditContainerName string = 'audit'
 param deadLetterContainerName string = 'deadletter'
 @description('Container for reconciliation drift reports (block blobs, no WORM policy).')
 param reportsContainerName string = 'reports'
+@description('Container of the relay config blob (relay: read only; operators: `secret-relay config push`).')
+param configContainerName string = 'config'
+
+@description('Put a CanNotDelete lock on the account, so neither a redeployment nor `azd down` deletes the evidence.')
+param deleteLock bool = true
 
 @allowed([
   'Standard_LRS'
@@ -67,6 +72,10 @@ resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01'
       enabled: true
       days: 30
     }
+    deleteRetentionPolicy: {
+      enabled: true
+      days: 30
+    }
   }
 }
 
@@ -103,9 +112,27 @@ resource reportsContainer 'Microsoft.Storage/storageAccounts/blobServices/contai
   }
 }
 
+resource configContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+  parent: blobService
+  name: configContainerName
+  properties: {
+    publicAccess: 'None'
+  }
+}
+
+resource accountLock 'Microsoft.Authorization/locks@2020-05-01' = if (deleteLock) {
+  name: 'secret-relay-audit-evidence'
+  scope: account
+  properties: {
+    level: 'CanNotDelete'
+    notes: 'Secret Relay audit evidence (WORM). Remove this lock deliberately before deleting the account.'
+  }
+}
+
 output id string = account.id
 output name string = account.name
 output blobEndpoint string = account.properties.primaryEndpoints.blob
 output auditContainerName string = auditContainer.name
 output deadLetterContainerName string = deadLetterContainer.name
 output reportsContainerName string = reportsContainer.name
+output configContainerName string = configContainer.name

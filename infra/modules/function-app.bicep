@@ -44,8 +44,9 @@ param instanceMemoryMB int = 2048
 @description('Durable task hub name (TASKHUB_NAME; host.json uses %TASKHUB_NAME%).')
 param taskHubName string
 
-@description('Path of relay.config.json inside the app package, relative to the app root.')
-param relayConfigPath string
+@description('Blob service endpoint and `<container>/<blob>` of the relay config (read with the relay identity).')
+param configBlobServiceUri string
+param configBlob string = 'config/relay.config.json'
 
 @description('Secret URI (versionless) of the fingerprint key in the relay vault.')
 param fingerprintKeySecretUri string
@@ -88,7 +89,9 @@ var relaySettings = {
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
   AZURE_CLIENT_ID: identityClientId
   TASKHUB_NAME: taskHubName
-  RELAY_CONFIG_PATH: relayConfigPath
+  RELAY_CONFIG_BLOB_SERVICE_URI: configBlobServiceUri
+  RELAY_CONFIG_BLOB: configBlob
+  RELAY_CONFIG_REFRESH_INTERVAL_MS: '30000'
   RELAY_FINGERPRINT_KEY: '@Microsoft.KeyVault(SecretUri=${fingerprintKeySecretUri})'
   RELAY_FINGERPRINT_KEY_ID: fingerprintKeyId
   AUDIT_BLOB_SERVICE_URI: auditBlobEndpoint
@@ -161,6 +164,23 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
   resource appSettings 'config' = {
     name: 'appsettings'
     properties: union(hostStorageSettings, taskHubStorageSettings, relaySettings)
+  }
+}
+
+// No basic-auth (publishing profile) deployments: azd deploys with Entra ID.
+resource scmBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: site
+  name: 'scm'
+  properties: {
+    allow: false
+  }
+}
+
+resource ftpBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: site
+  name: 'ftp'
+  properties: {
+    allow: false
   }
 }
 

@@ -36,5 +36,6 @@ resource applicationInsights 'Microsoft.Insights/components@2020-02-02' = {
 
 output applicationInsightsName string = applicationInsights.name
 output applicationInsightsId string = applicationInsights.id
+output logAnalyticsId string = logAnalytics.id
 // The connection string names the ingestion endpoint; with local auth disabled it grants nothing on its own.
 output connectionString string = applicationInsights.properties.ConnectionString

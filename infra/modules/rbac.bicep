@@ -15,6 +15,9 @@ param hostStorageName string
 param taskHubStorageName string = ''
 
 param auditStorageName string
+param auditContainerName string = 'audit'
+param reportsContainerName string = 'reports'
+param configContainerName string = 'config'
 param deadLetterContainerName string
 param relayVaultName string
 param applicationInsightsName string
@@ -38,6 +41,18 @@ resource auditStorage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = 
 
     resource deadLetterContainer 'containers' existing = {
       name: deadLetterContainerName
+    }
+
+    resource auditContainer 'containers' existing = {
+      name: auditContainerName
+    }
+
+    resource reportsContainer 'containers' existing = {
+      name: reportsContainerName
+    }
+
+    resource configContainer 'containers' existing = {
+      name: configContainerName
     }
   }
 }
@@ -68,14 +83,59 @@ module taskHubStorageAccess 'storage-data-access.bicep' = if (!empty(taskHubStor
   }
 }
 
-// Audit appends (create/append blobs in `audit`) and reading dead-lettered events back for reconciliation.
+// Audit appends: Blob Data Contributor on the `audit` container only. Its blobs are under the WORM policy, so the
+// relay can append but cannot delete or overwrite evidence within the retention; nothing else in the account is
+// writable by the relay except drift reports.
 resource auditStorageAccess 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(auditStorage.id, relayPrincipalId, builtInRoles.storageBlobDataContributor)
-  scope: auditStorage
+  name: guid(auditStorage::blobService::auditContainer.id, relayPrincipalId, builtInRoles.storageBlobDataContributor)
+  scope: auditStorage::blobService::auditContainer
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', builtInRoles.storageBlobDataContributor)
     principalId: relayPrincipalId
     principalType: 'ServicePrincipal'
+  }
+}
+
+// Drift reports written by reconciliation (block blobs, no WORM; not evidence).
+resource reportsAccess 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(auditStorage::blobService::reportsContainer.id, relayPrincipalId, builtInRoles.storageBlobDataContributor)
+  scope: auditStorage::blobService::reportsContainer
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', builtInRoles.storageBlobDataContributor)
+    principalId: relayPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// The relay config blob: read only, so the relay can never change its own routing.
+resource configAccess 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(auditStorage::blobService::configContainer.id, relayPrincipalId, builtInRoles.storageBlobDataReader)
+  scope: auditStorage::blobService::configContainer
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', builtInRoles.storageBlobDataReader)
+    principalId: relayPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// Dead-lettered events: read only (an operator replays them; the relay never deletes them).
+resource deadLetterReadAccess 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(auditStorage::blobService::deadLetterContainer.id, relayPrincipalId, builtInRoles.storageBlobDataReader)
+  scope: auditStorage::blobService::deadLetterContainer
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', builtInRoles.storageBlobDataReader)
+    principalId: relayPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// The deployer pushes the relay config (`secret-relay config push`).
+resource deployerConfigAccess 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(deployerPrincipalId)) {
+  name: guid(auditStorage::blobService::configContainer.id, deployerPrincipalId, builtInRoles.storageBlobDataContributor)
+  scope: auditStorage::blobService::configContainer
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', builtInRoles.storageBlobDataContributor)
+    principalId: deployerPrincipalId
   }
 }
 

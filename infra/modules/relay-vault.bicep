@@ -10,6 +10,17 @@ param name string
 param location string
 param tags object = {}
 
+@description('"recover" when a soft-deleted vault of this name exists (azd down keeps it 90 days, purge protection forbids purging): the preprovision check sets it, the vault comes back with its fingerprint key.')
+@allowed([
+  'default'
+  'recover'
+])
+param createMode string = 'default'
+
+@description('Log Analytics workspace and storage account receiving the vault\'s audit logs. Empty: none.')
+param diagnosticsWorkspaceId string = ''
+param diagnosticsStorageId string = ''
+
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   name: name
   location: location
@@ -20,11 +31,27 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
       family: 'A'
       name: 'standard'
     }
+    createMode: createMode
     enableRbacAuthorization: true
     enableSoftDelete: true
     softDeleteRetentionInDays: 90
     enablePurgeProtection: true
     publicNetworkAccess: 'Enabled'
+  }
+}
+
+resource vaultDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = if (!empty(diagnosticsWorkspaceId)) {
+  name: 'secret-relay-audit'
+  scope: vault
+  properties: {
+    workspaceId: diagnosticsWorkspaceId
+    storageAccountId: empty(diagnosticsStorageId) ? null : diagnosticsStorageId
+    logs: [
+      {
+        categoryGroup: 'audit'
+        enabled: true
+      }
+    ]
   }
 }
 

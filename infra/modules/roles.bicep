@@ -6,12 +6,16 @@
 var builtInRoles = {
   // Read secret values (the relay's own vault: the fingerprint key, resolved as a Key Vault reference).
   keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6'
-  // Read values and write new versions (source vaults: the relay reads and, when rotating, writes).
+  // The deployer only, on the relay vault: the postprovision hook creates the fingerprint key. Never the relay.
   keyVaultSecretsOfficer: 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
   // Host storage: blobs (leases, timers, deployment package, task hub large messages).
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
-  // Audit trail appends and Event Grid dead-letter writes.
+  // Audit trail appends and drift reports (container scope), Event Grid dead-letter writes (container scope).
   storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
+  // The relay config blob and dead-lettered events: read only (container scope).
+  storageBlobDataReader: '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1'
+  // Publishers of credential-rotation CloudEvents on the custom topic.
+  eventGridDataSender: 'd5a91429-5739-47e2-a06b-3470a27159e7'
   // Durable task hub control and work-item queues.
   storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
   // Durable task hub History and Instances tables.
@@ -26,4 +30,12 @@ var keyVaultEventTypes = [
   'Microsoft.KeyVault.SecretNewVersionCreated'
   'Microsoft.KeyVault.SecretNearExpiry'
   'Microsoft.KeyVault.SecretExpired'
+]
+
+@export()
+@description('Data actions of the "Secret Relay Source" custom role on source vaults: read values and metadata, write new versions (rotation). No delete, purge, backup or recover.')
+var sourceDataActions = [
+  'Microsoft.KeyVault/vaults/secrets/getSecret/action'
+  'Microsoft.KeyVault/vaults/secrets/setSecret/action'
+  'Microsoft.KeyVault/vaults/secrets/readMetadata/action'
 ]

@@ -3,12 +3,15 @@
 // soft-deleted name. It can never read a value (no getSecret), delete or purge.
 //
 // Deploy it once per subscription that holds target vaults (or list those subscriptions in assignableScopes). Role
-// names are unique per tenant: give each definition in one tenant its own roleName.
+// names are unique per tenant: main.bicep derives both the name and the definition GUID from the environment.
 
 targetScope = 'subscription'
 
 @description('Display name of the role; unique in the tenant.')
 param roleName string = 'Secret Relay Writer'
+
+@description('Seed of the definition GUID (with the subscription id); main.bicep passes the environment name.')
+param roleSeed string = roleName
 
 @description('Include Microsoft.KeyVault/vaults/secrets/recover/action (routes with recoverDeleted: true need it).')
 param allowRecover bool = true
@@ -29,7 +32,7 @@ var recoverDataActions = [
 ]
 
 resource writerRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
-  name: guid(subscription().id, roleName)
+  name: guid(subscription().id, 'secret-relay-writer', roleSeed)
   properties: {
     roleName: roleName
     description: 'Secret Relay: write and recover secrets and read their metadata in target Key Vaults; cannot read values, delete or purge.'

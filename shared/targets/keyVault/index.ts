@@ -1,6 +1,7 @@
 export { createKeyVaultTarget, KeyVaultTarget } from './target.js';
 export type { KeyVaultTargetOptions, KeyVaultObserveOptions } from './target.js';
-export type { KeyVaultSecretsApi } from './secretsApi.js';
+export type { KeyVaultRecoveryApi, KeyVaultSecretsApi, MetadataOnlyRecoveryOptions } from './secretsApi.js';
+export { metadataOnlyRecovery, KEY_VAULT_API_VERSION } from './secretsApi.js';
 export {
   classifyKeyVaultError,
   ERROR_REASONS,

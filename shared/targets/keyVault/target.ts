@@ -21,7 +21,7 @@ import {
   keyVaultRetryHint,
   TargetFailure,
 } from './errors.js';
-import type { KeyVaultSecretsApi } from './secretsApi.js';
+import { metadataOnlyRecovery, type KeyVaultRecoveryApi, type KeyVaultSecretsApi } from './secretsApi.js';
 import {
   ambiguousHeads,
   dateFromUnixSeconds,
@@ -56,6 +56,11 @@ export interface KeyVaultTargetOptions {
   readonly backoffLadderInMs?: readonly number[];
   /** Poll interval while a recovery completes. Default 500 ms (the SDK's default is 2 s). */
   readonly recoverPollIntervalInMs?: number;
+  /**
+   * Recovery without value reads (see `metadataOnlyRecovery`). `createKeyVaultTarget` and the composition root
+   * always pass one; without it the SDK poller recovers, which reads `GET /secrets/{name}/` twice.
+   */
+  readonly recovery?: KeyVaultRecoveryApi;
 }
 
 /** Observe options of the Key Vault target: with `owner`, `previouslyOwned` only counts versions of that source. */
@@ -68,7 +73,10 @@ export type KeyVaultObserveOptions = ObserveOptions;
  */
 export function createKeyVaultTarget(options: KeyVaultTargetOptions): TargetClient {
   const client = new SecretClient(options.vaultUrl, options.credential, options.clientOptions);
-  return new KeyVaultTarget(client, options);
+  const recovery =
+    options.recovery ??
+    metadataOnlyRecovery({ vaultUrl: options.vaultUrl, credential: options.credential, ...(options.clientOptions ? { clientOptions: options.clientOptions } : {}) });
+  return new KeyVaultTarget(client, { ...options, recovery });
 }
 
 const MAX_DECISION_ROUNDS = 3;
@@ -82,6 +90,7 @@ export class KeyVaultTarget implements TargetClient {
   private readonly sleep: Sleep | undefined;
   private readonly ladderInMs: readonly number[] | undefined;
   private readonly recoverPollIntervalInMs: number;
+  private readonly recovery: KeyVaultRecoveryApi | undefined;
 
   constructor(
     private readonly api: KeyVaultSecretsApi,
@@ -93,6 +102,7 @@ export class KeyVaultTarget implements TargetClient {
     this.sleep = options.sleep;
     this.ladderInMs = options.backoffLadderInMs;
     this.recoverPollIntervalInMs = options.recoverPollIntervalInMs ?? 500;
+    this.recovery = options.recovery;
   }
 
   /** Name rules (1–127 of `[A-Za-z0-9-]`), no key, value ≤ 25 KB. No call. */
@@ -238,6 +248,9 @@ export class KeyVaultTarget implements TargetClient {
 
   private async recover(name: string, abortSignal: AbortSignal | undefined): Promise<void> {
     await this.budget.take(abortSignal ? { abortSignal } : {});
+    const recovery = this.recovery;
+    // The name can stay busy (409 ObjectIsBeingRecovered) for a moment: the following set rides it out on its ladder.
+    if (recovery) return this.call('recoverDeletedSecret', name, () => recovery.recoverDeletedSecret(name, { abortSignal }), { notFound: () => undefined });
     await this.call('recoverDeletedSecret', name, async () => {
       const poller = await this.api.beginRecoverDeletedSecret(name, { abortSignal, intervalInMs: this.recoverPollIntervalInMs });
       await poller.pollUntilDone();

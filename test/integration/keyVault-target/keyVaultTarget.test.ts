@@ -268,6 +268,8 @@ describe('Key Vault target: writes', () => {
       const outcome = await deliver(client, where, v2);
       expect(outcome).toMatchObject({ status: 'Recovered', reason: 'deleted-owned' });
       expect(racing.counters(VAULT).recoverDeletedSecret).toBe(1);
+      // The recovery is one POST: no GET /secrets/{name}/ (the SDK poller's value reads, denied to the writer role).
+      expect(racing.counters(VAULT).getSecret).toBe(0);
       const stored = await customerClient(racing, VAULT).getSecret(where.name);
       expect(marksFromTags(stored.properties.tags)?.sourceVersion).toBe(v2.facts.version);
     } finally {

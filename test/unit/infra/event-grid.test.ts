@@ -30,7 +30,10 @@ describe('Event Grid: one system topic per source vault', () => {
 describe('Event Grid subscription to keyVaultEvents', () => {
   it('delivers to the keyVaultEvents Azure Function, one event per batch', () => {
     expect(subscription.type).toBe('Microsoft.EventGrid/systemTopics/eventSubscriptions');
-    expect(exprText(get(subscription.body, 'parent'))).toBe('systemTopic');
+    // Named under the topic, created or existing; never a redeploy of an existing topic (identity, tags kept).
+    expect(exprText(get(subscription.body, 'name'))).toBe("'${systemTopicName}/secret-relay'");
+    expect(sourceVault.code).toMatch(/resource systemTopic '[^']+' = if \(!systemTopicExists\)/);
+    expect(sourceVault.code).toMatch(/resource existingTopic '[^']+' existing = if \(systemTopicExists\)/);
     const destination = get(subscription.body, 'properties.destination');
     expect(stringValue(get(destination, 'endpointType'))).toBe('AzureFunction');
     expect(exprText(get(destination, 'properties.resourceId'))).toBe("'${functionAppId}/functions/${functionName}'");
@@ -55,12 +58,15 @@ describe('Event Grid subscription to keyVaultEvents', () => {
   });
 
   it('dead-letters to the deadletter container of the audit account with the Event Grid identity', () => {
-    const deadLetter = get(subscription.body, 'properties.deadLetterWithResourceIdentity');
+    expect(exprText(get(subscription.body, 'properties.deadLetterWithResourceIdentity'))).toBe('systemTopicExists ? null : deadLetterWithIdentity');
+    const deadLetter = sourceVault.vars.get('deadLetterWithIdentity');
+    expect(exprText(get(deadLetter, 'deadLetterDestination'))).toBe('deadLetterDestination');
+    const destination = sourceVault.vars.get('deadLetterDestination');
     expect(stringValue(get(deadLetter, 'identity.type'))).toBe('UserAssigned');
     expect(exprText(get(deadLetter, 'identity.userAssignedIdentity'))).toBe('eventGridIdentityId');
-    expect(stringValue(get(deadLetter, 'deadLetterDestination.endpointType'))).toBe('StorageBlob');
-    expect(exprText(get(deadLetter, 'deadLetterDestination.properties.resourceId'))).toBe('deadLetterStorageId');
-    expect(exprText(get(deadLetter, 'deadLetterDestination.properties.blobContainerName'))).toBe(
+    expect(stringValue(get(destination, 'endpointType'))).toBe('StorageBlob');
+    expect(exprText(get(destination, 'properties.resourceId'))).toBe('deadLetterStorageId');
+    expect(exprText(get(destination, 'properties.blobContainerName'))).toBe(
       'deadLetterContainerName',
     );
     // The topic carries the identity it dead-letters with.

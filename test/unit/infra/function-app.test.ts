@@ -13,6 +13,7 @@ const LOCAL_ONLY = [
   'RELAY_DISABLE_CHALLENGE_RESOURCE_VERIFICATION',
   'IDENTITY_ENDPOINT', // set by the platform in Azure
   'IDENTITY_HEADER',
+  'RELAY_CONFIG_PATH', // Azure: the config blob (RELAY_CONFIG_BLOB_SERVICE_URI, RELAY_CONFIG_BLOB), changeable without a redeploy
 ];
 
 /** App settings Flex Consumption rejects or ignores (functions-app-settings "Flex Consumption plan deprecations"). */
@@ -145,7 +146,8 @@ describe('app settings', () => {
   });
 
   it('use the documented defaults', () => {
-    expect(stringValue(paramOf(main, 'relayConfigPath').defaultValue)).toBe('relay.config.json');
+    expect(settings.get('RELAY_CONFIG_BLOB_SERVICE_URI')).toBe('configBlobServiceUri');
+    expect(stringValue(paramOf(app, 'configBlob').defaultValue)).toBe('config/relay.config.json');
     expect(stringValue(paramOf(main, 'reconcileSchedule').defaultValue)).toBe('0 */15 * * * *');
     expect(stringValue(paramOf(main, 'fingerprintKeyId').defaultValue)).toBe('fp1');
     expect(exprText(paramOf(main, 'maxConcurrentDeliveries').defaultValue)).toBe('50');
@@ -153,6 +155,12 @@ describe('app settings', () => {
     expect(settings.get('AZURE_CLIENT_ID')).toBe('identityClientId');
     expect(settings.get('AUDIT_IDENTITY_CLIENT_ID')).toBe('identityClientId');
     expect(settings.get('AUDIT_BLOB_SERVICE_URI')).toBe('auditBlobEndpoint');
+  });
+
+  it('disable SCM and FTP basic publishing credentials', () => {
+    const policies = app.resources.filter((r) => r.type === 'Microsoft.Web/sites/basicPublishingCredentialsPolicies');
+    expect(policies.map((r) => stringValue(get(r.body, 'name'))).sort()).toEqual(['ftp', 'scm']);
+    for (const r of policies) expect(exprText(get(r.body, 'properties.allow'))).toBe('false');
   });
 
   it('are each documented in docs/deployment.md', () => {

@@ -10,6 +10,8 @@ const BUILT_IN_ROLES = {
   keyVaultSecretsOfficer: 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7',
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b',
   storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe',
+  storageBlobDataReader: '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1',
+  eventGridDataSender: 'd5a91429-5739-47e2-a06b-3470a27159e7',
   storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88',
   storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3',
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb',
@@ -43,6 +45,11 @@ describe('built-in role GUIDs', () => {
     expect(actual).toEqual(BUILT_IN_ROLES);
   });
 
+  it('docs/deployment.md lists each built-in role with the same GUID', () => {
+    const doc = readFileSync(new URL('../../../docs/deployment.md', import.meta.url), 'utf8');
+    for (const guid of Object.values(BUILT_IN_ROLES)) expect(doc).toMatch(new RegExp(`\\| [A-Za-z ]+ \\| \`${guid}\` \\|`));
+  });
+
   it('no other infra file spells a GUID literal (each assignment names a role from roles.bicep)', () => {
     for (const path of bicepPaths().filter((p) => !p.endsWith('roles.bicep'))) {
       const code = bicep(relative(infraDir, path)).code;
@@ -51,8 +58,8 @@ describe('built-in role GUIDs', () => {
   });
 
   it('every role assignment uses a subscription-level role definition id', () => {
-    for (const file of [rbac, sourceVault, storageAccess]) {
-      for (const r of file.resources.filter((x) => x.type === 'Microsoft.Authorization/roleAssignments')) {
+    for (const file of [rbac, sourceVault, storageAccess, bicep('modules/rotation-topic.bicep')]) {
+      for (const r of file.resources.filter((x) => x.type === 'Microsoft.Authorization/roleAssignments' && x.symbol !== 'relayAccess')) {
         expect(exprText(get(r.body, 'properties.roleDefinitionId')), `${r.symbol}`).toMatch(
           /^subscriptionResourceId\('Microsoft\.Authorization\/roleDefinitions', (roleId|builtInRoles\.\w+)\)$/,
         );
@@ -84,7 +91,10 @@ describe('what each identity is granted', () => {
   });
 
   it.each([
-    ['auditStorageAccess', 'auditStorage', 'storageBlobDataContributor', 'relayPrincipalId'],
+    ['auditStorageAccess', 'auditStorage::blobService::auditContainer', 'storageBlobDataContributor', 'relayPrincipalId'],
+    ['reportsAccess', 'auditStorage::blobService::reportsContainer', 'storageBlobDataContributor', 'relayPrincipalId'],
+    ['configAccess', 'auditStorage::blobService::configContainer', 'storageBlobDataReader', 'relayPrincipalId'],
+    ['deadLetterReadAccess', 'auditStorage::blobService::deadLetterContainer', 'storageBlobDataReader', 'relayPrincipalId'],
     ['deadLetterAccess', 'auditStorage::blobService::deadLetterContainer', 'storageBlobDataContributor', 'eventGridPrincipalId'],
     ['relayVaultAccess', 'relayVault', 'keyVaultSecretsUser', 'relayPrincipalId'],
     ['telemetryAccess', 'applicationInsights', 'monitoringMetricsPublisher', 'relayPrincipalId'],
@@ -96,11 +106,34 @@ describe('what each identity is granted', () => {
     expect(stringValue(get(r.body, 'properties.principalType'))).toBe('ServicePrincipal');
   });
 
-  it('source vaults: the relay identity gets Key Vault Secrets Officer on the vault itself', () => {
+  it('the relay identity has no role on the whole audit account (it cannot delete evidence outside WORM)', () => {
+    for (const r of rbac.resources.filter((x) => x.type === 'Microsoft.Authorization/roleAssignments')) {
+      expect(exprText(get(r.body, 'scope')), r.symbol).not.toBe('auditStorage');
+    }
+  });
+
+  it('source vaults: the relay identity gets the Secret Relay Source role (get, set, readMetadata only) on the vault itself', () => {
     const r = resourceOf(sourceVault, 'relayAccess');
     expect(exprText(get(r.body, 'scope'))).toBe('vault');
-    expect(roleKey(r.body)).toBe('keyVaultSecretsOfficer');
+    expect(exprText(get(r.body, 'properties.roleDefinitionId'))).toBe('sourceRoleDefinitionId');
     expect(exprText(get(r.body, 'properties.principalId'))).toBe('relayPrincipalId');
+    expect(stringItems(roles.vars.get('sourceDataActions'))).toEqual([
+      'Microsoft.KeyVault/vaults/secrets/getSecret/action',
+      'Microsoft.KeyVault/vaults/secrets/setSecret/action',
+      'Microsoft.KeyVault/vaults/secrets/readMetadata/action',
+    ]);
+    const main = bicep('main.bicep');
+    const sourceRole = main.modules.find((m) => m.symbol === 'sourceRole');
+    expect(sourceRole?.path).toBe('modules/custom-role.bicep');
+    expect(exprText(get(sourceRole!.body, 'params.dataActions'))).toBe('sourceDataActions');
+    expect(exprText(get(sourceRole!.body, 'params.roleSeed'))).toContain('environmentName');
+  });
+
+  it('custom role definition names are GUIDs seeded with the environment, so environments never collide', () => {
+    expect(exprText(get(resourceOf(writerRole, 'writerRole').body, 'name'))).toBe("guid(subscription().id, 'secret-relay-writer', roleSeed)");
+    expect(exprText(get(resourceOf(bicep('modules/custom-role.bicep'), 'role').body, 'name'))).toBe('guid(subscription().id, roleSeed)');
+    const writer = bicep('main.bicep').modules.find((m) => m.symbol === 'writerRole');
+    expect(exprText(get(writer!.body, 'params.roleSeed'))).toBe('environmentName');
   });
 
   it('no identity is given Key Vault Administrator or an Owner-like control-plane role', () => {

@@ -19,8 +19,12 @@ describe('audit storage (WORM)', () => {
     expect(get(policy.body, 'properties.allowProtectedAppendWritesAll')).toBeUndefined();
   });
 
-  it('leaves the policy unlocked: no lock is applied by the template', () => {
-    expect(audit.code).not.toMatch(/\block\b|isLocked|Microsoft\.Authorization\/locks/i);
+  it('leaves the WORM policy unlocked (locking is an operator action) and puts a CanNotDelete lock on the account', () => {
+    expect(audit.code).not.toMatch(/isLocked/);
+    const lock = resourceOf(audit, 'accountLock');
+    expect(lock.type).toBe('Microsoft.Authorization/locks');
+    expect(exprText(get(lock.body, 'scope'))).toBe('account');
+    expect(stringValue(get(lock.body, 'properties.level'))).toBe('CanNotDelete');
   });
 
   it('takes the retention days from a main.bicep parameter and the container is named audit', () => {
