@@ -518,11 +518,21 @@ export function createAuditLog(options: CreateAuditLogOptions): AuditLog {
     let duplicateRecords = 0;
     const requireKeyed = keys.size > 0 && verifyOptions.allowUnkeyed !== true;
     const walks = new Map<string, ReturnType<typeof walkBlob>>();
-    const lineHashes = new Map<string, (string | undefined)[]>();
+    /** Per walkable blob: how many lines it has, and the hashes found for each seq (a seal names a seq's hash). */
+    const lineHashes = new Map<string, { length: number; bySeq: Map<number, string[]>; maxSeq: number }>();
     await forEachLimited(walkable, readConcurrency, async (name) => {
       const { bytes, blockCount } = await downloadWithBlockCount(container.getAppendBlobClient(name), abortSignal);
       walks.set(name, walkBlob(name, bytes, { keys, blockCount, requireKeyed }));
-      lineHashes.set(name, splitLines(bytes).lines.map((line) => tailLinkOf(line.text)?.hash));
+      const bySeq = new Map<number, string[]>();
+      let maxSeq = -1;
+      const { lines } = splitLines(bytes);
+      for (const line of lines) {
+        const link = tailLinkOf(line.text);
+        if (!link) continue;
+        bySeq.set(link.seq, [...(bySeq.get(link.seq) ?? []), link.hash]);
+        maxSeq = Math.max(maxSeq, link.seq);
+      }
+      lineHashes.set(name, { length: lines.length, bySeq, maxSeq });
     });
     for (const name of walkable) {
       const walk = walks.get(name)!;
@@ -548,11 +558,12 @@ export function createAuditLog(options: CreateAuditLogOptions): AuditLog {
           continue;
         }
         for (const head of [...heads].sort((a, b) => b.count - a.count)) {
-          if (hashes.length < head.count) {
-            problems.push({ blob, kind: 'truncated', message: `${blob}: holds ${hashes.length} record(s), but was sealed with ${head.count} at ${head.time} (${head.where}): ${head.count - hashes.length} record(s) were cut off` });
+          if (hashes.maxSeq + 1 < head.count) {
+            const held = hashes.maxSeq + 1;
+            problems.push({ blob, kind: 'truncated', message: `${blob}: holds ${held} record(s), but was sealed with ${head.count} at ${head.time} (${head.where}): ${head.count - held} record(s) were cut off` });
             break;
           }
-          if (hashes[head.count - 1] !== head.hash) {
+          if (!(hashes.bySeq.get(head.count - 1) ?? []).includes(head.hash)) {
             problems.push({
               blob,
               offset: undefined,
