@@ -1,13 +1,15 @@
+import { createHmac } from 'node:crypto';
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import type { DurableClient } from 'durable-functions';
 import { getRuntime } from '../shared/composition.js';
 import { orchestrationClientPort } from '../shared/orchestrations/client.js';
-import { actorFromHeaders, getRotationStatus, startRotationRequest } from '../shared/triggers/index.js';
+import { actorFromRequest, getRotationStatus, isAppServiceAuthEnabled, startRotationRequest } from '../shared/triggers/index.js';
 
 /**
- * `POST /api/rotations` `{ source, name, mode: "relay" | "rotate", targets? }` → 202 with status URLs;
- * `GET /api/rotations/{id}` → status with per-target outcomes. Function key required.
+ * `POST /api/rotations` `{ source, name, mode: "relay" | "rotate", targets? }` → 202 with the relay's own status URL
+ * (never the durable management URLs: they carry the `durabletask_extension` system key, which a function-key caller
+ * was not given); `GET /api/rotations/{id}` → status with per-target outcomes. Function key required.
  */
 export async function rotations(request: HttpRequest, client: DurableClient, context: InvocationContext): Promise<HttpResponseInit> {
   const port = orchestrationClientPort(client);
@@ -23,14 +25,14 @@ export async function rotations(request: HttpRequest, client: DurableClient, con
   } catch {
     return { status: 400, jsonBody: { error: 'InvalidRequest', message: 'the body is not valid JSON' } };
   }
-  const actor = actorFromHeaders((name) => request.headers.get(name));
-  const answer = await startRotationRequest(body, actor, new URL(request.url).origin, getRuntime(), port);
-  if (answer.status === 202) {
-    const id = (answer.jsonBody as { id: string }).id;
-    const management = client.createHttpManagementPayload(id);
-    context.log(`rotations: started ${id} for ${actor.id}`);
-    return { ...answer, jsonBody: { ...(answer.jsonBody as object), management } };
-  }
+  const runtime = getRuntime();
+  const actor = actorFromRequest((name) => request.headers.get(name), {
+    appServiceAuthEnabled: isAppServiceAuthEnabled(process.env),
+    presentedKey: request.query.get('code') ?? request.headers.get('x-functions-key'),
+    labelKey: (key) => createHmac('sha256', runtime.fingerprintKey.secret).update(`function-key:${key}`).digest('hex').slice(0, 12),
+  });
+  const answer = await startRotationRequest(body, actor, new URL(request.url).origin, runtime, port);
+  if (answer.status === 202) context.log(`rotations: started ${(answer.jsonBody as { id: string }).id} for ${actor.id}`);
   return answer;
 }
 

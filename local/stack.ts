@@ -12,12 +12,16 @@ import { startKubernetesEmulator, type KubernetesEmulator } from './kubernetes/i
 
 /** What `.local/stack.json` holds: everything tests, benchmarks and tools need to reach the running stack. */
 export interface StackInfo {
-  functions: { baseUrl: string; key: string; masterKey: string };
+  /** `key`: the default function key; `masterKey`: accepted everywhere; `durableTaskKey`: the `durabletask_extension` system key. */
+  functions: { baseUrl: string; key: string; masterKey: string; durableTaskKey: string };
+  /** Event Grid webhook URLs, each with the `eventgrid_extension` system key as `code`. */
   webhooks: { keyVaultEvents: string; credentialRotationEvents: string };
   keyVault: { caCertPath: string; adminUrl: string; vaults: Record<string, string> };
   kubernetes: { clusters: Record<string, { server: string; token: string; adminToken: string; caCertPath: string; adminUrl: string }> };
   identity: { endpoint: string };
-  storage: { connectionString: string; auditContainer: string; reportsContainer: string };
+  storage: { connectionString: string; auditContainer: string; reportsContainer: string; sealContainer: string };
+  /** The keyed audit chain: its key id and the file holding the key (base64), as `AUDIT_CHAIN_KEY` gets it. */
+  audit: { chainKeyId: string; chainKeyPath: string };
   configPath: string;
   durableDir: string;
 }
@@ -107,6 +111,10 @@ export async function startStack(options: StartStackOptions = {}): Promise<Stack
       RELAY_FINGERPRINT_KEY_ID: 'local1',
       AUDIT_STORAGE_CONNECTION_STRING: azurite.connectionString,
       AUDIT_CONTAINER: 'audit',
+      // A keyed, sealed chain, as in production (docs/security.md).
+      AUDIT_CHAIN_KEY: chainKey(stateDir),
+      AUDIT_CHAIN_KEY_ID: CHAIN_KEY_ID,
+      AUDIT_SEAL_CONTAINER: 'audit-seals',
       RELAY_REPORTS_CONTAINER: 'reports',
       RELAY_TRUSTED_CA_PATH: keyVault.caCertPath,
       RELAY_DISABLE_CHALLENGE_RESOURCE_VERIFICATION: 'true',
@@ -126,7 +134,7 @@ export async function startStack(options: StartStackOptions = {}): Promise<Stack
     keyVault.subscribe('platform', host.eventGridUrl('keyVaultEvents'), 'eventGrid');
 
     const info: StackInfo = {
-      functions: { baseUrl: host.baseUrl, key: host.functionKey, masterKey: host.masterKey },
+      functions: { baseUrl: host.baseUrl, key: host.functionKey, masterKey: host.masterKey, durableTaskKey: host.durableTaskKey },
       webhooks: {
         keyVaultEvents: host.eventGridUrl('keyVaultEvents'),
         credentialRotationEvents: host.eventGridUrl('credentialRotationEvents'),
@@ -144,7 +152,8 @@ export async function startStack(options: StartStackOptions = {}): Promise<Stack
         },
       },
       identity: { endpoint: identity.url },
-      storage: { connectionString: azurite.connectionString, auditContainer: 'audit', reportsContainer: 'reports' },
+      storage: { connectionString: azurite.connectionString, auditContainer: 'audit', reportsContainer: 'reports', sealContainer: settings['AUDIT_SEAL_CONTAINER'] ?? 'audit-seals' },
+      audit: { chainKeyId: settings['AUDIT_CHAIN_KEY_ID'] ?? CHAIN_KEY_ID, chainKeyPath: join(stateDir, 'audit-chain.key') },
       configPath,
       durableDir,
     };
@@ -195,6 +204,15 @@ function renderConfig(templatePath: string, keyVault: KeyVaultEmulator, kubernet
 /** A fingerprint key kept across restarts, so fingerprints in audit records stay comparable. */
 function fingerprintKey(stateDir: string): string {
   const file = join(stateDir, 'fingerprint.key');
+  if (!existsSync(file)) writeFileSync(file, randomBytes(32).toString('base64'), { mode: 0o600 });
+  return readFileSync(file, 'utf8').trim();
+}
+
+const CHAIN_KEY_ID = 'local-ck1';
+
+/** The audit chain key, kept across restarts like the fingerprint key (the audit trail of Azurite is in memory, but tools read the file). */
+function chainKey(stateDir: string): string {
+  const file = join(stateDir, 'audit-chain.key');
   if (!existsSync(file)) writeFileSync(file, randomBytes(32).toString('base64'), { mode: 0o600 });
   return readFileSync(file, 'utf8').trim();
 }

@@ -5,7 +5,7 @@ import type { SecretClientOptions } from '@azure/keyvault-secrets';
 import { BlobServiceClient, type BlockBlobClient, type ContainerClient } from '@azure/storage-blob';
 import { createActivities, type Activities } from './activities.js';
 import { blobConfigDocument, createConfigStore, type ConfigRefresh, type ConfigStore } from './config/index.js';
-import { auditContainerFromSettings, auditSettingsFrom, buildRecordContent, createAuditLog, type AuditLog, type AuditRecordInput } from './audit/index.js';
+import { auditContainerFromSettings, auditLogFromSettings, buildRecordContent, type AuditLog, type AuditRecordInput } from './audit/index.js';
 import { validateConfig, type RelayConfig, type TargetConfig } from './domain/config.js';
 import { fingerprintKeyFrom, type FingerprintKey } from './domain/fingerprint.js';
 import type { AuditEntry, ReconcileReport } from './orchestrations/types.js';
@@ -159,8 +159,10 @@ export function createRuntime(env: Env = process.env, options: { log?: RelayLog;
     });
   }
 
-  const auditContainer = auditContainerFromSettings(env);
-  const auditLog = createAuditLog({ containerClient: auditContainer, ...shardsOf(env) });
+  // With AUDIT_CHAIN_KEY the chain is keyed and sealed outside the audit container (docs/security.md).
+  const auditLog = auditLogFromSettings(env, {
+    onSealError: (error) => log.warn(`audit seal not written (its heads are sealed with the next one): ${error instanceof Error ? error.message.slice(0, 300) : String(error)}`),
+  });
   // Drift reports live beside the audit container, in the same account and with the same access.
   const reportsContainer = auditContainerFromSettings({ ...env, AUDIT_CONTAINER: env[SETTINGS.reportsContainer] || 'reports' });
 
@@ -292,11 +294,6 @@ function intSetting(env: Env, name: string, fallback: number, min: number, max: 
   const value = Number(text);
   if (!Number.isInteger(value) || value < min || value > max) throw new SettingsError(`${name} must be an integer ${min}-${max}`);
   return value;
-}
-
-function shardsOf(env: Env): { shards?: number } {
-  const settings = auditSettingsFrom(env);
-  return settings.shards ? { shards: settings.shards } : {};
 }
 
 /** Turns the orchestrations' audit entries into audit records (closed schema; messages only for failures). */

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { AuditQueryFilter, AuditRecord, VerifyReport } from '../../shared/audit/index.js';
 import { AUDIT_ACTION_STATUSES, AUDIT_ACTIONS } from '../../shared/audit/schema.js';
@@ -9,9 +10,10 @@ import { DEFAULT_STACK_FILE, readRunningStack } from '../stack.js';
 /**
  * `secret-relay audit query|verify`: reads the audit trail in Blob Storage. Settings come from the environment
  * (`AUDIT_STORAGE_CONNECTION_STRING`, or `AUDIT_BLOB_SERVICE_URI` + optional `AUDIT_IDENTITY_CLIENT_ID`;
- * `AUDIT_CONTAINER`), from the running local stack with `--stack`, overridden by `--connection-string` /
- * `--container`. Needs read and list on the container. `verify` exits 0 when every chain is intact, 1 when a link is
- * broken; 2 is a usage or settings error; 3 the storage (or the local stack) cannot be reached.
+ * `AUDIT_CONTAINER`; for a keyed, sealed trail `AUDIT_CHAIN_KEY`, `AUDIT_CHAIN_KEY_ID`, `AUDIT_SEAL_CONTAINER`), from
+ * the running local stack with `--stack`, overridden by `--connection-string` / `--container`. Needs read and list on
+ * the containers. `verify` exits 0 when every chain is intact and every seal holds, 1 when anything is broken; 2 is
+ * a usage or settings error; 3 the storage (or the local stack) cannot be reached.
  */
 
 /** Every status an audit record can carry: the union of the closed per-action sets of shared/audit/schema.ts. */
@@ -24,6 +26,10 @@ interface CommonOptions {
   from?: Date;
   to?: Date;
   json?: boolean;
+}
+
+interface VerifyCommandOptions extends CommonOptions {
+  allowUnkeyed?: boolean;
 }
 
 interface QueryOptions extends CommonOptions {
@@ -73,8 +79,11 @@ export function registerAuditCommands(program: Command, ctx: CliContext): void {
   });
 
   commonOptions(
-    audit.command('verify').description('Check every hash chain of the trail; exit 1 and name the first broken link when one is broken'),
-  ).action(async (options: CommonOptions) => {
+    audit
+      .command('verify')
+      .description('Check every hash chain, record id and seal of the trail; exit 1 and name each finding when one is broken')
+      .option('--allow-unkeyed', 'accept plain sha256 records in a keyed trail (a trail begun before keyed chains)'),
+  ).action(async (options: VerifyCommandOptions) => {
     ctx.exit(await verify(options, ctx));
   });
 }
@@ -95,6 +104,17 @@ async function logFrom(values: CommonOptions, ctx: CliContext) {
     const stack = await readRunningStack(file, { needs: ['storage'] });
     if (stack.storage?.connectionString) env[AUDIT_SETTING_NAMES.connectionString] = stack.storage.connectionString;
     if (stack.storage?.auditContainer) env[AUDIT_SETTING_NAMES.container] = stack.storage.auditContainer;
+    // The stack runs a keyed, sealed chain: verify with its key and seal container (docs/security.md).
+    const keyed = stack as { storage?: { sealContainer?: string }; audit?: { chainKeyId?: string; chainKeyPath?: string } };
+    if (keyed.storage?.sealContainer) env[AUDIT_SETTING_NAMES.sealContainer] = keyed.storage.sealContainer;
+    if (keyed.audit?.chainKeyPath) {
+      try {
+        env[AUDIT_SETTING_NAMES.chainKey] = readFileSync(keyed.audit.chainKeyPath, 'utf8').trim();
+      } catch {
+        throw new CliError(EXIT_USAGE, `audit: cannot read the audit chain key file named in ${file}`);
+      }
+      if (keyed.audit.chainKeyId) env[AUDIT_SETTING_NAMES.chainKeyId] = keyed.audit.chainKeyId;
+    }
   }
   if (values.connectionString !== undefined) env[AUDIT_SETTING_NAMES.connectionString] = values.connectionString;
   if (values.container !== undefined) env[AUDIT_SETTING_NAMES.container] = values.container;
@@ -164,9 +184,9 @@ function table(records: readonly AuditRecord[]): string {
   return `${[line(header), ...rows.map(line)].join('\n')}\n`;
 }
 
-async function verify(options: CommonOptions, ctx: CliContext): Promise<ExitCode> {
+async function verify(options: VerifyCommandOptions, ctx: CliContext): Promise<ExitCode> {
   const log = await logFrom(options, ctx);
-  const report = await callStorage(() => log.verify({ from: options.from, to: options.to }));
+  const report = await callStorage(() => log.verify({ from: options.from, to: options.to, ...(options.allowUnkeyed ? { allowUnkeyed: true } : {}) }));
   if (options.json) ctx.io.out(`${JSON.stringify(report, null, 2)}\n`);
   else ctx.io.out(verifyText(report));
   return report.ok ? EXIT_OK : EXIT_PROBLEMS;
@@ -175,9 +195,12 @@ async function verify(options: CommonOptions, ctx: CliContext): Promise<ExitCode
 function verifyText(report: VerifyReport): string {
   const counts = `${report.recordsChecked} record(s) in ${report.blobsChecked} blob(s)` +
     (report.duplicateRecords > 0 ? `, ${report.duplicateRecords} duplicate(s) of retried appends` : '');
-  if (report.ok) return `OK: every chain is intact; ${counts}\n`;
+  const seals = report.sealed
+    ? `${report.sealsChecked} seal(s), the last at ${report.lastSealTime ?? '-'}; ${report.unsealedRecords} record(s) after the last seal of their blob`
+    : `no seals checked (no chain key / seal container configured); ${report.unsealedRecords} record(s) unanchored`;
+  if (report.ok) return `OK: every chain is intact; ${counts}\n${seals}\n`;
   const lines = report.problems.map((problem) => `  ${problem.kind.padEnd(18)} ${problem.message}`);
-  return `BROKEN: ${report.firstProblem!.message}\n${counts}; ${report.problems.length} problem(s):\n${lines.join('\n')}\n`;
+  return `BROKEN: ${report.firstProblem!.message}\n${counts}; ${seals}; ${report.problems.length} problem(s):\n${lines.join('\n')}\n`;
 }
 
 function describeFailure(error: unknown): string {

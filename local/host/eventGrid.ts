@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FunctionInfo } from './catalog.js';
 import { buildInputData } from './catalog.js';
 import type { Registration } from './coreStub.js';
-import { presentedKey } from './keys.js';
+import { isSystemKey, presentedKey } from './keys.js';
 import type { HostKeys } from './keys.js';
 import { hostLog } from './log.js';
 import type { LogSink } from './log.js';
@@ -37,15 +37,13 @@ function send(res: ServerResponse, status: number, body?: unknown, headers: Reco
  * Serves `/runtime/webhooks/eventgrid?functionName=<name>` as the Event Grid extension does: answers the CloudEvents
  * abuse-protection handshake (OPTIONS with `WebHook-Request-Origin`) and the Event Grid `SubscriptionValidation`
  * handshake, then invokes the function once per event of an Event Grid array, a single CloudEvent or a CloudEvents batch.
- * All events delivered → 202; any handler error → 500 so the sender retries the delivery; unknown function → 404. When
- * an `eventgrid_extension` key is configured the request must carry it (or the master key) as `code`.
+ * All events delivered → 202; any handler error → 500 so the sender retries the delivery; unknown function → 404. Every
+ * request (handshakes included) must carry the `eventgrid_extension` system key or the master key as `code` (or
+ * `x-functions-key`), else 401 before anything is read.
  */
 export async function handleEventGrid(context: EventGridContext, req: IncomingMessage, res: ServerResponse, url: URL, body: Buffer): Promise<void> {
   const method = (req.method ?? 'GET').toUpperCase();
-  if (context.keys.eventGridKey !== undefined) {
-    const key = presentedKey(url, req.headers);
-    if (key !== context.keys.eventGridKey && key !== context.keys.masterKey) return send(res, 401);
-  }
+  if (!isSystemKey(presentedKey(url, req.headers), context.keys.eventGridKey, context.keys)) return send(res, 401);
   const functionName = url.searchParams.get('functionName') ?? '';
   const target = context.lookup(functionName);
   if (!target || target.info.triggerType.toLowerCase() !== 'eventgridtrigger') {

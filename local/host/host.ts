@@ -17,9 +17,9 @@ import type { InstanceSnapshot } from './durable/engine.js';
 import { verifyDurableInternals } from './durable/internals.js';
 import { EVENT_GRID_PATH, handleEventGrid } from './eventGrid.js';
 import { ROUTE_PREFIX, buildHttpRoutes, dispatchHttp } from './httpTrigger.js';
-import { presentedKey, resolveKeys } from './keys.js';
+import { isSystemKey, keyValues, presentedKey, resolveKeys, sameKey } from './keys.js';
 import type { HostKeys, HostKeysOptions } from './keys.js';
-import { consoleLogSink, hostLog } from './log.js';
+import { consoleLogSink, hostLog, redactKeys, redactingSink } from './log.js';
 import type { LogEntry } from './log.js';
 import { resolveSettingExpression } from './ncrontab.js';
 import { TimerScheduler } from './timers.js';
@@ -42,7 +42,7 @@ export interface StartHostOptions {
   durableDir?: string;
   /** Keys; missing ones come from the settings `LOCAL_HOST_*_KEY`, else are generated. */
   keys?: HostKeysOptions;
-  /** Log sink for host and invocation logs (default: stderr). */
+  /** Log sink for host and invocation logs (default: stderr); entries arrive with keys redacted and long messages cut. */
   log?: (entry: LogEntry) => void;
   /** Maximum activities running at once (default host.json `maxConcurrentActivityFunctions`, else 10 × CPU cores). */
   activityConcurrency?: number;
@@ -76,11 +76,13 @@ export interface LocalHost {
   masterKey: string;
   /** The `durabletask_extension` system key, carried by the management URLs. */
   durableTaskKey: string;
+  /** The `eventgrid_extension` system key, required by the Event Grid webhook. */
+  eventGridKey: string;
   /** The task hub name the durable client data reports. */
   taskHubName: string;
   /** The activity concurrency in effect. */
   activityConcurrency: number;
-  /** The Event Grid webhook URL of a function (with `code` when an Event Grid key is configured). */
+  /** The Event Grid webhook URL of a function, with the `eventgrid_extension` key as `code` (as Event Grid calls it). */
   eventGridUrl(functionName: string): string;
   /** The functions the app registered. */
   functions(): HostedFunction[];
@@ -134,7 +136,8 @@ function listen(server: Server, port: number, hostname: string): Promise<number>
  * `durableDir`. One host per process (registrations are process-global); a second `startHost` after `close` reuses them.
  */
 export async function startHost(options: StartHostOptions): Promise<LocalHost> {
-  const log = options.log ?? consoleLogSink;
+  let secrets: readonly string[] = [];
+  const log = redactingSink(options.log ?? consoleLogSink, () => secrets);
   Object.assign(process.env, options.settings ?? {});
   const registry = installFunctionsCoreStub();
   verifyDurableInternals();
@@ -157,6 +160,7 @@ export async function startHost(options: StartHostOptions): Promise<LocalHost> {
   const activityConcurrency = options.activityConcurrency ?? durable?.maxConcurrentActivityFunctions ?? 10 * os.availableParallelism();
   const resolvedKeys = resolveKeys(options.keys, env);
   const keys: HostKeys = resolvedKeys;
+  secrets = keyValues(keys);
   const durableDir = path.resolve(options.durableDir ?? path.join('.local', 'durable'));
 
   const routes = buildHttpRoutes(functions);
@@ -189,25 +193,35 @@ export async function startHost(options: StartHostOptions): Promise<LocalHost> {
       await handleEventGrid({ keys, log, durableClientData, lookup }, req, res, url, body);
       return;
     }
-    const durableBase = pathname.startsWith(`${DURABLE_WEBHOOK_PATH}/`) ? DURABLE_WEBHOOK_PATH : pathname.startsWith(`${DURABLE_RPC_PATH}/`) ? DURABLE_RPC_PATH : undefined;
-    if (durableBase) {
-      if (durableBase === DURABLE_WEBHOOK_PATH) {
-        const key = presentedKey(url, req.headers);
-        if (key !== keys.durableTaskKey && key !== keys.masterKey) {
-          res.writeHead(401).end();
-          return;
-        }
+    if (pathname.startsWith(`${DURABLE_WEBHOOK_PATH}/`)) {
+      if (!isSystemKey(presentedKey(url, req.headers), keys.durableTaskKey, keys)) {
+        res.writeHead(401).end();
+        return;
       }
       await handleDurableApi(
         engine,
-        { method: (req.method ?? 'GET').toUpperCase(), url, path: pathname.slice(durableBase.length), body, headers: req.headers, clientData: durableClientData() },
+        { method: (req.method ?? 'GET').toUpperCase(), url, path: pathname.slice(DURABLE_WEBHOOK_PATH.length), body, headers: req.headers, clientData: durableClientData() },
+        res,
+      );
+      return;
+    }
+    if (pathname === DURABLE_RPC_PATH || pathname.startsWith(`${DURABLE_RPC_PATH}/`)) {
+      const rest = pathname.slice(DURABLE_RPC_PATH.length + 1);
+      const slash = rest.indexOf('/');
+      if (slash === -1 || !sameKey(decodeURIComponent(rest.slice(0, slash)), keys.rpcToken)) {
+        res.writeHead(401).end();
+        return;
+      }
+      await handleDurableApi(
+        engine,
+        { method: (req.method ?? 'GET').toUpperCase(), url, path: rest.slice(slash), body, headers: req.headers, clientData: durableClientData() },
         res,
       );
       return;
     }
     const admin = /^\/admin\/functions\/([^/]+)$/.exec(pathname);
     if (admin && req.method === 'POST') {
-      if (presentedKey(url, req.headers) !== keys.masterKey) {
+      if (!sameKey(presentedKey(url, req.headers), keys.masterKey)) {
         res.writeHead(401).end();
         return;
       }
@@ -229,14 +243,14 @@ export async function startHost(options: StartHostOptions): Promise<LocalHost> {
 
   const server = createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
-      hostLog(log, 'error', `Request ${req.method ?? ''} ${req.url ?? ''} failed: ${error instanceof Error ? error.stack : String(error)}`);
+      hostLog(log, 'error', `Request ${req.method ?? ''} ${redactKeys(req.url ?? '')} failed: ${error instanceof Error ? error.stack : String(error)}`);
       if (!res.headersSent) res.writeHead(500).end();
     });
   });
   const hostname = options.hostname ?? '127.0.0.1';
   const port = await listen(server, options.port ?? 0, hostname);
   const origin = `http://${hostname}:${port}`;
-  clientData = buildDurableClientData(origin, taskHubName, keys.durableTaskKey);
+  clientData = buildDurableClientData(origin, taskHubName, keys.durableTaskKey, keys.rpcToken);
   // Without WEBSITE_HOSTNAME, durable-functions rewrites management URLs to http://localhost:7071.
   if (!env['WEBSITE_HOSTNAME']) process.env['WEBSITE_HOSTNAME'] = `${hostname}:${port}`;
   if (resolvedKeys.generated.length > 0) hostLog(log, 'information', `Generated keys: ${resolvedKeys.generated.join(', ')}`);
@@ -269,10 +283,11 @@ export async function startHost(options: StartHostOptions): Promise<LocalHost> {
     functionKey: keys.functionKeys['default'] ?? '',
     masterKey: keys.masterKey,
     durableTaskKey: keys.durableTaskKey,
+    eventGridKey: keys.eventGridKey,
     taskHubName,
     activityConcurrency,
     eventGridUrl: (functionName) =>
-      `${origin}${EVENT_GRID_PATH}?functionName=${encodeURIComponent(functionName)}${keys.eventGridKey ? `&code=${encodeURIComponent(keys.eventGridKey)}` : ''}`,
+      `${origin}${EVENT_GRID_PATH}?functionName=${encodeURIComponent(functionName)}&code=${encodeURIComponent(keys.eventGridKey)}`,
     functions: hosted,
     invokeTimer: (name) => timers.invoke(name),
     startOrchestration: (name, startOptions) => engine.startNew(name, startOptions ?? {}),

@@ -1,15 +1,21 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 
-/** Function keys, as the Functions host keeps them (values are local test keys, not product secrets). */
+/** Keys as the Functions host keeps them (values are local keys of this host, not product secrets). */
 export interface HostKeys {
   /** Accepted for `function`-level HTTP functions (name → value). */
   functionKeys: Record<string, string>;
   /** The master (`_master`) key: accepted everywhere, required for `admin` level. */
   masterKey: string;
-  /** The `durabletask_extension` system key for `/runtime/webhooks/durabletask`. */
+  /** The `durabletask_extension` system key: required (or the master key) by `/runtime/webhooks/durabletask/*`. */
   durableTaskKey: string;
-  /** The `eventgrid_extension` system key; when absent the Event Grid webhook accepts requests without a key. */
-  eventGridKey: string | undefined;
+  /** The `eventgrid_extension` system key: required (or the master key) by `/runtime/webhooks/eventgrid`. */
+  eventGridKey: string;
+  /**
+   * Path token of the local durable RPC endpoint (`/durabletask/<token>/`). In Azure that endpoint (the extension's
+   * LocalHttpListener) listens on a loopback port of the instance that no one outside reaches; here it shares the
+   * host's port, so only a caller given `rpcBaseUrl` (the app's durable client) reaches it.
+   */
+  rpcToken: string;
 }
 
 /** Keys passed to `startHost`; missing ones come from settings, else are generated. */
@@ -32,7 +38,7 @@ function generateKey(): string {
   return randomBytes(30).toString('base64url');
 }
 
-/** Resolves the host keys: explicit option, then setting, then a freshly generated value (Event Grid key excepted). */
+/** Resolves the host keys: explicit option, then setting, then a freshly generated value. */
 export function resolveKeys(options: HostKeysOptions | undefined, settings: Record<string, string | undefined>): HostKeys & { generated: string[] } {
   const generated: string[] = [];
   const pick = (name: keyof typeof KEY_SETTINGS): string => {
@@ -45,9 +51,15 @@ export function resolveKeys(options: HostKeysOptions | undefined, settings: Reco
     functionKeys: { default: pick('functionKey') },
     masterKey: pick('masterKey'),
     durableTaskKey: pick('durableTaskKey'),
-    eventGridKey: options?.eventGridKey ?? settings[KEY_SETTINGS.eventGridKey],
+    eventGridKey: pick('eventGridKey'),
+    rpcToken: generateKey(),
     generated,
   };
+}
+
+/** Every key value of the host (to redact them from logs). */
+export function keyValues(keys: HostKeys): string[] {
+  return [...Object.values(keys.functionKeys), keys.masterKey, keys.durableTaskKey, keys.eventGridKey, keys.rpcToken];
 }
 
 /** The key a request presents: `code` query parameter, else `x-functions-key` header. */
@@ -58,12 +70,24 @@ export function presentedKey(url: URL, headers: Record<string, string | string[]
   return Array.isArray(header) ? header[0] : header;
 }
 
+/** Constant-time comparison of a presented key with a known one. */
+export function sameKey(presented: string | undefined, known: string): boolean {
+  if (presented === undefined) return false;
+  const a = Buffer.from(presented);
+  const b = Buffer.from(known);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
 /** Whether a presented key satisfies an HTTP function's `authLevel` (`anonymous`, `function`, `admin`). */
 export function isAuthorized(authLevel: string, key: string | undefined, keys: HostKeys): boolean {
   const level = authLevel.toLowerCase();
   if (level === 'anonymous') return true;
-  if (key === undefined) return false;
-  if (key === keys.masterKey) return true;
+  if (sameKey(key, keys.masterKey)) return true;
   if (level === 'admin') return false;
-  return Object.values(keys.functionKeys).includes(key);
+  return Object.values(keys.functionKeys).some((candidate) => sameKey(key, candidate));
+}
+
+/** Whether a presented key is the given system key or the master key (what a system webhook accepts). */
+export function isSystemKey(key: string | undefined, systemKey: string, keys: HostKeys): boolean {
+  return sameKey(key, systemKey) || sameKey(key, keys.masterKey);
 }

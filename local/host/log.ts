@@ -20,6 +20,35 @@ export const consoleLogSink: LogSink = (entry) => {
   process.stderr.write(`[${entry.timestamp}] ${entry.level}${where}: ${entry.message}\n`);
 };
 
+/** Longest log message the host passes on; the rest is cut (a rejected 10 MB body must not reach the log whole). */
+export const MAX_LOG_MESSAGE_CHARS = 4096;
+
+const REDACTED = '[redacted]';
+const CODE_PARAMETER = /([?&](?:code|sig)=)[^&\s"'<>]+/gi;
+const KEY_HEADER = /(x-functions-key["']?\s*[:=]\s*["']?)[^\s"',;}]+/gi;
+
+/** Removes keys from a URL or any text holding one: `code=` (and SAS `sig=`) query values, `x-functions-key` values. */
+export function redactKeys(text: string): string {
+  return text.replace(CODE_PARAMETER, `$1${REDACTED}`).replace(KEY_HEADER, `$1${REDACTED}`);
+}
+
+/**
+ * Wraps a sink so that no entry carries a key or a whole body: every known key value and every `code=` /
+ * `x-functions-key` value is replaced by `[redacted]`, and a message longer than `maxChars` is cut, saying how much
+ * was left out.
+ */
+export function redactingSink(sink: LogSink, secrets: () => readonly string[], maxChars = MAX_LOG_MESSAGE_CHARS): LogSink {
+  return (entry) => {
+    const total = entry.message.length;
+    // Redact a window a little longer than what is kept, so a key straddling the cut is still recognised whole.
+    let message = total > maxChars ? entry.message.slice(0, maxChars + 512) : entry.message;
+    for (const secret of secrets()) if (secret.length >= 8) message = message.split(secret).join(REDACTED);
+    message = redactKeys(message);
+    if (total > maxChars) message = `${message.slice(0, maxChars)}… [${total - maxChars} more characters not logged]`;
+    sink(message === entry.message ? entry : { ...entry, message });
+  };
+}
+
 /** Writes a host-level entry to a sink. */
 export function hostLog(sink: LogSink, level: LogLevel, message: string, functionName?: string): void {
   sink({ timestamp: new Date().toISOString(), level, category: 'host', message, ...(functionName ? { functionName } : {}) });

@@ -41,7 +41,7 @@ async function main(): Promise<void> {
   }
   // one machine-readable line: the stack and tests wait for it
   process.stdout.write(
-    `Local host ready ${JSON.stringify({ baseUrl: host.baseUrl, rpcBaseUrl: host.rpcBaseUrl, functionKey: host.functionKey, masterKey: host.masterKey, durableTaskKey: host.durableTaskKey, pid: process.pid })}\n`,
+    `Local host ready ${JSON.stringify({ baseUrl: host.baseUrl, rpcBaseUrl: host.rpcBaseUrl, functionKey: host.functionKey, masterKey: host.masterKey, durableTaskKey: host.durableTaskKey, eventGridKey: host.eventGridKey, pid: process.pid })}\n`,
   );
   const stop = (): void => {
     void host.close().then(() => process.exit(0));

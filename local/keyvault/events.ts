@@ -81,25 +81,39 @@ export function vaultTopic(vault: string, options: Pick<EventDeliveryOptions, 's
 
 export class EventPublisher {
   private readonly subscriptions = new Map<string, EventSubscription>();
+  /** Endpoint keys by subscription id: sent with each delivery, never shown (see `subscribe`). */
+  private readonly endpointKeys = new Map<string, string>();
   private readonly records: DeliveryRecord[] = [];
   private readonly pending = new Set<Promise<void>>();
   private closed = false;
 
   constructor(private readonly options: EventDeliveryOptions = {}) {}
 
-  /** Registers a webhook for a vault's events. Registering the same endpoint and schema again returns the existing one. */
+  /**
+   * Registers a webhook for a vault's events. Registering the same endpoint and schema again returns the existing one.
+   * A `code` query parameter is the endpoint's key (a Functions host's `eventgrid_extension` key): like Azure's
+   * `AzureFunction` endpoint type, the subscription keeps it, sends it with every delivery and never shows it.
+   */
   subscribe(vault: string, endpoint: string, schema: EventSchema = 'eventGrid'): EventSubscription {
     const url = new URL(endpoint);
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TypeError('endpoint must be an http(s) URL');
     if (schema !== 'eventGrid' && schema !== 'cloudEvents') throw new TypeError("schema must be 'eventGrid' or 'cloudEvents'");
-    const existing = [...this.subscriptions.values()].find((s) => s.vault === vault && s.endpoint === endpoint && s.schema === schema);
-    if (existing) return { ...existing };
-    const sub: EventSubscription = { id: randomUUID(), vault, endpoint, schema };
+    const key = url.searchParams.get('code');
+    url.searchParams.delete('code');
+    const shown = key === null ? endpoint : url.href;
+    const existing = [...this.subscriptions.values()].find((s) => s.vault === vault && s.endpoint === shown && s.schema === schema);
+    if (existing) {
+      if (key !== null) this.endpointKeys.set(existing.id, key);
+      return { ...existing };
+    }
+    const sub: EventSubscription = { id: randomUUID(), vault, endpoint: shown, schema };
     this.subscriptions.set(sub.id, sub);
+    if (key !== null) this.endpointKeys.set(sub.id, key);
     return { ...sub };
   }
 
   unsubscribe(id: string): boolean {
+    this.endpointKeys.delete(id);
     return this.subscriptions.delete(id);
   }
 
@@ -158,13 +172,21 @@ export class EventPublisher {
     this.closed = true;
   }
 
+  private deliveryUrl(sub: EventSubscription): string {
+    const key = this.endpointKeys.get(sub.id);
+    if (key === undefined) return sub.endpoint;
+    const url = new URL(sub.endpoint);
+    url.searchParams.set('code', key);
+    return url.href;
+  }
+
   private async deliver(sub: EventSubscription, body: unknown, record: DeliveryRecord): Promise<void> {
     const maxAttempts = this.options.maxAttempts ?? 5;
     const text = JSON.stringify(body);
     for (let attempt = 1; attempt <= maxAttempts; attempt += 1) {
       record.attempts = attempt;
       try {
-        const response = await fetch(sub.endpoint, {
+        const response = await fetch(this.deliveryUrl(sub), {
           method: 'POST',
           headers: {
             'Content-Type': sub.schema === 'eventGrid' ? 'application/json; charset=utf-8' : 'application/cloudevents+json; charset=utf-8',

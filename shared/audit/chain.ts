@@ -26,20 +26,37 @@ function digest(body: string, key: FingerprintKey | undefined): string {
     : createHash('sha256').update(body, 'utf8').digest('hex');
 }
 
-/** Serialises a record content as the next line of a blob; returns the line (with `\n`) and the full record. */
-export function sealLine(
-  content: AuditRecordContent,
-  link: { seq: number; prev: string; key?: FingerprintKey },
-): { line: string; record: AuditRecord } {
+/** The members the writer adds to every chained line. */
+export interface ChainLink {
+  readonly seq: number;
+  readonly chain: string;
+  readonly prev: string;
+  readonly hash: string;
+}
+
+/**
+ * Serialises a content object (an audit record's content, or a seal) as the next line of a blob; returns the line
+ * (with `\n`) and the full record.
+ */
+export function sealLine<C extends object = AuditRecordContent>(
+  content: C,
+  link: { seq: number; prev: string; key?: FingerprintKey | undefined },
+): { line: string; record: C extends AuditRecordContent ? AuditRecord : C & ChainLink } {
   const body = JSON.stringify({ ...content, seq: link.seq, chain: chainNameOf(link.key), prev: link.prev });
   const hash = digest(body, link.key);
   const line = `${body.slice(0, -1)},"hash":"${hash}"}\n`;
-  return { line, record: { ...content, seq: link.seq, chain: chainNameOf(link.key), prev: link.prev, hash } };
+  const record = { ...content, seq: link.seq, chain: chainNameOf(link.key), prev: link.prev, hash };
+  return { line, record: record as C extends AuditRecordContent ? AuditRecord : C & ChainLink };
 }
 
 export type LineCheck =
   | { ok: true; record: AuditRecord }
   | { ok: false; kind: 'unparseable-record' | 'hash-mismatch' | 'key-unavailable'; message: string; record?: AuditRecord };
+
+/** Whether a chain name is the plain (unkeyed) SHA-256 chain, which anyone can compute. */
+export function isPlainChain(chain: string): boolean {
+  return chain === PLAIN_CHAIN;
+}
 
 /**
  * Parses one line (without its `\n`) and checks its own hash. Linking (`prev`, `seq`) is the caller's job.
@@ -69,7 +86,14 @@ export function checkLine(line: string, keys: ReadonlyMap<string, FingerprintKey
   }
   const body = `${line.slice(0, line.length - suffix[0].length)}}`;
   if (digest(body, key) !== record.hash) {
-    return { ok: false, kind: 'hash-mismatch', message: 'content does not match its hash (the record was edited)', record };
+    return {
+      ok: false,
+      kind: 'hash-mismatch',
+      message: key
+        ? `content does not match its keyed hash under "${record.chain}" (the record was edited, or written without the chain key)`
+        : 'content does not match its hash (the record was edited)',
+      record,
+    };
   }
   return { ok: true, record };
 }

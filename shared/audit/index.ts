@@ -18,6 +18,7 @@ export {
   AuditRecordRejectedError,
   MAX_ERROR_MESSAGE_LENGTH,
   buildRecordContent,
+  recordIdOf,
 } from './schema.js';
 export type {
   ActorKind,
@@ -42,8 +43,13 @@ export {
   AUDIT_SETTING_NAMES,
   AuditSettingsError,
   DEFAULT_AUDIT_CONTAINER,
+  DEFAULT_CHAIN_KEY_ID,
+  DEFAULT_SEAL_CONTAINER,
+  auditChainSettingsFrom,
   auditContainerFromSettings,
   auditSettingsFrom,
 } from './settings.js';
-export type { AuditSettings } from './settings.js';
+export type { AuditChainSettings, AuditSettings } from './settings.js';
+export { SEAL_SCHEMA_VERSION } from './seal.js';
+export type { SealContent, SealRecord, SealedHead } from './seal.js';
 export { auditLogFromSettings } from './factory.js';

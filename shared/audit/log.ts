@@ -13,6 +13,7 @@ import {
   shardPrefixOf,
 } from './layout.js';
 import { buildRecordContent, type AuditAction, type AuditRecord, type AuditRecordContent, type AuditRecordInput, type AuditStatus } from './schema.js';
+import { createSealWriter, sealDayOf, type SealedHead, type SealRecord } from './seal.js';
 import { splitLines, walkBlob, type VerifyProblem } from './verify.js';
 
 /** Options of {@link createAuditLog}. */
@@ -35,6 +36,17 @@ export interface CreateAuditLogOptions {
   readonly now?: () => Date;
   /** Blobs downloaded in parallel by query and verify (default 8). */
   readonly readConcurrency?: number;
+  /**
+   * Anchors the chains outside the audit container (needs `chainKey`): the heads of the blobs this writer appended to
+   * are sealed into `containerClient` every `intervalInMs` (default 60 s), at the first append of each new hour and
+   * on `seal()`; `verify` checks every head against the seals. A failed seal never fails an append: it goes to
+   * `onError` and its heads are sealed with the next one.
+   */
+  readonly seal?: {
+    readonly containerClient: ContainerClient;
+    readonly intervalInMs?: number;
+    readonly onError?: (error: unknown) => void;
+  };
 }
 
 export interface AuditCallOptions {
@@ -70,6 +82,11 @@ export interface VerifyOptions extends AuditCallOptions {
   /** Only blobs whose hour partition overlaps [from, to]. */
   readonly from?: Date;
   readonly to?: Date;
+  /**
+   * Accept plain SHA-256 records although the log has a chain key (a trail begun before keyed chains were
+   * configured). Default false: with a chain key, a plain record is a problem (`unkeyed-record`).
+   */
+  readonly allowUnkeyed?: boolean;
 }
 
 /** Outcome of {@link AuditLog.verify}. `ok` is false when any problem was found. */
@@ -82,6 +99,17 @@ export interface VerifyReport {
   /** The first broken link of each broken blob, plus missing segments and foreign blobs, in name order. */
   readonly problems: VerifyProblem[];
   readonly firstProblem?: VerifyProblem;
+  /** Whether the chains were checked against seals (a seal container was given). */
+  readonly sealed: boolean;
+  /** Seal lines read (each seals one or more heads). */
+  readonly sealsChecked: number;
+  /** Time of the newest seal read, or null. */
+  readonly lastSealTime: string | null;
+  /**
+   * Records after the last seal of their blob (all records of an unsealed blob). Until a seal covers them, cutting
+   * them off at a record boundary is not detectable (in Azure, the WORM policy of the audit container prevents it).
+   */
+  readonly unsealedRecords: number;
 }
 
 /** The audit trail: append-only JSON Lines in append blobs, hash-chained per blob. */
@@ -95,8 +123,16 @@ export interface AuditLog {
   append(input: AuditRecordInput, options?: AuditCallOptions): Promise<AuditRecord>;
   /** Reads the blobs of the time range and returns matching records. Needs `Storage Blob Data Reader`. */
   query(filter?: AuditQueryFilter, options?: AuditCallOptions): Promise<AuditQueryResult>;
-  /** Walks every chain of the time range and reports the first broken link of each blob. Needs `Storage Blob Data Reader`. */
+  /**
+   * Walks every chain of the time range and reports the first broken link of each blob, then checks every sealed
+   * head (when a seal container is configured). Needs `Storage Blob Data Reader` on both containers.
+   */
   verify(options?: VerifyOptions): Promise<VerifyReport>;
+  /**
+   * Seals the heads this writer appended since its last seal now (nothing to seal: resolves undefined). Throws when
+   * the seal cannot be written (the heads stay pending). Needs `Storage Blob Data Contributor` on the seal container.
+   */
+  seal(options?: AuditCallOptions): Promise<SealRecord | undefined>;
 }
 
 /** Constant reasons an append fails with. */
@@ -133,7 +169,7 @@ interface Slot {
   waiting: number;
 }
 
-type Attempt = { done: true; record: AuditRecord } | { done: false };
+type Attempt = { done: true; record: AuditRecord; blob: string } | { done: false };
 
 const TAIL_WINDOW = 16 * 1024;
 const CATCH_UP_WINDOW = 256 * 1024;
@@ -160,6 +196,63 @@ export function createAuditLog(options: CreateAuditLogOptions): AuditLog {
   let preferredShard = createHash('sha256').update(writerId).digest().readUInt32BE(0) % shards;
   const slots = new Map<string, Slot>();
   let containerReady = false;
+
+  if (options.seal && !key) throw new RangeError('seal needs a chainKey: seals are HMACs under the chain key');
+  const sealWriter = options.seal && key ? createSealWriter({ containerClient: options.seal.containerClient, key, writerId, now }) : undefined;
+  const sealIntervalInMs = options.seal?.intervalInMs ?? 60_000;
+  /** Heads appended to since the last seal, by blob name. */
+  const pendingHeads = new Map<string, SealedHead>();
+  let lastSealAt = Number.NEGATIVE_INFINITY;
+  let sealedHour: string | undefined;
+  let sealTimer: NodeJS.Timeout | undefined;
+
+  function notePending(head: SealedHead): void {
+    const known = pendingHeads.get(head.blob);
+    if (!known || known.count < head.count) pendingHeads.set(head.blob, head);
+  }
+
+  async function seal(call: AuditCallOptions = {}): Promise<SealRecord | undefined> {
+    if (!sealWriter || pendingHeads.size === 0) return undefined;
+    const heads = [...pendingHeads.values()].sort((a, b) => compare(a.blob, b.blob));
+    pendingHeads.clear();
+    if (sealTimer) clearTimeout(sealTimer);
+    sealTimer = undefined;
+    lastSealAt = now().getTime();
+    try {
+      return await sealWriter.write(heads, call);
+    } catch (error) {
+      for (const head of heads) notePending(head);
+      armSealTimer();
+      throw error;
+    }
+  }
+
+  function sealQuietly(): Promise<void> {
+    return seal().then(
+      () => undefined,
+      (error: unknown) => options.seal?.onError?.(error),
+    );
+  }
+
+  function armSealTimer(): void {
+    if (!sealWriter || sealTimer || pendingHeads.size === 0) return;
+    sealTimer = setTimeout(() => {
+      sealTimer = undefined;
+      void sealQuietly();
+    }, sealIntervalInMs);
+    // A pending seal must not keep a process alive; what it would have sealed is reported as unsealed by verify.
+    sealTimer.unref();
+  }
+
+  async function afterAppend(blob: string, record: AuditRecord): Promise<void> {
+    if (!sealWriter) return;
+    const hour = hourOf(new Date(record.time));
+    const rollover = sealedHour !== undefined && hour !== sealedHour;
+    sealedHour = hour;
+    notePending({ blob, count: record.seq + 1, hash: record.hash });
+    if (rollover || now().getTime() - lastSealAt >= sealIntervalInMs) await sealQuietly();
+    else armSealTimer();
+  }
 
   function slotOf(hour: string, shard: number): Slot {
     const id = `${hour}#${shard}`;
@@ -305,7 +398,7 @@ export function createAuditLog(options: CreateAuditLogOptions): AuditLog {
           closed: false,
           lastLine: sealed.line,
         };
-        return { done: true, record: sealed.record };
+        return { done: true, record: sealed.record, blob: name };
       } catch (error) {
         slot.state = undefined;
         const code = errorCodeOf(error);
@@ -314,7 +407,7 @@ export function createAuditLog(options: CreateAuditLogOptions): AuditLog {
           // A lost response to an append that did land: our exact line sits where we appended it.
           if (caughtUp.landed) {
             slot.state = caughtUp.state;
-            return { done: true, record: sealed.record };
+            return { done: true, record: sealed.record, blob: name };
           }
           slot.state = caughtUp.state;
           return { done: false };
@@ -341,7 +434,10 @@ export function createAuditLog(options: CreateAuditLogOptions): AuditLog {
       const shard = pickShard(hour);
       const slot = slotOf(hour, shard);
       const outcome = await exclusive(slot, () => tryAppend(hour, shard, slot, content, call));
-      if (outcome.done) return outcome.record;
+      if (outcome.done) {
+        await afterAppend(outcome.blob, outcome.record);
+        return outcome.record;
+      }
       // Another writer appended first: move this writer to another shard for good, so writers spread out.
       if (shards > 1 && shard === preferredShard) preferredShard = (shard + 1 + Math.floor(Math.random() * (shards - 1))) % shards;
       call.abortSignal?.throwIfAborted();
@@ -420,10 +516,23 @@ export function createAuditLog(options: CreateAuditLogOptions): AuditLog {
     const ids = new Set<string>();
     let recordsChecked = 0;
     let duplicateRecords = 0;
+    const requireKeyed = keys.size > 0 && verifyOptions.allowUnkeyed !== true;
     const walks = new Map<string, ReturnType<typeof walkBlob>>();
+    /** Per walkable blob: how many lines it has, and the hashes found for each seq (a seal names a seq's hash). */
+    const lineHashes = new Map<string, { length: number; bySeq: Map<number, string[]>; maxSeq: number }>();
     await forEachLimited(walkable, readConcurrency, async (name) => {
       const { bytes, blockCount } = await downloadWithBlockCount(container.getAppendBlobClient(name), abortSignal);
-      walks.set(name, walkBlob(name, bytes, { keys, blockCount }));
+      walks.set(name, walkBlob(name, bytes, { keys, blockCount, requireKeyed }));
+      const bySeq = new Map<number, string[]>();
+      let maxSeq = -1;
+      const { lines } = splitLines(bytes);
+      for (const line of lines) {
+        const link = tailLinkOf(line.text);
+        if (!link) continue;
+        bySeq.set(link.seq, [...(bySeq.get(link.seq) ?? []), link.hash]);
+        maxSeq = Math.max(maxSeq, link.seq);
+      }
+      lineHashes.set(name, { length: lines.length, bySeq, maxSeq });
     });
     for (const name of walkable) {
       const walk = walks.get(name)!;
@@ -434,6 +543,45 @@ export function createAuditLog(options: CreateAuditLogOptions): AuditLog {
       }
       if (walk.problem) problems.push(walk.problem);
     }
+    const seals = options.seal ? await checkSeals(options.seal.containerClient, { from, to, abortSignal }) : undefined;
+    let unsealedRecords = 0;
+    if (seals) {
+      problems.push(...seals.problems);
+      const listed = new Set(blobs.map((blob) => blob.name));
+      for (const [blob, heads] of seals.heads) {
+        const hashes = lineHashes.get(blob);
+        if (!hashes) {
+          if (!listed.has(blob)) {
+            const top = heads.reduce((a, b) => (b.count > a.count ? b : a));
+            problems.push({ blob, kind: 'missing-blob', message: `${blob}: missing, but sealed with ${top.count} record(s) at ${top.time} (${top.where}): the blob was deleted` });
+          }
+          continue;
+        }
+        for (const head of [...heads].sort((a, b) => b.count - a.count)) {
+          if (hashes.maxSeq + 1 < head.count) {
+            const held = hashes.maxSeq + 1;
+            problems.push({ blob, kind: 'truncated', message: `${blob}: holds ${held} record(s), but was sealed with ${head.count} at ${head.time} (${head.where}): ${head.count - held} record(s) were cut off` });
+            break;
+          }
+          if (!(hashes.bySeq.get(head.count - 1) ?? []).includes(head.hash)) {
+            problems.push({
+              blob,
+              offset: undefined,
+              seq: head.count - 1,
+              kind: 'seal-mismatch',
+              message: `${blob}: record seq ${head.count - 1} is not the one sealed at ${head.time} (${head.where}): the records up to it were rewritten or the blob was replaced`,
+            });
+            break;
+          }
+        }
+      }
+      for (const name of walkable) {
+        const sealedCount = Math.max(0, ...(seals.heads.get(name) ?? []).map((head) => head.count));
+        unsealedRecords += Math.max(0, (lineHashes.get(name)?.length ?? 0) - sealedCount);
+      }
+    } else {
+      for (const name of walkable) unsealedRecords += lineHashes.get(name)?.length ?? 0;
+    }
     problems.sort((a, b) => compare(a.blob, b.blob) || (a.offset ?? 0) - (b.offset ?? 0));
     return {
       ok: problems.length === 0,
@@ -442,10 +590,83 @@ export function createAuditLog(options: CreateAuditLogOptions): AuditLog {
       duplicateRecords,
       problems,
       firstProblem: problems[0],
+      sealed: seals !== undefined,
+      sealsChecked: seals?.count ?? 0,
+      lastSealTime: seals?.lastTime ?? null,
+      unsealedRecords,
     };
   }
 
-  return { append, query, verify };
+  /** Reads and walks the seal blobs that may seal blobs of [from, to]; returns the sealed heads by audit blob. */
+  async function checkSeals(
+    sealContainer: ContainerClient,
+    range: { from?: Date | undefined; to?: Date | undefined; abortSignal?: AbortSignal | undefined },
+  ): Promise<{ heads: Map<string, { count: number; hash: string; time: string; where: string }[]>; problems: VerifyProblem[]; count: number; lastTime: string | null }> {
+    const prefix = sealContainer.containerName;
+    const problems: VerifyProblem[] = [];
+    const firstDay = range.from ? hourOf(range.from).slice(0, 10) : undefined;
+    // A seal written at the first append after midnight seals the last hour of the day before.
+    const lastDay = range.to ? hourOf(new Date(range.to.getTime() + 3_600_000)).slice(0, 10) : undefined;
+    const names: string[] = [];
+    const segments = new Map<string, number[]>();
+    try {
+      for await (const item of sealContainer.listBlobsFlat()) {
+        const day = sealDayOf(item.name);
+        if (!day) {
+          problems.push({ blob: `${prefix}/${item.name}`, kind: 'foreign-blob', message: `${prefix}/${item.name}: not a seal blob name (yyyy/mm/dd/<writer>-nnnn.jsonl)` });
+          continue;
+        }
+        if ((firstDay && day < firstDay) || (lastDay && day > lastDay)) continue;
+        if (item.properties.blobType !== 'AppendBlob') {
+          problems.push({ blob: `${prefix}/${item.name}`, kind: 'not-append-blob', message: `${prefix}/${item.name}: is a ${item.properties.blobType ?? 'unknown'} blob, not an append blob (it was replaced)` });
+          continue;
+        }
+        names.push(item.name);
+        const group = item.name.slice(0, item.name.length - '-0000.jsonl'.length);
+        segments.set(group, [...(segments.get(group) ?? []), Number(item.name.slice(-10, -6))]);
+      }
+    } catch (error) {
+      if (statusOf(error) !== 404) throw error;
+    }
+    for (const [group, present] of segments) {
+      const have = new Set(present);
+      for (let segment = 0; segment < Math.max(...present); segment += 1) {
+        if (have.has(segment)) continue;
+        const name = `${prefix}/${group}-${String(segment).padStart(4, '0')}.jsonl`;
+        problems.push({ blob: name, kind: 'missing-segment', message: `${name}: missing, but later seal segments of this writer exist (a seal blob was deleted)` });
+      }
+    }
+    const heads = new Map<string, { count: number; hash: string; time: string; where: string }[]>();
+    let count = 0;
+    let lastTime: string | null = null;
+    const walked = new Map<string, ReturnType<typeof walkBlob>>();
+    await forEachLimited(names, readConcurrency, async (name) => {
+      const { bytes, blockCount } = await downloadWithBlockCount(sealContainer.getAppendBlobClient(name), range.abortSignal);
+      walked.set(name, walkBlob(name, bytes, { keys, blockCount, requireKeyed: true, checkIds: false }));
+    });
+    for (const name of names) {
+      const walk = walked.get(name)!;
+      if (walk.problem) {
+        problems.push({ ...walk.problem, blob: `${prefix}/${walk.problem.blob}`, message: `seal ${prefix}/${walk.problem.message}` });
+      }
+      for (const { record, offset } of walk.records) {
+        const seal = record as unknown as SealRecord;
+        if (seal.kind !== 'seal' || !Array.isArray(seal.heads)) continue;
+        count += 1;
+        if (lastTime === null || seal.time > lastTime) lastTime = seal.time;
+        for (const head of seal.heads) {
+          const location = parseBlobName(head.blob);
+          if (!location || !hourOverlaps(location.hour, range.from, range.to)) continue;
+          const list = heads.get(head.blob) ?? [];
+          list.push({ count: head.count, hash: head.hash, time: seal.time, where: `seal ${prefix}/${name} at offset ${offset}` });
+          heads.set(head.blob, list);
+        }
+      }
+    }
+    return { heads, problems, count, lastTime };
+  }
+
+  return { append, query, verify, seal };
 }
 
 function matcherOf(filter: AuditQueryFilter): (record: AuditRecord) => boolean {

@@ -176,6 +176,29 @@ const inputSchema = z.strictObject({
   time: z.union([z.date(), z.string()]).optional(),
 });
 
+function idOfPartial(partial: Omit<AuditRecordContent, 'id' | 'time'>): string {
+  return `ar1-${createHash('sha256').update(JSON.stringify(partial)).digest('hex').slice(0, 32)}`;
+}
+
+/**
+ * The id a stored record's content gives (what `buildRecordContent` computed when it was written); a record whose
+ * `id` differs was edited after its id was computed. Members are read in schema order, whatever order the line has.
+ */
+export function recordIdOf(record: AuditRecordContent): string {
+  return idOfPartial({
+    v: record.v,
+    actor: record.actor ? { kind: record.actor.kind, id: record.actor.id } : record.actor,
+    cause: record.cause ? { eventId: record.cause.eventId, instanceId: record.cause.instanceId } : record.cause,
+    source: record.source ? { vault: record.source.vault, name: record.source.name, version: record.source.version } : null,
+    target: record.target ? { id: record.target.id, kind: record.target.kind, location: record.target.location } : null,
+    action: record.action,
+    status: record.status,
+    reason: record.reason,
+    fingerprint: record.fingerprint,
+    error: record.error ? { class: record.error.class, message: record.error.message } : null,
+  });
+}
+
 function isHttpUrl(text: string): boolean {
   try {
     const url = new URL(text);
@@ -231,7 +254,7 @@ export function buildRecordContent(input: AuditRecordInput, now: () => Date = ()
       ? { class: value.error.class, message: value.error.message === undefined ? null : capMessage(value.error.message) }
       : null,
   };
-  const id = `ar1-${createHash('sha256').update(JSON.stringify(partial)).digest('hex').slice(0, 32)}`;
+  const id = idOfPartial(partial);
   return {
     v: partial.v,
     id,

@@ -1,20 +1,27 @@
 import type { FingerprintKey } from '../domain/fingerprint.js';
-import { checkLine, genesisOf, tailLinkOf } from './chain.js';
-import type { AuditRecord } from './schema.js';
+import { checkLine, genesisOf, isPlainChain, tailLinkOf } from './chain.js';
+import { recordIdOf, type AuditRecord } from './schema.js';
 
 /** What can be wrong with the audit trail; constant, one per finding. */
 export const VERIFY_PROBLEM_KINDS = [
   'incomplete-record',
   'unparseable-record',
   'hash-mismatch',
+  'unkeyed-record',
+  'id-mismatch',
   'key-unavailable',
   'broken-link',
   'missing-record',
   'reordered',
+  'duplicated-record',
+  'inserted-record',
   'block-count',
   'missing-segment',
   'not-append-blob',
   'foreign-blob',
+  'truncated',
+  'seal-mismatch',
+  'missing-blob',
 ] as const;
 export type VerifyProblemKind = (typeof VERIFY_PROBLEM_KINDS)[number];
 
@@ -56,7 +63,14 @@ export function splitLines(bytes: Uint8Array): { lines: { offset: number; text: 
 export function walkBlob(
   blob: string,
   bytes: Uint8Array,
-  options: { keys?: ReadonlyMap<string, FingerprintKey>; blockCount?: number } = {},
+  options: {
+    keys?: ReadonlyMap<string, FingerprintKey>;
+    blockCount?: number;
+    /** Refuse plain SHA-256 records (anyone can compute them): the trail is written with a chain key. */
+    requireKeyed?: boolean;
+    /** Check each record's `id` against its content (audit records; not seals). Default true. */
+    checkIds?: boolean;
+  } = {},
 ): BlobWalk {
   const keys = options.keys ?? new Map<string, FingerprintKey>();
   const { lines, rest } = splitLines(bytes);
@@ -72,8 +86,20 @@ export function walkBlob(
       return { records, problem: { blob, offset: line.offset, seq, kind: check.kind, message: `${at}${seq === undefined ? '' : ` (seq ${seq})`}: ${check.message}` } };
     }
     const record = check.record;
+    if (options.requireKeyed && isPlainChain(record.chain)) {
+      return {
+        records,
+        problem: {
+          blob,
+          offset: line.offset,
+          seq: record.seq,
+          kind: 'unkeyed-record',
+          message: `${at} (seq ${record.seq}): a plain "sha256" record in a keyed trail (written without the chain key: forged, or the chain was recomputed from here)`,
+        },
+      };
+    }
     if (record.seq !== position) {
-      return { records, problem: sequenceProblem(blob, lines, position, record.seq) };
+      return { records, problem: sequenceProblem(blob, lines, position, record.seq, expectedPrev) };
     }
     if (record.prev !== expectedPrev) {
       const message =
@@ -81,6 +107,18 @@ export function walkBlob(
           ? `${at} (seq ${record.seq}): "prev" is not the genesis value of this blob (the blob was renamed or replaced)`
           : `${at} (seq ${record.seq}): "prev" does not match the hash of the record before it at offset ${previousOffset} (that record was changed or replaced)`;
       return { records, problem: { blob, offset: line.offset, seq: record.seq, kind: 'broken-link', message } };
+    }
+    if (options.checkIds !== false && record.id !== recordIdOf(record)) {
+      return {
+        records,
+        problem: {
+          blob,
+          offset: line.offset,
+          seq: record.seq,
+          kind: 'id-mismatch',
+          message: `${at} (seq ${record.seq}): "id" ${String(record.id)} is not the id of the record's content (${recordIdOf(record)}): the content was changed after the id was computed`,
+        },
+      };
     }
     records.push({ record, offset: line.offset });
     expectedPrev = record.hash;
@@ -110,15 +148,35 @@ export function walkBlob(
   return { records };
 }
 
-function sequenceProblem(blob: string, lines: { offset: number; text: string }[], position: number, found: number): VerifyProblem {
+function sequenceProblem(blob: string, lines: { offset: number; text: string }[], position: number, found: number, expectedPrev: string): VerifyProblem {
   const line = lines[position]!;
   const at = `${blob} at offset ${line.offset}`;
+  const base = { blob, offset: line.offset, seq: found };
+  const links = lines.map((candidate) => ({ ...tailLinkOf(candidate.text), prev: prevOf(candidate.text) }));
+  if (found < position) {
+    const earlier = lines.slice(0, position).find((candidate) => candidate.text === line.text);
+    if (earlier) {
+      return { ...base, kind: 'duplicated-record', message: `${at}: a copy of the record at offset ${earlier.offset} (seq ${found}) where seq ${position} belongs (a line was duplicated)` };
+    }
+  }
+  // A genuine record out of place links to another record of this blob and is the only one with its seq.
+  const own = links[position]!;
+  const genuine =
+    links.filter((other) => other.seq === found).length === 1 &&
+    (links.some((other, index) => index !== position && other.hash !== undefined && other.hash === own.prev) || (found === 0 && own.prev === genesisOf(blob)));
+  const next = links[position + 1];
+  const chainResumes = next !== undefined && next.seq === position && next.prev === expectedPrev;
+  if (!genuine && (chainResumes || found < position)) {
+    return {
+      ...base,
+      kind: 'inserted-record',
+      message: `${at}: a record claiming seq ${found} that belongs to no place in this chain${chainResumes ? `; the chain resumes after it with seq ${position}` : ''} (a line was inserted)`,
+    };
+  }
   const later = lines.slice(position + 1).find((candidate) => tailLinkOf(candidate.text)?.seq === position);
   if (later) {
     return {
-      blob,
-      offset: line.offset,
-      seq: found,
+      ...base,
       kind: 'reordered',
       message: `${at}: found seq ${found} where seq ${position} belongs; seq ${position} comes later at offset ${later.offset} (records were reordered)`,
     };
@@ -126,18 +184,14 @@ function sequenceProblem(blob: string, lines: { offset: number; text: string }[]
   if (found > position) {
     const missing = found - position;
     return {
-      blob,
-      offset: line.offset,
-      seq: found,
+      ...base,
       kind: 'missing-record',
       message: `${at}: expected seq ${position}, found seq ${found} (${missing} record${missing === 1 ? '' : 's'} deleted before this offset)`,
     };
   }
-  return {
-    blob,
-    offset: line.offset,
-    seq: found,
-    kind: 'reordered',
-    message: `${at}: found seq ${found} after seq ${position - 1} (records were reordered or copied)`,
-  };
+  return { ...base, kind: 'inserted-record', message: `${at}: a second record claiming seq ${found} after seq ${position - 1} (a line was inserted or replaced)` };
+}
+
+function prevOf(text: string): string | undefined {
+  return /,"prev":"([0-9a-f]{64})",/.exec(text)?.[1];
 }

@@ -25,26 +25,50 @@ const rotationRequest = z
   })
   .strict();
 
+/** How the app learns who called: the platform's settings and the key the caller presented. */
+export interface ActorSources {
+  /** App Service authentication (Easy Auth) is enabled for the app: the platform setting `WEBSITE_AUTH_ENABLED=True`. */
+  readonly appServiceAuthEnabled: boolean;
+  /** The key the request presented (`code` query parameter or `x-functions-key` header), if any. */
+  readonly presentedKey?: string | null;
+  /** Labels a key without revealing it (a keyed fingerprint under the relay's fingerprint key). */
+  readonly labelKey: (key: string) => string;
+}
+
+/** Whether the platform says App Service authentication is on for this app (`WEBSITE_AUTH_ENABLED`, "True"). */
+export function isAppServiceAuthEnabled(env: Readonly<Record<string, string | undefined>>): boolean {
+  return env['WEBSITE_AUTH_ENABLED']?.trim().toLowerCase() === 'true';
+}
+
 /**
- * The operator behind a request: the App Service authentication principal when present (Easy Auth headers),
- * else "function key" (the caller only proved it holds a function key).
+ * The operator behind a request. The App Service authentication principal headers are trusted only when App Service
+ * authentication is enabled for the app: then the platform strips them from outside requests and sets them itself;
+ * otherwise anyone holding a function key can send them. Without it the actor is the key the caller proved it holds,
+ * as `function-key:<label>` (a keyed label of the key, never the key).
  */
-export function actorFromHeaders(get: (name: string) => string | null): Actor {
+export function actorFromRequest(get: (name: string) => string | null, sources: ActorSources): Actor {
+  if (sources.appServiceAuthEnabled) {
+    const principal = principalFromHeaders(get);
+    if (principal) return { kind: 'operator', id: principal };
+  }
+  const key = sources.presentedKey;
+  return { kind: 'operator', id: key ? `function-key:${sources.labelKey(key)}` : 'function key' };
+}
+
+function principalFromHeaders(get: (name: string) => string | null): string | undefined {
   const name = get('x-ms-client-principal-name');
-  if (name) return { kind: 'operator', id: name.slice(0, 256) };
+  if (name) return name.slice(0, 256);
   const encoded = get('x-ms-client-principal');
   if (encoded) {
     try {
       const principal = JSON.parse(Buffer.from(encoded, 'base64').toString('utf8')) as { userDetails?: string; userId?: string };
       const id = principal.userDetails ?? principal.userId;
-      if (id) return { kind: 'operator', id: String(id).slice(0, 256) };
+      if (id) return String(id).slice(0, 256);
     } catch {
       // an unreadable principal header is treated as absent
     }
   }
-  const id = get('x-ms-client-principal-id');
-  if (id) return { kind: 'operator', id: id.slice(0, 256) };
-  return { kind: 'operator', id: 'function key' };
+  return get('x-ms-client-principal-id')?.slice(0, 256) || undefined;
 }
 
 /** `POST /api/rotations`: starts a relay of the current version or a rotation; 202 with status URLs. */

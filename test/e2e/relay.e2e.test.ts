@@ -125,6 +125,9 @@ describe('manual rotation over HTTP', () => {
     const started = await e2e.call('POST', '/rotations', { source: 'platform', name: 'app-gamma', mode: 'rotate' });
     expect(started.status).toBe(202);
     expect(started.json.statusUrl).toContain('/api/rotations/');
+    // The caller sent a function key: the answer carries no other key (no durable management URLs with code=).
+    expect(JSON.stringify(started.json)).not.toMatch(/code=|durabletask/);
+    expect(JSON.stringify(started.json)).not.toContain(e2e.stack.info.functions.durableTaskKey);
     const id = started.json.id as string;
     const done = await e2e.stack.host.waitForInstance(id, WAIT);
     expect(done.runtimeStatus).toBe('Completed');
@@ -176,6 +179,24 @@ describe('manual rotation over HTTP', () => {
     } finally {
       e2e.stack.keyVault.clearFaults();
     }
+  });
+
+  it('records the key the caller presented as the actor, not a forged App Service principal header', async () => {
+    const response = await fetch(`${e2e.stack.info.functions.baseUrl}/api/rotations`, {
+      method: 'POST',
+      headers: { 'x-functions-key': e2e.stack.info.functions.key, 'x-ms-client-principal-name': 'ceo@contoso.com', 'content-type': 'application/json' },
+      body: JSON.stringify({ source: 'platform', name: 'app-gamma', mode: 'rotate' }),
+    });
+    expect(response.status).toBe(202);
+    const id = ((await response.json()) as { id: string }).id;
+    expect((await e2e.stack.host.waitForInstance(id, WAIT)).runtimeStatus).toBe('Completed');
+    const source = await e2e.vault('platform').getSecret('app-gamma');
+    e2e.remember(source.value!);
+    const container = BlobServiceClient.fromConnectionString(e2e.stack.info.storage.connectionString).getContainerClient('audit');
+    const records = (await createAuditLog({ containerClient: container }).query({ secret: 'app-gamma', action: 'rotate' })).records;
+    const mine = records.filter((record) => record.cause.instanceId === id);
+    expect(mine.length).toBeGreaterThan(0);
+    expect(mine.every((record) => record.actor.kind === 'operator' && /^function-key:[0-9a-f]{12}$/.test(record.actor.id))).toBe(true);
   });
 
   it('answers 400 naming the problem for an invalid body', async () => {

@@ -22,7 +22,7 @@ afterAll(async () => {
 });
 
 async function burst(instanceId: string, count: number): Promise<number[]> {
-  const start = () => fetch(`${host.baseUrl}/durabletask/orchestrators/Sequence/${instanceId}`, { method: 'POST', body: JSON.stringify(['x']) }).then((r) => r.status);
+  const start = () => fetch(`${host.rpcBaseUrl}orchestrators/Sequence/${instanceId}`, { method: 'POST', body: JSON.stringify(['x']) }).then((r) => r.status);
   return Promise.all(Array.from({ length: count }, start));
 }
 

@@ -16,11 +16,17 @@ export interface DurableClientData {
 
 /** Path of the public durable webhook API. */
 export const DURABLE_WEBHOOK_PATH = '/runtime/webhooks/durabletask';
-/** Path of the local RPC endpoint (the extension's LocalHttpListener; on the host's own port here). */
+/**
+ * Path of the local RPC endpoint (the extension's LocalHttpListener; on the host's own port here, under a per-host
+ * path token: `/durabletask/<token>/`).
+ */
 export const DURABLE_RPC_PATH = '/durabletask';
 
-/** Builds the client binding data with the host's real origin (management URL templates carry the system key). */
-export function buildDurableClientData(origin: string, taskHubName: string, durableTaskKey: string): DurableClientData {
+/**
+ * Builds the client binding data with the host's real origin (management URL templates carry the system key, as in
+ * Azure; `rpcBaseUrl` carries the RPC path token).
+ */
+export function buildDurableClientData(origin: string, taskHubName: string, durableTaskKey: string, rpcToken: string): DurableClientData {
   const base = `${origin}${DURABLE_WEBHOOK_PATH}`;
   const code = `code=${encodeURIComponent(durableTaskKey)}`;
   const common = `taskHub=${encodeURIComponent(taskHubName)}&connection=Storage&${code}`;
@@ -43,7 +49,7 @@ export function buildDurableClientData(origin: string, taskHubName: string, dura
     },
     baseUrl: base,
     requiredQueryStringParameters: code,
-    rpcBaseUrl: `${origin}${DURABLE_RPC_PATH}/`,
+    rpcBaseUrl: `${origin}${DURABLE_RPC_PATH}/${rpcToken}/`,
   };
 }
 

@@ -52,6 +52,19 @@ app.http('whoami', {
   }),
 });
 
+// Logs what a careless handler would: its URL (with the key) and the whole body.
+app.http('echoLog', {
+  route: 'echo-log',
+  methods: ['POST'],
+  authLevel: 'function',
+  handler: async (request: HttpRequest, context: InvocationContext) => {
+    const body = await request.text();
+    context.log(`echo-log ${request.url} key=${request.headers.get('x-functions-key') ?? ''} body=${body}`);
+    context.log(`echo-log again body=${body}`);
+    return { status: 202 };
+  },
+});
+
 app.http('boom', { route: 'boom', authLevel: 'anonymous', handler: async () => { throw new Error('handler exploded'); } });
 
 app.http('noContent', { route: 'nothing', authLevel: 'anonymous', handler: async () => undefined as unknown as { status: number } });

@@ -258,15 +258,15 @@ describe('verify detects tampering', () => {
     expect(report.firstProblem!.message).toContain(`${name} at offset ${offsetOf(lines, 2)}`);
   });
 
-  it('an edited and re-hashed record: broken link at the next record, naming the edited one', async () => {
+  it('an edited and re-hashed record: its id no longer matches its content', async () => {
     const { container, log, name, lines } = await sixRecords();
     const edited = [...lines];
     const body = `${edited[2]!.replace('"status":"Created"', '"status":"Updated"').replace(/,"hash":"[0-9a-f]{64}"\}\n$/, '')}}`;
     edited[2] = `${body.slice(0, -1)},"hash":"${createHash('sha256').update(body).digest('hex')}"}\n`;
     await rewriteBlob(container, name, edited);
     const report = await log.verify();
-    expect(report.firstProblem).toMatchObject({ blob: name, offset: offsetOf(edited, 3), seq: 3, kind: 'broken-link' });
-    expect(report.firstProblem!.message).toContain(`record before it at offset ${offsetOf(edited, 2)}`);
+    expect(report.firstProblem).toMatchObject({ blob: name, offset: offsetOf(edited, 2), seq: 2, kind: 'id-mismatch' });
+    expect(report.firstProblem!.message).toContain('the content was changed after the id was computed');
   });
 
   it('a deleted record: missing seq at the offset where it was', async () => {
