@@ -6,6 +6,8 @@ import { STATUS_INFO } from '../domain/statuses.js';
 import { ACTIVITIES, ORCHESTRATIONS, relayInstanceId } from './names.js';
 import { activityRetryOptions, failureMessage } from './retry.js';
 import type { AuditEntry, RelayInput, RelaySummary, RotateInput } from './types.js';
+import type { RotationPlan } from '../rotation/protocol.js';
+import { rotateDualSlot, type Retirement } from './rotateSlots.js';
 
 /** What `rotateSourceSecret` returns: the new version's reference, or why no version was written. */
 export type RotateSourceResult =
@@ -19,6 +21,9 @@ export type RotateOutput =
       readonly relayInstanceId: string;
       readonly relay: RelaySummary;
       readonly requestReason?: string;
+      /** Two-slot rotators only: the slot now active and what happened to the previous one. */
+      readonly slot?: string;
+      readonly retirement?: Retirement;
     }
   | {
       readonly ok: false;
@@ -39,6 +44,15 @@ export type RotateOutput =
 export function* rotateCredential(context: OrchestrationContext): Generator<df.Task, RotateOutput, unknown> {
   const input = context.df.getInput<RotateInput>();
   const requested = input.requestReason !== undefined ? { requestReason: input.requestReason } : {};
+  // Routes with an owner (postgres, webhook) rotate with two credentials: shared/orchestrations/rotateSlots.ts.
+  let plan: RotationPlan;
+  try {
+    plan = (yield context.df.callActivityWithRetry(ACTIVITIES.planRotation, activityRetryOptions(), { sourceId: input.sourceId, name: input.name })) as RotationPlan;
+  } catch {
+    // The source write below reports the same source failure, audited as usual.
+    plan = { ok: true, rotator: 'generate' };
+  }
+  if (plan.ok && plan.rotator !== 'generate') return yield* rotateDualSlot(context, input, plan);
   let rotated: RotateSourceResult;
   try {
     rotated = (yield context.df.callActivityWithRetry(ACTIVITIES.rotateSourceSecret, activityRetryOptions(), {
