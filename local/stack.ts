@@ -9,6 +9,7 @@ import { startHost, type LocalHost, type LogEntry } from './host/index.js';
 import { startTokenEndpoint, type TokenEndpoint } from './identity/index.js';
 import { startKeyVaultEmulator, type KeyVaultEmulator } from './keyvault/index.js';
 import { startKubernetesEmulator, type KubernetesEmulator } from './kubernetes/index.js';
+import { renderPostgresPlaceholders, seedDemoCredential, startDemoPostgres, type LocalPostgres } from './postgres.js';
 
 /** What `.local/stack.json` holds: everything tests, benchmarks and tools need to reach the running stack. */
 export interface StackInfo {
@@ -20,6 +21,8 @@ export interface StackInfo {
   storage: { connectionString: string; auditContainer: string; reportsContainer: string };
   configPath: string;
   durableDir: string;
+  /** The demo PostgreSQL server (absent when PostgreSQL is not installed). */
+  postgres?: { host: string; port: number; database: string };
 }
 
 export interface StartStackOptions {
@@ -41,6 +44,8 @@ export interface StartStackOptions {
   vaults?: readonly string[];
   /** Namespaces of the emulated cluster (default apps). */
   namespaces?: readonly string[];
+  /** Start the demo PostgreSQL server when it is installed (default true). */
+  postgres?: boolean;
 }
 
 export interface Stack {
@@ -49,6 +54,8 @@ export interface Stack {
   readonly keyVault: KeyVaultEmulator;
   readonly kubernetes: KubernetesEmulator;
   readonly azurite: AzuriteBlob;
+  /** The demo database (docs/rotation.md), when PostgreSQL is installed. */
+  readonly postgres?: LocalPostgres;
   close(): Promise<void>;
 }
 
@@ -96,8 +103,12 @@ export async function startStack(options: StartStackOptions = {}): Promise<Stack
     // The relay reads the cluster token from the platform vault, as it would in Azure (tokenSecret access mode).
     keyVault.createSecret('platform', 'edge-1-relay-token', kubernetes.tokens.relay!, { emitEvent: false });
 
+    const postgres = options.postgres === false ? undefined : await startDemoPostgres(keyVault, (line) => process.stderr.write(`${line}\n`));
+    if (postgres) started.push({ close: () => postgres.stop() });
+
     const configPath = join(stateDir, 'relay.config.json');
-    writeFileSync(configPath, renderConfig(options.configTemplate ?? join(projectRoot, 'local', 'demo.config.json'), keyVault, kubernetes));
+    const configText = renderConfig(options.configTemplate ?? join(projectRoot, 'local', 'demo.config.json'), keyVault, kubernetes);
+    writeFileSync(configPath, renderPostgresPlaceholders(configText, postgres));
 
     const settings: Record<string, string> = {
       AzureWebJobsStorage: azurite.connectionString,
@@ -124,6 +135,7 @@ export async function startStack(options: StartStackOptions = {}): Promise<Stack
     });
     started.push(host);
     keyVault.subscribe('platform', host.eventGridUrl('keyVaultEvents'), 'eventGrid');
+    if (postgres) await seedDemoCredential(keyVault, postgres);
 
     const info: StackInfo = {
       functions: { baseUrl: host.baseUrl, key: host.functionKey, masterKey: host.masterKey },
@@ -147,6 +159,7 @@ export async function startStack(options: StartStackOptions = {}): Promise<Stack
       storage: { connectionString: azurite.connectionString, auditContainer: 'audit', reportsContainer: 'reports' },
       configPath,
       durableDir,
+      ...(postgres ? { postgres: { host: postgres.host, port: postgres.port, database: postgres.database } } : {}),
     };
     writeFileSync(join(stateDir, 'stack.json'), `${JSON.stringify(info, null, 2)}\n`);
     kubernetes.writeKubeconfig(join(stateDir, 'kubeconfig'), kubernetes.tokens.admin!);
@@ -157,6 +170,7 @@ export async function startStack(options: StartStackOptions = {}): Promise<Stack
       keyVault,
       kubernetes,
       azurite,
+      ...(postgres ? { postgres } : {}),
       async close() {
         for (const service of started.reverse()) await service.close();
       },
