@@ -44,7 +44,7 @@ export interface StartStackOptions {
   vaults?: readonly string[];
   /** Namespaces of the emulated cluster (default apps). */
   namespaces?: readonly string[];
-  /** Start the demo PostgreSQL server when it is installed (default true). */
+  /** Start the demo PostgreSQL server when installed (default: when the config template has `{{postgres:…}}`). */
   postgres?: boolean;
 }
 
@@ -103,11 +103,13 @@ export async function startStack(options: StartStackOptions = {}): Promise<Stack
     // The relay reads the cluster token from the platform vault, as it would in Azure (tokenSecret access mode).
     keyVault.createSecret('platform', 'edge-1-relay-token', kubernetes.tokens.relay!, { emitEvent: false });
 
-    const postgres = options.postgres === false ? undefined : await startDemoPostgres(keyVault, (line) => process.stderr.write(`${line}\n`));
+    const templatePath = options.configTemplate ?? join(projectRoot, 'local', 'demo.config.json');
+    const wantsPostgres = options.postgres ?? readFileSync(templatePath, 'utf8').includes('{{postgres:');
+    const postgres = wantsPostgres ? await startDemoPostgres(keyVault, (line) => process.stderr.write(`${line}\n`)) : undefined;
     if (postgres) started.push({ close: () => postgres.stop() });
 
     const configPath = join(stateDir, 'relay.config.json');
-    const configText = renderConfig(options.configTemplate ?? join(projectRoot, 'local', 'demo.config.json'), keyVault, kubernetes);
+    const configText = renderConfig(templatePath, keyVault, kubernetes);
     writeFileSync(configPath, renderPostgresPlaceholders(configText, postgres));
 
     const settings: Record<string, string> = {

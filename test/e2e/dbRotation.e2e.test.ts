@@ -1,0 +1,110 @@
+import { BlobServiceClient } from '@azure/storage-blob';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runDbRotationDemo } from '../../local/dbRotationDemo.js';
+import { DEMO_DB, postgresUnavailableReason } from '../../local/postgres.js';
+import { createAuditLog } from '../../shared/audit/index.js';
+import { startE2E, type E2E } from './support.js';
+
+// The demo database credential on the local stack (docs/rotation.md): a real PostgreSQL server, the demo config's
+// `orders-db` route (postgres rotator, two login roles) to the contoso vault and the edge-1 cluster.
+
+const unavailable = postgresUnavailableReason();
+if (unavailable) console.warn(`skipping the database rotation end-to-end tests: ${unavailable}`);
+
+let e2e: E2E;
+const WAIT = 60_000;
+
+async function auditRecords() {
+  const container = BlobServiceClient.fromConnectionString(e2e.stack.info.storage.connectionString).getContainerClient('audit');
+  return (await createAuditLog({ containerClient: container }).query({ secret: DEMO_DB.credentialSecret })).records;
+}
+
+async function canLogin(role: string): Promise<boolean> {
+  const rows = await e2e.stack.postgres!.query('SELECT rolcanlogin FROM pg_roles WHERE rolname = $1', [role]);
+  return rows.rows[0]?.rolcanlogin === true;
+}
+
+async function contosoCredential(): Promise<{ username: string; password: string; version: string }> {
+  const secret = await e2e.vault('contoso').getSecret(DEMO_DB.credentialSecret);
+  e2e.remember(JSON.parse(secret.value!).password);
+  return { ...JSON.parse(secret.value!), version: secret.properties.tags?.['relay-source-version'] ?? '' };
+}
+
+describe.skipIf(unavailable !== undefined)('rotating the demo database credential', () => {
+  beforeAll(async () => {
+    e2e = await startE2E({ configTemplate: new URL('../../local/demo.config.json', import.meta.url).pathname });
+    // The stack publishes the first version (slot orders_app_blue); the relay delivers it like any other.
+    const deadline = Date.now() + WAIT;
+    while (!(await e2e.vault('contoso').getSecret(DEMO_DB.credentialSecret).catch(() => undefined))) {
+      if (Date.now() > deadline) throw new Error('the first version of the demo credential never reached contoso');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    await contosoCredential();
+  });
+
+  afterAll(async () => {
+    await e2e?.close();
+  });
+
+  it('a client logging in every 100 ms never fails, and the old role is locked only after every target holds the new password', async () => {
+    const result = await runDbRotationDemo(e2e.stack.info);
+    expect(result.status.runtimeStatus).toBe('Completed');
+    expect(result.failures).toEqual([]);
+    expect(result.roles).toEqual(['orders_app_blue', 'orders_app_green']);
+    expect(result.status.slot).toBe('orders_app_green');
+    expect(result.status.retirement).toEqual({ outcome: 'retired', slot: 'orders_app_blue' });
+
+    expect(await canLogin('orders_app_blue')).toBe(false);
+    expect(await canLogin('orders_app_green')).toBe(true);
+    const held = await contosoCredential();
+    expect(held.username).toBe('orders_app_green');
+    const k8s = await e2e.core.readNamespacedSecret({ name: 'orders-db', namespace: 'apps' });
+    const k8sValue = JSON.parse(Buffer.from(k8s.data!['credential']!, 'base64').toString('utf8'));
+    expect(k8sValue).toMatchObject({ username: 'orders_app_green', password: held.password });
+
+    // Audit order: both targets received the new version before the previous slot was retired.
+    const records = (await auditRecords()).filter((r) => r.source?.version === held.version);
+    const steps = records.map((r) => (r.action === 'rotate' ? r.reason : `${r.action}:${r.target?.id}`));
+    expect(steps.slice(0, 2)).toEqual(['postgres-slot-set', 'new-version-written']);
+    expect(steps.at(-1)).toBe('previous-slot-retired');
+    expect(new Set(steps.slice(2, -1))).toEqual(new Set(['deliver:contoso', 'deliver:edge-1-apps']));
+  });
+
+  it('a rotation whose relay fails keeps the old role usable and says so in the audit', async () => {
+    const before = await contosoCredential();
+    e2e.stack.keyVault.addFault({ vault: 'contoso', operation: 'setSecret', effect: { kind: 'forbidden' } });
+    try {
+      const started = await e2e.call('POST', '/rotations', { source: 'platform', name: DEMO_DB.credentialSecret, mode: 'rotate' });
+      expect(started.status).toBe(202);
+      const done = await e2e.stack.host.waitForInstance(started.json.id, WAIT);
+      expect(done.runtimeStatus).toBe('Completed');
+      const status = await e2e.call('GET', `/rotations/${encodeURIComponent(started.json.id)}`);
+      expect(status.json.slot).toBe('orders_app_blue');
+      expect(status.json.retirement).toMatchObject({ outcome: 'kept', slot: 'orders_app_green', reason: 'previous-slot-kept' });
+    } finally {
+      e2e.stack.keyVault.clearFaults();
+    }
+    // contoso still holds the previous credential, and it still logs in.
+    const held = await contosoCredential();
+    expect(held.username).toBe('orders_app_green');
+    expect(held.password).toBe(before.password);
+    expect(await canLogin('orders_app_green')).toBe(true);
+    const session = new pg.Client({ ...e2e.stack.info.postgres!, user: held.username, password: held.password });
+    await session.connect();
+    await session.end();
+
+    const kept = (await auditRecords()).find((r) => r.action === 'rotate' && r.reason === 'previous-slot-kept');
+    expect(kept?.status).toBe('RotationFailed');
+    expect(kept?.error?.message).toMatch(/previous slot "orders_app_green" kept usable: the relay failed for 1 of 2 targets \(.*FailedAccessDenied/);
+  });
+
+  it('no password appears in logs, HTTP responses, durable history or any blob', async () => {
+    const platform = await e2e.vault('platform').getSecret(DEMO_DB.credentialSecret);
+    e2e.remember(JSON.parse(platform.value!).password);
+    e2e.remember((await e2e.vault('platform').getSecret(DEMO_DB.adminPasswordSecret)).value!);
+    const scan = await e2e.scanForLeaks();
+    expect(scan.scanned.durableFiles).toBeGreaterThan(0);
+    expect(scan.leaks).toEqual([]);
+  });
+});
