@@ -256,7 +256,7 @@ function tryThis(info: StackInfo, stateDir: string): string {
     `  Blob Storage       ${info.storage.connectionString.match(/BlobEndpoint=([^;]+)/)?.[1] ?? ''}`,
     `  Config             ${rel(info.configPath)}   Stack: ${rel(join(stateDir, 'stack.json'))}`,
     '',
-    'Three things to try (in another terminal, from this folder):',
+    `${info.postgres ? 'Four' : 'Three'} things to try (in another terminal, from this folder):`,
     '',
     '1. Set a new version of a secret in the platform vault; the relay delivers it to contoso, fabrikam and edge-1:',
     `   curl -s -o /dev/null -w '%{http_code}\\n' --cacert ${rel(info.keyVault.caCertPath)} -X PUT -H 'Authorization: Bearer local' \\`,
@@ -273,6 +273,13 @@ function tryThis(info: StackInfo, stateDir: string): string {
     '   npm run secret-relay -- audit query --stack',
     '   npm run secret-relay -- audit verify --stack',
     '',
+    ...(info.postgres
+      ? [
+          '4. Rotate the demo database credential while a client logs in every 100 ms (docs/rotation.md):',
+          '   npx tsx local/dbRotationDemo.ts',
+          '',
+        ]
+      : []),
     'Deliveries are logged below as they happen. Ctrl-C stops everything.',
     '',
   ].join('\n');
