@@ -99,6 +99,29 @@ describe.skipIf(unavailable !== undefined)('rotating the demo database credentia
     expect(kept?.error?.message).toMatch(/previous slot "orders_app_green" kept usable: the relay failed for 1 of 2 targets \(.*FailedAccessDenied/);
   });
 
+  it('refuses the next rotation while a target lags, and keeps the old role when a target was left out of the relay', async () => {
+    // contoso still holds the previous version: rotating now would change the role its consumers use.
+    const refused = await e2e.call('POST', '/rotations', { source: 'platform', name: DEMO_DB.credentialSecret, mode: 'rotate' });
+    expect((await e2e.stack.host.waitForInstance(refused.json.id, WAIT)).runtimeStatus).toBe('Completed');
+    const refusal = await e2e.call('GET', `/rotations/${encodeURIComponent(refused.json.id)}`);
+    expect(refusal.json.failure).toMatchObject({ ok: false, reason: 'previous-version-not-converged' });
+    expect(refusal.json.failure.message).toContain('contoso:orders-db-credential');
+    expect(await canLogin('orders_app_green')).toBe(true);
+
+    // Repair contoso (a manual relay of the current version), then rotate for the cluster only.
+    const repair = await e2e.call('POST', '/rotations', { source: 'platform', name: DEMO_DB.credentialSecret, mode: 'relay' });
+    expect((await e2e.stack.host.waitForInstance(repair.json.id, WAIT)).runtimeStatus).toBe('Completed');
+    expect((await contosoCredential()).username).toBe('orders_app_blue');
+    const partial = await e2e.call('POST', '/rotations', { source: 'platform', name: DEMO_DB.credentialSecret, mode: 'rotate', targets: ['edge-1-apps'] });
+    expect((await e2e.stack.host.waitForInstance(partial.json.id, WAIT)).runtimeStatus).toBe('Completed');
+    const status = await e2e.call('GET', `/rotations/${encodeURIComponent(partial.json.id)}`);
+    expect(status.json.outcomes.map((o: { targetId: string; status: string }) => `${o.targetId} ${o.status}`)).toEqual(['edge-1-apps Updated']);
+    expect(status.json.retirement).toMatchObject({ outcome: 'kept', slot: 'orders_app_blue', reason: 'previous-slot-kept' });
+    expect(status.json.retirement.message).toMatch(/1 of 2 targets do not hold the new version \(contoso:orders-db-credential holds /);
+    expect(await canLogin('orders_app_blue')).toBe(true);
+    expect(await canLogin('orders_app_green')).toBe(true);
+  });
+
   it('no password appears in logs, HTTP responses, durable history or any blob', async () => {
     const platform = await e2e.vault('platform').getSecret(DEMO_DB.credentialSecret);
     e2e.remember(JSON.parse(platform.value!).password);
