@@ -1,3 +1,6 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,7 +16,26 @@ const unavailable = postgresUnavailableReason();
 if (unavailable) console.warn(`skipping the database rotation end-to-end tests: ${unavailable}`);
 
 let e2e: E2E;
+let templateDir: string;
 const WAIT = 60_000;
+const GRACE_SECRET = 'orders-grace-credential';
+
+/** The demo config plus a route whose retirement waits a grace period (roles grace_a / grace_b). */
+function configTemplate(): string {
+  const demo = JSON.parse(readFileSync(new URL('../../local/demo.config.json', import.meta.url), 'utf8'));
+  const route = demo.routes.find((r: { id: string }) => r.id === 'orders-db');
+  demo.routes.push({
+    ...route,
+    id: 'orders-grace',
+    match: { names: [GRACE_SECRET] },
+    targets: [{ target: 'contoso', name: '{name}' }],
+    rotation: { ...route.rotation, rotator: { ...route.rotation.rotator, roles: ['grace_a', 'grace_b'] }, retirement: { rule: 'grace', graceMinutes: 2 } },
+  });
+  templateDir = mkdtempSync(join(tmpdir(), 'relay-db-e2e-'));
+  const path = join(templateDir, 'config.json');
+  writeFileSync(path, JSON.stringify(demo));
+  return path;
+}
 
 async function auditRecords() {
   const container = BlobServiceClient.fromConnectionString(e2e.stack.info.storage.connectionString).getContainerClient('audit');
@@ -33,7 +55,7 @@ async function contosoCredential(): Promise<{ username: string; password: string
 
 describe.skipIf(unavailable !== undefined)('rotating the demo database credential', () => {
   beforeAll(async () => {
-    e2e = await startE2E({ configTemplate: new URL('../../local/demo.config.json', import.meta.url).pathname });
+    e2e = await startE2E({ configTemplate: configTemplate() });
     // The stack publishes the first version (slot orders_app_blue); the relay delivers it like any other.
     const deadline = Date.now() + WAIT;
     while (!(await e2e.vault('contoso').getSecret(DEMO_DB.credentialSecret).catch(() => undefined))) {
@@ -45,6 +67,7 @@ describe.skipIf(unavailable !== undefined)('rotating the demo database credentia
 
   afterAll(async () => {
     await e2e?.close();
+    if (templateDir) rmSync(templateDir, { recursive: true, force: true });
   });
 
   it('a client logging in every 100 ms never fails, and the old role is locked only after every target holds the new password', async () => {
@@ -122,9 +145,35 @@ describe.skipIf(unavailable !== undefined)('rotating the demo database credentia
     expect(await canLogin('orders_app_green')).toBe(true);
   });
 
+  it('with the grace rule, waits the grace period after the relay before it checks convergence and retires', async () => {
+    for (const role of ['grace_a', 'grace_b']) await e2e.stack.postgres!.query(`CREATE ROLE ${role} NOLOGIN IN ROLE orders_app`);
+    // The first rotation of a new secret starts on the first slot and has nothing to retire.
+    const first = await e2e.call('POST', '/rotations', { source: 'platform', name: GRACE_SECRET, mode: 'rotate' });
+    expect((await e2e.stack.host.waitForInstance(first.json.id, WAIT)).runtimeStatus).toBe('Completed');
+    expect((await e2e.call('GET', `/rotations/${encodeURIComponent(first.json.id)}`)).json).toMatchObject({ slot: 'grace_a', retirement: { outcome: 'none' } });
+
+    const second = await e2e.call('POST', '/rotations', { source: 'platform', name: GRACE_SECRET, mode: 'rotate' });
+    const done = await e2e.stack.host.waitForInstance(second.json.id, WAIT);
+    expect(done.runtimeStatus).toBe('Completed');
+    expect((await e2e.call('GET', `/rotations/${encodeURIComponent(second.json.id)}`)).json).toMatchObject({ slot: 'grace_b', retirement: { outcome: 'retired', slot: 'grace_a' } });
+    // In history order: the relay sub-orchestration completed, the grace timer fired, then the check and the retirement ran.
+    const order = done.history
+      .map((event) => {
+        const e = event as unknown as { EventType: number; Name?: string };
+        return e.EventType === 8 ? 'relay-completed' : e.EventType === 11 ? 'timer-fired' : e.EventType === 4 ? e.Name : undefined;
+      })
+      .filter((step) => step === 'relay-completed' || step === 'timer-fired' || step === 'checkRotationConvergence' || step === 'retireRotationSlot');
+    expect(order).toEqual(['relay-completed', 'timer-fired', 'checkRotationConvergence', 'retireRotationSlot']);
+    expect(await canLogin('grace_a')).toBe(false);
+    expect(await canLogin('grace_b')).toBe(true);
+  });
+
   it('no password appears in logs, HTTP responses, durable history or any blob', async () => {
-    const platform = await e2e.vault('platform').getSecret(DEMO_DB.credentialSecret);
-    e2e.remember(JSON.parse(platform.value!).password);
+    for (const name of [DEMO_DB.credentialSecret, GRACE_SECRET]) {
+      for await (const version of e2e.vault('platform').listPropertiesOfSecretVersions(name)) {
+        e2e.remember(JSON.parse((await e2e.vault('platform').getSecret(name, { version: version.version! })).value!).password);
+      }
+    }
     e2e.remember((await e2e.vault('platform').getSecret(DEMO_DB.adminPasswordSecret)).value!);
     const scan = await e2e.scanForLeaks();
     expect(scan.scanned.durableFiles).toBeGreaterThan(0);
