@@ -45,20 +45,20 @@ export async function startPostgres(options: { database?: string } = {}): Promis
   const dir = mkdtempSync(join(tmpdir(), 'relay-pg-'));
   const adminUser = 'relay_admin';
   const adminPassword = randomBytes(18).toString('base64url');
-  const asRoot = process.getuid?.() === 0;
-  const runAs = (command: string, args: string[]): [string, string[]] => (asRoot ? ['runuser', ['-u', 'postgres', '--', command, ...args]] : [command, args]);
-  if (asRoot) {
-    const pwUid = Number(spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).stdout.trim());
-    const pwGid = Number(spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).stdout.trim());
-    chownSync(dir, pwUid, pwGid);
-  }
+  // PostgreSQL refuses to run as root: in containers, run it as the `postgres` user (a direct child, so signals reach it).
+  const owner = process.getuid?.() === 0 ? postgresUser() : undefined;
+  if (owner) chownSync(dir, owner.uid, owner.gid);
   chmodSync(dir, 0o700);
   const pwFile = join(dir, 'pw');
   writeFileSync(pwFile, `${adminPassword}\n`, { mode: 0o600 });
-  if (asRoot) chownSync(pwFile, Number(spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).stdout.trim()), 0);
+  if (owner) chownSync(pwFile, owner.uid, owner.gid);
+  const as = owner ? { uid: owner.uid, gid: owner.gid } : {};
   const data = join(dir, 'data');
-  const [initCmd, initArgs] = runAs(join(bin, 'initdb'), ['-D', data, '-U', adminUser, `--pwfile=${pwFile}`, '--auth=scram-sha-256', '-E', 'UTF8', '--no-sync']);
-  const init = spawnSync(initCmd, initArgs, { encoding: 'utf8' });
+  const init = spawnSync(join(bin, 'initdb'), ['-D', data, '-U', adminUser, `--pwfile=${pwFile}`, '--auth=scram-sha-256', '-E', 'UTF8', '--no-sync'], {
+    encoding: 'utf8',
+    cwd: dir,
+    ...as,
+  });
   rmSync(pwFile, { force: true });
   if (init.status !== 0) {
     rmSync(dir, { recursive: true, force: true });
@@ -70,8 +70,8 @@ export async function startPostgres(options: { database?: string } = {}): Promis
   let lastError = '';
   for (let attempt = 0; attempt < 5 && !child; attempt++) {
     port = await freePort();
-    const [cmd, args] = runAs(join(bin, 'postgres'), ['-D', data, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${dir}`, '-c', 'fsync=off']);
-    const started = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    const args = ['-D', data, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${dir}`, '-c', 'fsync=off'];
+    const started = spawn(join(bin, 'postgres'), args, { stdio: ['ignore', 'ignore', 'pipe'], cwd: dir, ...as });
     let stderr = '';
     started.stderr?.on('data', (chunk: Buffer) => {
       stderr = `${stderr}${chunk.toString('utf8')}`.slice(-2000);
@@ -139,6 +139,14 @@ async function waitReady(port: number, user: string, password: string, child: Ch
     }
   }
   return false;
+}
+
+function postgresUser(): { uid: number; gid: number } {
+  const id = (flag: string) => Number(spawnSync('id', [flag, 'postgres'], { encoding: 'utf8' }).stdout.trim());
+  const uid = id('-u');
+  const gid = id('-g');
+  if (!Number.isInteger(uid) || uid <= 0) throw new Error('running as root, but there is no "postgres" user to run PostgreSQL as');
+  return { uid, gid };
 }
 
 function freePort(): Promise<number> {
