@@ -91,7 +91,7 @@ export function summary(config: RelayConfig): string {
 }
 
 /** The rotation policy in one line: generator, rotator with its slots and references (never a value), retirement. */
-function describeRotation(rotation: NonNullable<RouteConfig['rotation']>): string {
+export function describeRotation(rotation: NonNullable<RouteConfig['rotation']>): string {
   const generator = `rotation ${rotation.generator}(${rotation.length})`;
   const r = rotation.rotator;
   if (r.kind === 'generate') return generator;

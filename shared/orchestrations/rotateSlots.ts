@@ -1,7 +1,7 @@
 import * as df from 'durable-functions';
 import type { OrchestrationContext } from 'durable-functions';
 import type { SecretVersionRef } from '../domain/references.js';
-import type { ConvergenceResult, OwnerRotationResult, RetireResult, RotationPlan } from '../rotation/protocol.js';
+import type { ConvergenceResult, OwnerRotationResult, RetireResult, RotationPlan, RotationStepFailure } from '../rotation/protocol.js';
 import { ACTIVITIES, ORCHESTRATIONS, relayInstanceId } from './names.js';
 import type { AuditEntry, RelayInput, RelaySummary, RotateInput } from './types.js';
 
@@ -22,7 +22,7 @@ export type DualSlotOutput =
       readonly slot: string;
       readonly retirement: Retirement;
     }
-  | { readonly ok: false; readonly status: string; readonly reason: string; readonly message: string };
+  | { readonly ok: false; readonly status: RotationStepFailure['status']; readonly reason: string; readonly message: string };
 
 /**
  * Transient owner and target failures (a database restarting, a 503 from the owner endpoint): the activity has already
