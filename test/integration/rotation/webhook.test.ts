@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTokenEndpoint, type TokenEndpoint } from '../../../local/identity/index.js';
+import { decodeLocalToken, startTokenEndpoint, type TokenEndpoint } from '../../../local/identity/index.js';
 import { startKeyVaultEmulator, type KeyVaultEmulator } from '../../../local/keyvault/index.js';
 import { createTlsMaterial } from '../../../local/kubernetes/tls.js';
 import { createActivities, type Activities } from '../../../shared/activities.js';
@@ -20,6 +20,8 @@ import type { RelayRuntime } from '../../../shared/runtime.js';
 interface Received {
   readonly body: { action: string; credentialId: string; slot: string; nonce: string };
   readonly signatureValid: boolean;
+  /** Audience of the bearer token, when the request carried one. */
+  readonly audience?: string;
 }
 
 let keyVault: KeyVaultEmulator;
@@ -46,14 +48,16 @@ function startOwner(tls: { certPem: string; keyPem: string }, ownerVaultUrl: () 
       const given = Buffer.from(String(req.headers['x-relay-signature'] ?? ''));
       const signatureValid = expected.length === given.length && timingSafeEqual(expected, given) && Math.abs(Date.now() / 1000 - Number(timestamp)) < 300;
       const body = JSON.parse(text) as Received['body'];
-      received.push({ body, signatureValid });
+      const bearer = /^Bearer (.+)$/.exec(String(req.headers['authorization'] ?? ''))?.[1];
+      const audience = bearer ? decodeLocalToken(bearer)?.aud : undefined;
+      received.push({ body, signatureValid, ...(audience ? { audience } : {}) });
       if (behaviour === 'hang') return;
       if (behaviour === 'unavailable-once') {
         behaviour = 'answer';
         res.writeHead(503, { 'retry-after': '1' }).end();
         return;
       }
-      if (!signatureValid) {
+      if (!signatureValid && audience !== 'api://bmc-rotator') {
         res.writeHead(401).end();
         return;
       }
@@ -113,6 +117,7 @@ describe('the webhook rotator against an owner endpoint over HTTPS', () => {
         route('bmc', 'bmc-1', webhook('bmc-hmac-key')),
         route('bmc-wrong-key', 'bmc-2', webhook('bmc-hmac-key-wrong')),
         route('bmc-slow', 'bmc-3', webhook('bmc-hmac-key', { timeoutInMs: 300, maxAttempts: 1 })),
+        route('bmc-mi', 'bmc-4', webhook('bmc-hmac-key', { auth: { type: 'managedIdentity', scope: 'api://bmc-rotator/.default' } })),
       ],
     };
     writeFileSync(join(dir, 'relay.config.json'), JSON.stringify(config));
@@ -171,6 +176,15 @@ describe('the webhook rotator against an owner endpoint over HTTPS', () => {
     const retire = received.at(-1)!;
     expect(retire.body).toMatchObject({ action: 'retire', credentialId: 'platform/bmc-1', slot: 'primary' });
     expect(retire.signatureValid).toBe(true);
+  });
+
+  it('authenticates with a managed-identity token for the configured scope instead of a signature', async () => {
+    const result = await activities.rotateAtOwner({ sourceId: 'platform', name: 'bmc-4', rotationId: 'w-5' });
+    expect(result).toMatchObject({ ok: true, slot: 'primary' });
+    const request = received.at(-1)!;
+    expect(request.body).toMatchObject({ action: 'rotate', credentialId: 'platform/bmc-4', slot: 'primary' });
+    expect(request.audience).toBe('api://bmc-rotator');
+    expect(request.signatureValid).toBe(false);
   });
 
   it('a refused signature is final (FailedAccessDenied) and publishes nothing', async () => {
