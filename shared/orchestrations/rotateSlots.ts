@@ -50,7 +50,7 @@ export function* rotateDualSlot(
 ): Generator<df.Task, DualSlotOutput, unknown> {
   const at = () => context.df.currentUtcDateTime.toISOString();
   const audit = (entry: Omit<AuditEntry, 'action' | 'cause' | 'instanceId' | 'at'> & { status: 'Rotated' | 'RotationSkipped' | 'RotationFailed' }) =>
-    context.df.callActivity(ACTIVITIES.appendAudit, [
+    context.df.callActivityWithRetry(ACTIVITIES.appendAudit, rotationStepRetryOptions(), [
       { action: 'rotate', cause: input.cause, instanceId: context.df.instanceId, at: at(), ...entry } as AuditEntry,
     ]);
   const step = { sourceId: input.sourceId, name: input.name, rotationId: context.df.instanceId };
