@@ -48,11 +48,28 @@ export function* rotateCredential(context: OrchestrationContext): Generator<df.T
   let plan: RotationPlan;
   try {
     plan = (yield context.df.callActivityWithRetry(ACTIVITIES.planRotation, activityRetryOptions(), { sourceId: input.sourceId, name: input.name })) as RotationPlan;
-  } catch {
-    // The source write below reports the same source failure, audited as usual.
-    plan = { ok: true, rotator: 'generate' };
+  } catch (error) {
+    // Never fall back to generating a value: for an owned credential that would publish one its owner rejects.
+    plan = { ok: false, status: 'FailedUnavailable', reason: 'retries-exhausted', message: `planRotation: ${failureMessage(error)}` };
   }
-  if (plan.ok && plan.rotator !== 'generate') return yield* rotateDualSlot(context, input, plan);
+  if (plan.ok && plan.rotator !== 'generate') return { ...(yield* rotateDualSlot(context, input, plan)), ...requested };
+  if (!plan.ok && plan.reason === 'retries-exhausted') {
+    const hint = STATUS_INFO[plan.status].hint;
+    yield context.df.callActivityWithRetry(ACTIVITIES.appendAudit, activityRetryOptions(), [
+      {
+        action: 'rotate',
+        status: 'RotationFailed',
+        cause: input.cause,
+        instanceId: context.df.instanceId,
+        at: context.df.currentUtcDateTime.toISOString(),
+        ref: { sourceId: input.sourceId, name: input.name },
+        reason: plan.reason,
+        message: `${plan.status}: ${plan.message}`,
+      } satisfies AuditEntry,
+    ]);
+    if (!context.df.isReplaying) context.error(`rotation ${context.df.instanceId} failed: ${plan.status} (${plan.reason}): ${plan.message} — ${hint}`);
+    return { ok: false, status: plan.status, reason: plan.reason, message: plan.message, hint, ...requested };
+  }
   let rotated: RotateSourceResult;
   try {
     rotated = (yield context.df.callActivityWithRetry(ACTIVITIES.rotateSourceSecret, activityRetryOptions(), {

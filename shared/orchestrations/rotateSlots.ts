@@ -1,6 +1,8 @@
-import * as df from 'durable-functions';
+import type * as df from 'durable-functions';
 import type { OrchestrationContext } from 'durable-functions';
 import type { SecretVersionRef } from '../domain/references.js';
+import { isSuccess, STATUS_INFO } from '../domain/statuses.js';
+import { activityRetryOptions, failureMessage } from './retry.js';
 import type { ConvergenceResult, OwnerRotationResult, RetireResult, RotationPlan, RotationStepFailure } from '../rotation/protocol.js';
 import { ACTIVITIES, ORCHESTRATIONS, relayInstanceId } from './names.js';
 import type { AuditEntry, RelayInput, RelaySummary, RotateInput } from './types.js';
@@ -22,18 +24,7 @@ export type DualSlotOutput =
       readonly slot: string;
       readonly retirement: Retirement;
     }
-  | { readonly ok: false; readonly status: RotationStepFailure['status']; readonly reason: string; readonly message: string };
-
-/**
- * Transient owner and target failures (a database restarting, a 503 from the owner endpoint): the activity has already
- * retried inside (webhook), so the orchestration waits a little longer between attempts.
- */
-export function rotationStepRetryOptions(): df.RetryOptions {
-  const options = new df.RetryOptions(5_000, 4);
-  options.backoffCoefficient = 2;
-  options.maxRetryIntervalInMilliseconds = 60_000;
-  return options;
-}
+  | { readonly ok: false; readonly status: RotationStepFailure['status']; readonly reason: string; readonly message: string; readonly hint: string };
 
 /**
  * The dual-credential protocol as orchestration steps: set the inactive slot at the owner and write the new source
@@ -41,7 +32,9 @@ export function rotationStepRetryOptions(): df.RetryOptions {
  * relay succeeded, wait the route's grace period, check that every routed target holds the new version, and only
  * then retire the previously active slot. A failed or partial relay, or a target that does not hold the version,
  * keeps the previous slot usable, and the audit says so (`rotate`/`RotationFailed`, reason `previous-slot-kept`).
- * Every step is audited with the `rotate` action. Deterministic: durable clock and timers only.
+ * Every step is audited with the `rotate` action. Every activity runs with `activityRetryOptions`; what still fails
+ * when the policy is spent ends as a named failure (before publishing) or keeps the previous slot (after).
+ * Deterministic: durable clock and timers only.
  */
 export function* rotateDualSlot(
   context: OrchestrationContext,
@@ -49,21 +42,29 @@ export function* rotateDualSlot(
   plan: DualSlotPlan,
 ): Generator<df.Task, DualSlotOutput, unknown> {
   const at = () => context.df.currentUtcDateTime.toISOString();
-  const audit = (entry: Omit<AuditEntry, 'action' | 'cause' | 'instanceId' | 'at'> & { status: 'Rotated' | 'RotationSkipped' | 'RotationFailed' }) =>
-    context.df.callActivityWithRetry(ACTIVITIES.appendAudit, rotationStepRetryOptions(), [
-      { action: 'rotate', cause: input.cause, instanceId: context.df.instanceId, at: at(), ...entry } as AuditEntry,
+  const audit = (entry: Omit<Extract<AuditEntry, { action: 'rotate' }>, 'action' | 'cause' | 'instanceId' | 'at'>) =>
+    context.df.callActivityWithRetry(ACTIVITIES.appendAudit, activityRetryOptions(), [
+      { action: 'rotate', cause: input.cause, instanceId: context.df.instanceId, at: at(), ...entry } satisfies AuditEntry,
     ]);
   const step = { sourceId: input.sourceId, name: input.name, rotationId: context.df.instanceId };
 
-  const owner = (yield context.df.callActivityWithRetry(ACTIVITIES.rotateAtOwner, rotationStepRetryOptions(), step)) as OwnerRotationResult;
+  let owner: OwnerRotationResult;
+  try {
+    owner = (yield context.df.callActivityWithRetry(ACTIVITIES.rotateAtOwner, activityRetryOptions(), step)) as OwnerRotationResult;
+  } catch (error) {
+    // Transient owner or source failures outlasted the policy: nothing was published (a retried step reuses its version).
+    owner = { ok: false, step: 'owner', status: 'FailedUnavailable', reason: 'retries-exhausted', message: `rotateAtOwner: ${failureMessage(error)}` };
+  }
   if (!owner.ok) {
+    const hint = STATUS_INFO[owner.status].hint;
     yield audit({
       status: 'RotationFailed',
       ref: { sourceId: input.sourceId, name: input.name },
       reason: owner.reason,
-      message: `${owner.status}: ${owner.step === 'precheck' ? 'nothing changed' : owner.step === 'owner' ? 'the owner refused; nothing published' : 'the source version was not written'}: ${owner.message}`,
+      message: `${owner.status}: ${owner.step === 'precheck' ? 'nothing changed' : owner.step === 'owner' ? 'the owner did not set the slot; nothing published' : 'the source version was not written'}: ${owner.message}`,
     });
-    return { ok: false, status: owner.status, reason: owner.reason, message: owner.message };
+    if (!context.df.isReplaying) context.error(`rotation ${context.df.instanceId} failed: ${owner.status} (${owner.reason}): ${owner.message} — ${hint}`);
+    return { ok: false, status: owner.status, reason: owner.reason, message: owner.message, hint };
   }
   if (owner.reused) {
     yield audit({ status: 'RotationSkipped', ref: owner.ref, reason: 'rotation-already-written' });
@@ -73,13 +74,17 @@ export function* rotateDualSlot(
   }
 
   const relayId = relayInstanceId(owner.ref.sourceId, owner.ref.name, owner.ref.version);
-  const relayInput: RelayInput = {
-    ref: owner.ref,
-    cause: { ...input.cause, trigger: 'rotation', parentInstanceId: context.df.instanceId },
-    ...(input.targets ? { targets: input.targets } : {}),
-  };
-  const relay = (yield context.df.callSubOrchestrator(ORCHESTRATIONS.relaySecretVersion, relayInput, relayId)) as RelaySummary;
-  const done = (retirement: Retirement): DualSlotOutput => ({ ok: true, ref: owner.ref, relayInstanceId: relayId, relay, slot: owner.slot, retirement });
+  // Every routed target (rotations are never restricted): the rotation's own Key Vault event is not relayed.
+  const relayInput: RelayInput = { ref: owner.ref, cause: { ...input.cause, trigger: 'rotation', parentInstanceId: context.df.instanceId } };
+  let relay: RelaySummary | undefined;
+  let relayFailure: string | undefined;
+  try {
+    relay = (yield context.df.callSubOrchestrator(ORCHESTRATIONS.relaySecretVersion, relayInput, relayId)) as RelaySummary;
+  } catch (error) {
+    relayFailure = `relay ${relayId} failed: ${failureMessage(error)}`;
+  }
+  const summary: RelaySummary = relay ?? { ref: owner.ref, planned: 0, outcomes: [], counts: {}, failed: 0, ok: false };
+  const done = (retirement: Retirement): DualSlotOutput => ({ ok: true, ref: owner.ref, relayInstanceId: relayId, relay: summary, slot: owner.slot, retirement });
 
   const previous = owner.previousSlot;
   if (!previous) {
@@ -87,31 +92,39 @@ export function* rotateDualSlot(
     return done({ outcome: 'none' });
   }
   const keep = function* (reason: string, message: string): Generator<df.Task, DualSlotOutput, unknown> {
-    yield audit({ status: 'RotationFailed', ref: owner.ref, reason, message: `previous slot "${previous}" kept usable: ${message}` });
+    const text = `previous slot "${previous}" kept usable: ${message}`;
+    yield audit({ status: 'RotationFailed', ref: owner.ref, reason, message: text });
+    if (!context.df.isReplaying) context.warn(`rotation ${context.df.instanceId}: ${text}`);
     return done({ outcome: 'kept', slot: previous, reason, message });
   };
-  if (!relay.ok) {
-    const failed = relay.outcomes.filter((o) => !['Created', 'Updated', 'UpToDate', 'Recovered', 'Adopted'].includes(o.status));
-    const detail = relay.rejected
-      ? `the relay was rejected (${relay.rejected.status})`
-      : `the relay failed for ${failed.length} of ${relay.planned} targets (${failed.slice(0, 5).map((o) => `${o.location}: ${o.status}`).join(', ')})`;
+  if (!relay || !relay.ok) {
+    const failed = summary.outcomes.filter((o) => !isSuccess(o.status));
+    const detail = relayFailure
+      ? relayFailure
+      : summary.rejected
+        ? `the relay was rejected (${summary.rejected.status})`
+        : `the relay failed for ${failed.length} of ${summary.planned} targets (${failed.slice(0, 5).map((o) => `${o.location}: ${o.status}`).join(', ')})`;
     return yield* keep('previous-slot-kept', detail);
   }
   if (plan.retirement.rule === 'grace' && plan.retirement.graceMinutes > 0) {
     yield context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + plan.retirement.graceMinutes * 60_000));
   }
-  const convergence = (yield context.df.callActivityWithRetry(ACTIVITIES.checkRotationConvergence, rotationStepRetryOptions(), {
-    ref: owner.ref,
-  })) as ConvergenceResult;
+  let convergence: ConvergenceResult;
+  try {
+    convergence = (yield context.df.callActivityWithRetry(ACTIVITIES.checkRotationConvergence, activityRetryOptions(), { ref: owner.ref })) as ConvergenceResult;
+  } catch (error) {
+    return yield* keep('previous-slot-kept', `the convergence check failed: ${failureMessage(error)}`);
+  }
   if (!convergence.converged) {
     const shown = convergence.pending.slice(0, 5).map((p) => `${p.location} holds ${p.held.slice(0, 8)}`).join(', ');
     return yield* keep('previous-slot-kept', `${convergence.pending.length} of ${convergence.checked} targets do not hold the new version (${shown})`);
   }
-  const retired = (yield context.df.callActivityWithRetry(ACTIVITIES.retireRotationSlot, rotationStepRetryOptions(), {
-    ...step,
-    routeId: plan.routeId,
-    slot: previous,
-  })) as RetireResult;
+  let retired: RetireResult;
+  try {
+    retired = (yield context.df.callActivityWithRetry(ACTIVITIES.retireRotationSlot, activityRetryOptions(), { ...step, routeId: plan.routeId, slot: previous })) as RetireResult;
+  } catch (error) {
+    retired = { ok: false, status: 'FailedUnavailable', reason: 'retries-exhausted', message: `retireRotationSlot: ${failureMessage(error)}` };
+  }
   if (!retired.ok) return yield* keep('retire-failed', `${retired.status}: ${retired.message}`);
   yield audit({ status: 'Rotated', ref: owner.ref, reason: 'previous-slot-retired' });
   return done({ outcome: 'retired', slot: previous });

@@ -88,10 +88,14 @@ describe.skipIf(unavailable !== undefined)('rotating the demo database credentia
 
     // Audit order: both targets received the new version before the previous slot was retired.
     const records = (await auditRecords()).filter((r) => r.source?.version === held.version);
-    const steps = records.map((r) => (r.action === 'rotate' ? r.reason : `${r.action}:${r.target?.id}`));
-    expect(steps.slice(0, 2)).toEqual(['postgres-slot-set', 'new-version-written']);
-    expect(steps.at(-1)).toBe('previous-slot-retired');
-    expect(new Set(steps.slice(2, -1))).toEqual(new Set(['deliver:contoso', 'deliver:edge-1-apps']));
+    const rotate = (reason: string) => records.find((r) => r.action === 'rotate' && r.reason === reason);
+    const deliveries = records.filter((r) => r.action === 'deliver');
+    expect(deliveries.map((r) => `${r.target?.id} ${r.status}`).sort()).toEqual(['contoso Updated', 'edge-1-apps Updated']);
+    expect(rotate('postgres-slot-set')?.status).toBe('Rotated');
+    expect(rotate('new-version-written')?.status).toBe('Rotated');
+    const retired = rotate('previous-slot-retired');
+    expect(retired?.status).toBe('Rotated');
+    for (const delivery of deliveries) expect(Date.parse(retired!.time)).toBeGreaterThanOrEqual(Date.parse(delivery.time));
   });
 
   it('a rotation whose relay fails keeps the old role usable and says so in the audit', async () => {
@@ -122,27 +126,25 @@ describe.skipIf(unavailable !== undefined)('rotating the demo database credentia
     expect(kept?.error?.message).toMatch(/previous slot "orders_app_green" kept usable: the relay failed for 1 of 2 targets \(.*FailedAccessDenied/);
   });
 
-  it('refuses the next rotation while a target lags, and keeps the old role when a target was left out of the relay', async () => {
+  it('refuses the next rotation while a target lags, and rotates again once it is repaired', async () => {
     // contoso still holds the previous version: rotating now would change the role its consumers use.
     const refused = await e2e.call('POST', '/rotations', { source: 'platform', name: DEMO_DB.credentialSecret, mode: 'rotate' });
     expect((await e2e.stack.host.waitForInstance(refused.json.id, WAIT)).runtimeStatus).toBe('Completed');
     const refusal = await e2e.call('GET', `/rotations/${encodeURIComponent(refused.json.id)}`);
-    expect(refusal.json.failure).toMatchObject({ ok: false, reason: 'previous-version-not-converged' });
+    expect(refusal.json.failure).toMatchObject({ reason: 'previous-version-not-converged' });
     expect(refusal.json.failure.message).toContain('contoso:orders-db-credential');
     expect(await canLogin('orders_app_green')).toBe(true);
 
-    // Repair contoso (a manual relay of the current version), then rotate for the cluster only.
+    // Repair contoso (a manual relay of the current version); the next rotation goes through and retires blue.
     const repair = await e2e.call('POST', '/rotations', { source: 'platform', name: DEMO_DB.credentialSecret, mode: 'relay' });
     expect((await e2e.stack.host.waitForInstance(repair.json.id, WAIT)).runtimeStatus).toBe('Completed');
     expect((await contosoCredential()).username).toBe('orders_app_blue');
-    const partial = await e2e.call('POST', '/rotations', { source: 'platform', name: DEMO_DB.credentialSecret, mode: 'rotate', targets: ['edge-1-apps'] });
-    expect((await e2e.stack.host.waitForInstance(partial.json.id, WAIT)).runtimeStatus).toBe('Completed');
-    const status = await e2e.call('GET', `/rotations/${encodeURIComponent(partial.json.id)}`);
-    expect(status.json.outcomes.map((o: { targetId: string; status: string }) => `${o.targetId} ${o.status}`)).toEqual(['edge-1-apps Updated']);
-    expect(status.json.retirement).toMatchObject({ outcome: 'kept', slot: 'orders_app_blue', reason: 'previous-slot-kept' });
-    expect(status.json.retirement.message).toMatch(/1 of 2 targets do not hold the new version \(contoso:orders-db-credential holds /);
-    expect(await canLogin('orders_app_blue')).toBe(true);
-    expect(await canLogin('orders_app_green')).toBe(true);
+    const again = await e2e.call('POST', '/rotations', { source: 'platform', name: DEMO_DB.credentialSecret, mode: 'rotate' });
+    expect((await e2e.stack.host.waitForInstance(again.json.id, WAIT)).runtimeStatus).toBe('Completed');
+    const status = await e2e.call('GET', `/rotations/${encodeURIComponent(again.json.id)}`);
+    expect(status.json).toMatchObject({ slot: 'orders_app_green', retirement: { outcome: 'retired', slot: 'orders_app_blue' } });
+    expect(await canLogin('orders_app_blue')).toBe(false);
+    expect((await contosoCredential()).username).toBe('orders_app_green');
   });
 
   it('with the grace rule, waits the grace period after the relay before it checks convergence and retires', async () => {

@@ -21,7 +21,7 @@ beforeAll(async () => {
 
 const ID = 'rotate:platform:orders-db-credential:req-1';
 const INPUT: RotateInput = { sourceId: 'platform', name: 'orders-db-credential', cause: { actor: { kind: 'operator', id: 'ops' }, trigger: 'manual' } };
-const RETRY = { firstRetryIntervalInMilliseconds: 5_000, maxNumberOfAttempts: 4, backoffCoefficient: 2, maxRetryIntervalInMilliseconds: 60_000 };
+const RETRY = { firstRetryIntervalInMilliseconds: 2_000, maxNumberOfAttempts: 6, backoffCoefficient: 2, maxRetryIntervalInMilliseconds: 60_000 };
 const REF = { sourceId: 'platform', vaultUrl: 'https://platform.vault.azure.net', name: 'orders-db-credential', version: 'b'.repeat(32) };
 const plan = (rule: 'converged' | 'grace', graceMinutes = 0): RotationPlan => ({
   ok: true,
@@ -35,6 +35,7 @@ const relay = (ok: boolean): RelaySummary => ({
   ref: REF,
   planned: 2,
   ok,
+  failed: ok ? 0 : 1,
   counts: ok ? { Updated: 2 } : { Updated: 1, FailedAccessDenied: 1 },
   outcomes: [
     { deliveryId: 'orders-db/contoso/orders-db-credential', routeId: 'orders-db', targetId: 'contoso', kind: 'keyVault', location: 'contoso.vault.azure.net/orders-db-credential', status: ok ? 'Updated' : 'FailedAccessDenied', reason: ok ? 'newer-version' : 'forbidden' },
@@ -118,7 +119,7 @@ const reasons = (audits: readonly AuditEntry[]) => audits.map((a) => `${a.status
 
 async function throughRelay(spec: Spec, rule: 'converged' | 'grace', relayOk: boolean, graceMinutes = 0) {
   const planned = await spec.next();
-  expect(planned).toMatchObject({ kind: 'activity', name: 'planRotation' });
+  expect(planned).toMatchObject({ kind: 'activity', name: 'planRotation', retryOptions: RETRY });
   spec.complete(planned, plan(rule, graceMinutes));
   const owner = await spec.next();
   expect(owner).toMatchObject({ kind: 'activity', name: 'rotateAtOwner', retryOptions: RETRY });

@@ -9,6 +9,7 @@ import { startKeyVaultEmulator, type KeyVaultEmulator } from '../../../local/key
 import { postgresUnavailableReason, startPostgres, type LocalPostgres } from '../../../local/postgres.js';
 import { createActivities, type Activities } from '../../../shared/activities.js';
 import { createRuntime } from '../../../shared/composition.js';
+import { startAzurite, type AzuriteBlob } from '../../support/azurite.js';
 import type { RelayRuntime } from '../../../shared/runtime.js';
 import type { SecretVersionRef } from '../../../shared/domain/references.js';
 
@@ -21,6 +22,7 @@ if (unavailable) console.warn(`skipping the PostgreSQL rotator tests: ${unavaila
 let server: LocalPostgres;
 let keyVault: KeyVaultEmulator;
 let identity: TokenEndpoint;
+let azurite: AzuriteBlob;
 let runtime: RelayRuntime;
 let activities: Activities;
 let dir: string;
@@ -76,6 +78,8 @@ describe.skipIf(unavailable !== undefined)('the postgres rotator, step by step',
     keyVault.createSecret('platform', 'db-admin-wrong', 'not-the-password', { emitEvent: false });
     keyVault.createSecret('platform', 'db-untagged', JSON.stringify({ username: 'app_a' }), { emitEvent: false });
     identity = await startTokenEndpoint();
+    // Deliveries take a blob-lease lock per placement (reports container), so the runtime needs real Blob Storage.
+    azurite = await startAzurite();
     Object.assign(process.env, identity.env);
     dir = mkdtempSync(join(tmpdir(), 'relay-pg-rotator-'));
     const port = server.port;
@@ -95,7 +99,7 @@ describe.skipIf(unavailable !== undefined)('the postgres rotator, step by step',
         ...process.env,
         RELAY_CONFIG_PATH: join(dir, 'relay.config.json'),
         RELAY_FINGERPRINT_KEY: randomBytes(32).toString('base64'),
-        AUDIT_STORAGE_CONNECTION_STRING: 'UseDevelopmentStorage=true',
+        AUDIT_STORAGE_CONNECTION_STRING: azurite.connectionString,
         RELAY_TRUSTED_CA_PATH: keyVault.caCertPath,
         RELAY_DISABLE_CHALLENGE_RESOURCE_VERIFICATION: 'true',
         RELAY_SOURCE_CACHE_TTL_MS: '0',
@@ -109,6 +113,7 @@ describe.skipIf(unavailable !== undefined)('the postgres rotator, step by step',
     await server?.stop();
     await keyVault?.close();
     await identity?.close();
+    await azurite?.stop();
     process.env = savedEnv;
     if (dir) rmSync(dir, { recursive: true, force: true });
   });

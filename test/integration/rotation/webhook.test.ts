@@ -10,6 +10,7 @@ import { startKeyVaultEmulator, type KeyVaultEmulator } from '../../../local/key
 import { createTlsMaterial } from '../../../local/kubernetes/tls.js';
 import { createActivities, type Activities } from '../../../shared/activities.js';
 import { createRuntime } from '../../../shared/composition.js';
+import { startAzurite, type AzuriteBlob } from '../../support/azurite.js';
 import { signWebhookBody } from '../../../shared/rotation/index.js';
 import type { RelayRuntime } from '../../../shared/runtime.js';
 
@@ -26,6 +27,7 @@ interface Received {
 
 let keyVault: KeyVaultEmulator;
 let identity: TokenEndpoint;
+let azurite: AzuriteBlob;
 let owner: Server;
 let runtime: RelayRuntime;
 let activities: Activities;
@@ -88,6 +90,8 @@ describe('the webhook rotator against an owner endpoint over HTTPS', () => {
     keyVault.createSecret('platform', 'bmc-hmac-key', hmacKey, { emitEvent: false });
     keyVault.createSecret('platform', 'bmc-hmac-key-wrong', randomBytes(32).toString('hex'), { emitEvent: false });
     identity = await startTokenEndpoint();
+    // Deliveries take a blob-lease lock per placement (reports container), so the runtime needs real Blob Storage.
+    azurite = await startAzurite();
     Object.assign(process.env, identity.env);
     const tls = createTlsMaterial({ commonName: 'localhost', extraHosts: ['127.0.0.1'] });
     owner = await startOwner(tls, () => keyVault.vaultUrls['owner']!);
@@ -126,7 +130,7 @@ describe('the webhook rotator against an owner endpoint over HTTPS', () => {
         ...process.env,
         RELAY_CONFIG_PATH: join(dir, 'relay.config.json'),
         RELAY_FINGERPRINT_KEY: randomBytes(32).toString('base64'),
-        AUDIT_STORAGE_CONNECTION_STRING: 'UseDevelopmentStorage=true',
+        AUDIT_STORAGE_CONNECTION_STRING: azurite.connectionString,
         RELAY_TRUSTED_CA_PATH: join(dir, 'ca.pem'),
         RELAY_DISABLE_CHALLENGE_RESOURCE_VERIFICATION: 'true',
         RELAY_SOURCE_CACHE_TTL_MS: '0',
@@ -141,6 +145,7 @@ describe('the webhook rotator against an owner endpoint over HTTPS', () => {
     await new Promise((r) => owner?.close(r));
     await keyVault?.close();
     await identity?.close();
+    await azurite?.stop();
     process.env = savedEnv;
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
