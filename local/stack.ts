@@ -9,6 +9,7 @@ import { startHost, type LocalHost, type LogEntry } from './host/index.js';
 import { startTokenEndpoint, type TokenEndpoint } from './identity/index.js';
 import { startKeyVaultEmulator, type KeyVaultEmulator } from './keyvault/index.js';
 import { startKubernetesEmulator, type KubernetesEmulator } from './kubernetes/index.js';
+import { renderPostgresPlaceholders, seedDemoCredential, startDemoPostgres, type LocalPostgres } from './postgres.js';
 
 /** What `.local/stack.json` holds: everything tests, benchmarks and tools need to reach the running stack. */
 export interface StackInfo {
@@ -24,6 +25,8 @@ export interface StackInfo {
   audit: { chainKeyId: string; chainKeyPath: string };
   configPath: string;
   durableDir: string;
+  /** The demo PostgreSQL server (absent when PostgreSQL is not installed). */
+  postgres?: { host: string; port: number; database: string };
 }
 
 export interface StartStackOptions {
@@ -45,6 +48,8 @@ export interface StartStackOptions {
   vaults?: readonly string[];
   /** Namespaces of the emulated cluster (default apps). */
   namespaces?: readonly string[];
+  /** Start the demo PostgreSQL server when installed (default: when the config template has `{{postgres:…}}`). */
+  postgres?: boolean;
 }
 
 export interface Stack {
@@ -53,6 +58,8 @@ export interface Stack {
   readonly keyVault: KeyVaultEmulator;
   readonly kubernetes: KubernetesEmulator;
   readonly azurite: AzuriteBlob;
+  /** The demo database (docs/rotation.md), when PostgreSQL is installed. */
+  readonly postgres?: LocalPostgres;
   close(): Promise<void>;
 }
 
@@ -100,8 +107,14 @@ export async function startStack(options: StartStackOptions = {}): Promise<Stack
     // The relay reads the cluster token from the platform vault, as it would in Azure (tokenSecret access mode).
     keyVault.createSecret('platform', 'edge-1-relay-token', kubernetes.tokens.relay!, { emitEvent: false });
 
+    const templatePath = options.configTemplate ?? join(projectRoot, 'local', 'demo.config.json');
+    const wantsPostgres = options.postgres ?? readFileSync(templatePath, 'utf8').includes('{{postgres:');
+    const postgres = wantsPostgres ? await startDemoPostgres(keyVault, (line) => process.stderr.write(`${line}\n`)) : undefined;
+    if (postgres) started.push({ close: () => postgres.stop() });
+
     const configPath = join(stateDir, 'relay.config.json');
-    writeFileSync(configPath, renderConfig(options.configTemplate ?? join(projectRoot, 'local', 'demo.config.json'), keyVault, kubernetes));
+    const configText = renderConfig(templatePath, keyVault, kubernetes);
+    writeFileSync(configPath, renderPostgresPlaceholders(configText, postgres));
 
     const settings: Record<string, string> = {
       AzureWebJobsStorage: azurite.connectionString,
@@ -132,6 +145,7 @@ export async function startStack(options: StartStackOptions = {}): Promise<Stack
     });
     started.push(host);
     keyVault.subscribe('platform', host.eventGridUrl('keyVaultEvents'), 'eventGrid');
+    if (postgres) await seedDemoCredential(keyVault, postgres);
 
     const info: StackInfo = {
       functions: { baseUrl: host.baseUrl, key: host.functionKey, masterKey: host.masterKey, durableTaskKey: host.durableTaskKey },
@@ -156,6 +170,7 @@ export async function startStack(options: StartStackOptions = {}): Promise<Stack
       audit: { chainKeyId: settings['AUDIT_CHAIN_KEY_ID'] ?? CHAIN_KEY_ID, chainKeyPath: join(stateDir, 'audit-chain.key') },
       configPath,
       durableDir,
+      ...(postgres ? { postgres: { host: postgres.host, port: postgres.port, database: postgres.database } } : {}),
     };
     writeFileSync(join(stateDir, 'stack.json'), `${JSON.stringify(info, null, 2)}\n`);
     kubernetes.writeKubeconfig(join(stateDir, 'kubeconfig'), kubernetes.tokens.admin!);
@@ -166,6 +181,7 @@ export async function startStack(options: StartStackOptions = {}): Promise<Stack
       keyVault,
       kubernetes,
       azurite,
+      ...(postgres ? { postgres } : {}),
       async close() {
         for (const service of started.reverse()) await service.close();
       },
@@ -258,7 +274,7 @@ function tryThis(info: StackInfo, stateDir: string): string {
     `  Blob Storage       ${info.storage.connectionString.match(/BlobEndpoint=([^;]+)/)?.[1] ?? ''}`,
     `  Config             ${rel(info.configPath)}   Stack: ${rel(join(stateDir, 'stack.json'))}`,
     '',
-    'Three things to try (in another terminal, from this folder):',
+    `${info.postgres ? 'Four' : 'Three'} things to try (in another terminal, from this folder):`,
     '',
     '1. Set a new version of a secret in the platform vault; the relay delivers it to contoso, fabrikam and edge-1:',
     `   curl -s -o /dev/null -w '%{http_code}\\n' --cacert ${rel(info.keyVault.caCertPath)} -X PUT -H 'Authorization: Bearer local' \\`,
@@ -275,6 +291,13 @@ function tryThis(info: StackInfo, stateDir: string): string {
     '   npm run secret-relay -- audit query --stack',
     '   npm run secret-relay -- audit verify --stack',
     '',
+    ...(info.postgres
+      ? [
+          '4. Rotate the demo database credential while a client logs in every 100 ms (docs/rotation.md):',
+          '   npx tsx local/dbRotationDemo.ts',
+          '',
+        ]
+      : []),
     'Deliveries are logged below as they happen. Ctrl-C stops everything.',
     '',
   ].join('\n');

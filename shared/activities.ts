@@ -23,6 +23,7 @@ import type {
 } from './orchestrations/types.js';
 import type { RelayRuntime } from './runtime.js';
 import { SourceVaultError as SourceError } from './sources/index.js';
+import * as rotation from './rotation/protocol.js';
 
 /** How long one target check of a reconciliation may take (unreachable endpoints, hung connections). */
 export const DEFAULT_CHECK_TIME_LIMIT_IN_MS = 30_000;
@@ -324,7 +325,25 @@ export function createActivities(runtime: RelayRuntime) {
     return runtime.reports.writeDriftReport(report);
   }
 
-  return { planRelay, deliverSecret, appendAudit, rotateSourceSecret, listReconcileItems, checkDrift, writeDriftReport };
+  // The dual-credential rotation steps (shared/rotation/protocol.ts): references and slot names in, statuses out.
+  const planRotation = (input: { sourceId: string; name: string }) => rotation.planRotation(runtime, input);
+  const rotateAtOwner = (input: rotation.RotationStepInput) => rotation.rotateAtOwner(runtime, input);
+  const checkRotationConvergence = (input: { ref: SecretVersionRef }) => rotation.checkConvergence(runtime, input);
+  const retireRotationSlot = (input: rotation.RetireInput) => rotation.retireSlot(runtime, input);
+
+  return {
+    planRelay,
+    deliverSecret,
+    appendAudit,
+    rotateSourceSecret,
+    listReconcileItems,
+    checkDrift,
+    writeDriftReport,
+    planRotation,
+    rotateAtOwner,
+    checkRotationConvergence,
+    retireRotationSlot,
+  };
 }
 
 export type Activities = ReturnType<typeof createActivities>;

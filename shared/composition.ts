@@ -9,8 +9,20 @@ import { auditContainerFromSettings, auditLogFromSettings, buildRecordContent, t
 import { validateConfig, type RelayConfig, type TargetConfig } from './domain/config.js';
 import { fingerprintKeyFrom, type FingerprintKey } from './domain/fingerprint.js';
 import type { AuditEntry, ReconcileReport } from './orchestrations/types.js';
-import { generateValue } from './rotation/index.js';
 import { blobLeaseLocks } from './locks/index.js';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import pg from 'pg';
+import type { PostgresRotatorConfig, WebhookRotatorConfig } from './domain/config.js';
+import {
+  createPostgresRotator,
+  createWebhookRotator,
+  generateValue,
+  RotatorError,
+  type HttpsPost,
+  type PgSession,
+  type Rotator,
+} from './rotation/index.js';
 import type { AuditPort, RelayLog, RelayRuntime, ReportPort, SourcePort } from './runtime.js';
 import { cachedSourceVault } from './sources/cachedSourceVault.js';
 import { createSourceVault } from './sources/index.js';
@@ -159,6 +171,39 @@ export function createRuntime(env: Env = process.env, options: { log?: RelayLog;
     });
   }
 
+  // Rotators of routes that change a credential at its owner; their connection secrets are read by reference.
+  const rotators = new Map<string, Rotator | undefined>();
+  const rotator = (routeId: string): Rotator | undefined => {
+    if (!rotators.has(routeId)) {
+      const configured = config.routes.find((r) => r.id === routeId)?.rotation?.rotator;
+      rotators.set(
+        routeId,
+        configured && configured.kind !== 'generate'
+          ? rotatorFromConfig(configured, {
+              readSecretReference: async (reference) => {
+                const port = source(reference.source);
+                const latest = await port.getLatestProperties(reference.secret);
+                if (!latest) throw new Error(`the secret ${reference.source}/${reference.secret} does not exist`);
+                return (await port.readVersion(reference.secret, latest.version, fingerprintKey)).value;
+              },
+              token: async (scope, clientId) => {
+                const token = await credentialFor(clientId).getToken(scope);
+                if (!token) throw new Error(`no token for scope ${scope}`);
+                return token.token;
+              },
+              readOwnerSecret: async (vaultUrl, name, version) => {
+                const secret = await secretClientFor(vaultUrl, undefined).getSecret(name, version ? { version } : {});
+                if (secret.value === undefined) throw new Error(`${name} has no value`);
+                return secret.value;
+              },
+              ...(trustedCa ? { trustedCa } : {}),
+            })
+          : undefined,
+      );
+    }
+    return rotators.get(routeId);
+  };
+
   // With AUDIT_CHAIN_KEY the chain is keyed and sealed outside the audit container (docs/security.md).
   const auditLog = auditLogFromSettings(env, {
     onSealError: (error) => log.warn(`audit seal not written (its heads are sealed with the next one): ${error instanceof Error ? error.message.slice(0, 300) : String(error)}`),
@@ -181,6 +226,7 @@ export function createRuntime(env: Env = process.env, options: { log?: RelayLog;
     },
     checkTimeLimitInMs: intSetting(env, SETTINGS.checkTimeLimitInMs, 30_000, 100, 600_000),
     generateValue,
+    rotator,
     log,
     now: () => new Date(),
   };
@@ -324,6 +370,108 @@ export function toRecordInput(entry: AuditEntry): AuditRecordInput {
     ...(failed ? { error: { class: entry.reason ?? entry.status, message: entry.message } } : {}),
     time: entry.at,
   } as AuditRecordInput;
+}
+
+interface RotatorPorts {
+  /** Reads the current value of a secret reference (`{source, secret}`) from a configured source vault. */
+  readSecretReference(reference: { source: string; secret: string }): Promise<string>;
+  /** A managed-identity token for a scope. */
+  token(scope: string, clientId: string | undefined): Promise<string>;
+  /** Reads a secret from a credential owner's vault (webhook answers by reference). */
+  readOwnerSecret(vaultUrl: string, name: string, version: string | undefined): Promise<string>;
+  readonly trustedCa?: string;
+}
+
+/** Builds the rotator of a route: PostgreSQL sessions over `pg`, HTTPS calls over `node:https`. */
+function rotatorFromConfig(configured: PostgresRotatorConfig | WebhookRotatorConfig, ports: RotatorPorts): Rotator {
+  if (configured.kind === 'postgres') {
+    const ssl =
+      configured.tls === 'disable' ? false
+      : configured.tls === 'require' ? { rejectUnauthorized: false }
+      : { rejectUnauthorized: true, ...(ports.trustedCa ? { ca: ports.trustedCa } : {}) };
+    const connect = async (user: string, password: string): Promise<PgSession> => {
+      const client = new pg.Client({
+        host: configured.host,
+        port: configured.port,
+        database: configured.database,
+        user,
+        password,
+        ssl,
+        connectionTimeoutMillis: 10_000,
+        query_timeout: 30_000,
+      });
+      // An idle client error (server restart) must not crash the host; the call that uses it fails instead.
+      client.on('error', () => undefined);
+      try {
+        await client.connect();
+      } catch (error) {
+        await client.end().catch(() => undefined);
+        throw error;
+      }
+      return client;
+    };
+    return createPostgresRotator({
+      roles: configured.roles,
+      server: { host: configured.host, port: configured.port, database: configured.database },
+      connectAdmin: async () => connect(configured.adminUser, await ports.readSecretReference(configured.adminPassword)),
+      connectAs: (user, password) => connect(user, password),
+    });
+  }
+  const auth = configured.auth;
+  const ownerVault = configured.ownerVaultUrl;
+  return createWebhookRotator({
+    url: configured.url,
+    slots: configured.slots,
+    timeoutInMs: configured.timeoutInMs,
+    maxAttempts: configured.maxAttempts,
+    post: httpsPost(ports.trustedCa),
+    auth:
+      auth.type === 'managedIdentity'
+        ? { type: 'bearer', token: () => ports.token(auth.scope, auth.identity?.clientId) }
+        : { type: 'hmac', key: () => ports.readSecretReference(auth.key) },
+    ...(ownerVault
+      ? {
+          readOwnerSecret: async (reference: { vaultUrl: string; name: string; version?: string }) => {
+            if (new URL(reference.vaultUrl).host.toLowerCase() !== new URL(ownerVault).host.toLowerCase()) {
+              throw new RotatorError(`the owner answered with a reference into ${new URL(reference.vaultUrl).host}, not its configured vault`, 'FailedValidation', 'owner-vault-mismatch', false);
+            }
+            return ports.readOwnerSecret(ownerVault, reference.name, reference.version);
+          },
+        }
+      : {}),
+  });
+}
+
+/** One POST over node:https (node:http only for local http:// endpoints), with a timeout and the trusted CA. */
+function httpsPost(trustedCa: string | undefined): HttpsPost {
+  return (url, body, options) =>
+    new Promise((resolvePost, rejectPost) => {
+      const target = new URL(url);
+      const send = target.protocol === 'http:' ? httpRequest : httpsRequest;
+      const req = send(
+        target,
+        {
+          method: 'POST',
+          headers: { ...options.headers, 'content-length': String(Buffer.byteLength(body)) },
+          timeout: options.timeoutInMs,
+          ...(trustedCa && target.protocol === 'https:' ? { ca: trustedCa } : {}),
+          ...(options.abortSignal ? { signal: options.abortSignal } : {}),
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('end', () => {
+            const headers: Record<string, string | undefined> = {};
+            for (const [key, value] of Object.entries(res.headers)) headers[key] = Array.isArray(value) ? value.join(', ') : value;
+            resolvePost({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), headers });
+          });
+          res.on('error', rejectPost);
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error(`timed out after ${options.timeoutInMs} ms`)));
+      req.on('error', rejectPost);
+      req.end(body);
+    });
 }
 
 function reportPort(container: ContainerClient): ReportPort {

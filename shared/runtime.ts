@@ -22,6 +22,8 @@ export interface RelayRuntime {
   readonly limits: ConcurrencyLimits;
   /** Generates a new credential value per a rotation policy (never logged). */
   generateValue(policy: import('./domain/config.js').RotationPolicy): string;
+  /** The rotator of a route whose rotation policy names `postgres` or `webhook`; undefined for other routes. */
+  rotator?(routeId: string): import('./rotation/contract.js').Rotator | undefined;
   readonly log: RelayLog;
   /** Time limit of one target check during reconciliation (default 30 s); setting RELAY_CHECK_TIME_LIMIT_MS. */
   readonly checkTimeLimitInMs?: number;

@@ -66,7 +66,7 @@ export function summary(config: RelayConfig): string {
     const routes = config.routes.filter((r) => r.source === source.id);
     if (routes.length === 0) lines.push('  (no routes)');
     for (const route of routes) {
-      lines.push(`  route ${route.id}  ${describeMatch(route)}${route.rotation ? `  rotation ${route.rotation.generator}(${route.rotation.length})` : ''}`);
+      lines.push(`  route ${route.id}  ${describeMatch(route)}${route.rotation ? `  ${describeRotation(route.rotation)}` : ''}`);
       const example = exampleName(route);
       for (const rt of route.targets) {
         const target = targets.get(rt.target);
@@ -88,6 +88,19 @@ export function summary(config: RelayConfig): string {
     }
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** The rotation policy in one line: generator, rotator with its slots and references (never a value), retirement. */
+export function describeRotation(rotation: NonNullable<RouteConfig['rotation']>): string {
+  const generator = `rotation ${rotation.generator}(${rotation.length})`;
+  const r = rotation.rotator;
+  if (r.kind === 'generate') return generator;
+  const retire = rotation.retirement.rule === 'grace' ? `retire grace ${rotation.retirement.graceMinutes} min` : 'retire converged';
+  const owner =
+    r.kind === 'postgres'
+      ? `rotator postgres ${r.host}:${r.port}/${r.database} roles ${r.roles.join(',')} (admin ${r.adminPassword.source}/${r.adminPassword.secret})`
+      : `rotator webhook ${r.url} slots ${r.slots.join(',')} (${r.auth.type === 'hmac' ? `hmac ${r.auth.key.source}/${r.auth.key.secret}` : `managed identity ${r.auth.scope}`})`;
+  return `${generator}  ${owner}  ${retire}`;
 }
 
 function describeMatch(route: RouteConfig): string {

@@ -131,9 +131,86 @@ export const RouteTargetConfigSchema = z
   })
   .describe('One target of a route and how the secret is named there.');
 
+const SecretReferenceSchema = z
+  .strictObject(secretRef)
+  .describe('A secret in a configured source vault (never the value itself): e.g. the admin password of a database.');
+
+const PG_ROLE = /^[a-z_][a-z0-9_]{0,62}$/;
+const pgRole = z.string().regex(PG_ROLE, 'PostgreSQL role names here are 1-63 lowercase letters, digits and "_", not starting with a digit');
+
+export const PostgresRotatorSchema = z
+  .strictObject({
+    kind: z.literal('postgres'),
+    host: z.string().min(1).describe('Host name of the PostgreSQL server.'),
+    port: z.number().int().min(1).max(65535).default(5432).describe('TCP port; default 5432.'),
+    database: z.string().min(1).describe('Database the connection checks log in to.'),
+    adminUser: z.string().min(1).describe('Role that runs ALTER ROLE (CREATEROLE, or superuser).'),
+    adminPassword: SecretReferenceSchema.describe("The admin role's password, as a secret in a source vault."),
+    roles: z
+      .tuple([pgRole, pgRole])
+      .refine(([a, b]) => a !== b, 'the two slot roles must differ')
+      .describe('The two login roles (slots) of this credential, e.g. ["app_blue", "app_green"]; both must exist.'),
+    tls: z
+      .enum(['disable', 'require', 'verify-full'])
+      .default('verify-full')
+      .describe('TLS to the server: "verify-full" (default) checks the certificate and host; "disable" only for local servers.'),
+  })
+  .describe('Rotates a PostgreSQL password with two login roles: ALTER ROLE … PASSWORD on the inactive one, NOLOGIN on retirement.');
+
+const WebhookAuthSchema = z
+  .discriminatedUnion('type', [
+    z
+      .strictObject({
+        type: z.literal('managedIdentity'),
+        scope: z.string().min(1).describe('Token scope of the owner API, e.g. api://bmc-rotator/.default.'),
+        identity: IdentitySchema.optional(),
+      })
+      .describe('Bearer token of the relay managed identity.'),
+    z.strictObject({ type: z.literal('hmac'), key: SecretReferenceSchema }).describe('HMAC-SHA256 signature with a shared key kept in a source vault.'),
+  ])
+  .describe('How the relay authenticates to the owner endpoint.');
+
+export const WebhookRotatorSchema = z
+  .strictObject({
+    kind: z.literal('webhook'),
+    url: z.string().min(1).describe('HTTPS endpoint of the credential owner (contract in docs/rotation.md).'),
+    auth: WebhookAuthSchema,
+    slots: z
+      .tuple([z.string().regex(ID), z.string().regex(ID)])
+      .refine(([a, b]) => a !== b, 'the two slots must differ')
+      .default(['primary', 'secondary'])
+      .describe('Names of the two credentials the owner keeps; default ["primary", "secondary"].'),
+    ownerVaultUrl: z.string().min(1).optional().describe('Vault the owner may answer with a reference into (read with the source identity).'),
+    timeoutInMs: z.number().int().min(100).max(120_000).default(10_000).describe('Timeout of one request; default 10000.'),
+    maxAttempts: z.number().int().min(1).max(10).default(3).describe('Attempts per request on timeouts, 408, 429 and 5xx; default 3.'),
+  })
+  .describe('Asks the credential owner (BMC, appliance, SaaS) over HTTPS for a new value of the inactive slot.');
+
+export const RotatorSchema = z
+  .discriminatedUnion('kind', [
+    z.strictObject({ kind: z.literal('generate') }).describe('Generate a value and write it to the source (no owner to change).'),
+    PostgresRotatorSchema,
+    WebhookRotatorSchema,
+  ])
+  .default({ kind: 'generate' })
+  .describe('Who changes the credential: "generate" (default; the relay targets are the only consumers), "postgres", "webhook".');
+
+export const RetirementSchema = z
+  .strictObject({
+    rule: z
+      .enum(['converged', 'grace'])
+      .default('converged')
+      .describe('"converged": lock the previous slot once every routed target holds the new version; "grace": wait graceMinutes first.'),
+    graceMinutes: z.number().int().min(0).max(10_080).default(0).describe('Minutes to wait after the relay before the convergence check ("grace").'),
+  })
+  .default({ rule: 'converged', graceMinutes: 0 })
+  .describe('When the previously active slot is retired. Never while a target still holds the older version.');
+
 const rotationCommon = {
   validityDays: z.number().int().min(1).max(3650).optional().describe('Expiry set on new versions, in days from creation.'),
   rotateOnNearExpiry: z.boolean().default(true).describe('Rotate when Key Vault reports SecretNearExpiry.'),
+  rotator: RotatorSchema,
+  retirement: RetirementSchema,
 };
 
 export const RotationPolicySchema = z
@@ -206,6 +283,10 @@ export type RouteConfig = z.output<typeof RouteConfigSchema>;
 export type RouteTargetConfig = z.output<typeof RouteTargetConfigSchema>;
 export type RouteMatchConfig = z.output<typeof RouteMatchSchema>;
 export type RotationPolicy = z.output<typeof RotationPolicySchema>;
+export type RotatorConfig = z.output<typeof RotatorSchema>;
+export type PostgresRotatorConfig = z.output<typeof PostgresRotatorSchema>;
+export type WebhookRotatorConfig = z.output<typeof WebhookRotatorSchema>;
+export type RetirementConfig = z.output<typeof RetirementSchema>;
 /** What a config file may say (defaults not yet applied). */
 export type RelayConfigInput = z.input<typeof RelayConfigSchema>;
 
@@ -570,6 +651,7 @@ class Validation {
         if (isValidGlob(glob)) globs.push(glob);
         else this.error(toJsonPath(['routes', ri, 'match', 'globs', gi]), 'GLOB_INVALID', 'globs use Key Vault name characters (letters, digits, "-") and the wildcards "*" and "?"');
       });
+      this.rotator(ctx, ri, route);
       const match = { names: route.match.names, globs };
       route.targets.forEach((rt, k) => {
         const ti = listIndexes?.[k] ?? k;
@@ -585,6 +667,41 @@ class Validation {
       });
     }
     return entries;
+  }
+
+  /** The rotator's references (source ids, URLs); connection secrets are references, checked to exist in the config. */
+  private rotator(ctx: Context, ri: number, route: RouteConfig): void {
+    const rotation = route.rotation;
+    if (!rotation) return;
+    const base = ['routes', ri, 'rotation', 'rotator'] as const;
+    const rotator = rotation.rotator;
+    const rawRotation = isRecord(ctx.rawRoutes[ri]) ? (ctx.rawRoutes[ri] as Record<string, unknown>)['rotation'] : undefined;
+    if (rotator.kind === 'generate') {
+      if (isRecord(rawRotation) && Object.hasOwn(rawRotation, 'retirement')) {
+        this.warn(toJsonPath(['routes', ri, 'rotation', 'retirement']), 'FIELD_NOT_APPLICABLE', '"retirement" applies to the postgres and webhook rotators only (two slots)');
+      }
+      return;
+    }
+    const reference = rotator.kind === 'postgres' ? { at: 'adminPassword', ref: rotator.adminPassword } : rotator.auth.type === 'hmac' ? { at: 'auth.key', ref: rotator.auth.key } : undefined;
+    if (reference && !ctx.sourceIds.has(reference.ref.source)) {
+      this.error(toJsonPath([...base, ...reference.at.split('.'), 'source']), 'UNKNOWN_REFERENCE', `no source has id "${reference.ref.source}"`);
+    }
+    if (rotator.kind === 'postgres') {
+      if (rotator.tls === 'disable' && ctx.mode !== 'local') {
+        this.error(toJsonPath([...base, 'tls']), 'SERVER_URL_NOT_HTTPS', 'tls "disable" is allowed only with mode "local"');
+      }
+      return;
+    }
+    const urlPath = toJsonPath([...base, 'url']);
+    try {
+      const url = new URL(rotator.url);
+      if (url.protocol !== 'https:' && !(ctx.mode === 'local' && url.protocol === 'http:')) {
+        this.error(urlPath, 'SERVER_URL_NOT_HTTPS', 'the owner endpoint must use https (http is allowed only with mode "local")');
+      }
+    } catch {
+      this.error(urlPath, 'SERVER_URL_INVALID', 'not a URL; expected e.g. https://bmc-rotator.example/rotate');
+    }
+    if (rotator.ownerVaultUrl !== undefined) this.vaultUrl(rotator.ownerVaultUrl, toJsonPath([...base, 'ownerVaultUrl']), ctx.mode);
   }
 
   private routeTarget(

@@ -6,6 +6,8 @@ import { STATUS_INFO } from '../domain/statuses.js';
 import { ACTIVITIES, ORCHESTRATIONS, relayInstanceId } from './names.js';
 import { activityRetryOptions, failureMessage } from './retry.js';
 import type { AuditEntry, RelayInput, RelaySummary, RotateInput } from './types.js';
+import type { RotationPlan } from '../rotation/protocol.js';
+import { rotateDualSlot, type Retirement } from './rotateSlots.js';
 
 /** What `rotateSourceSecret` returns: the new version's reference, or why no version was written. */
 export type RotateSourceResult =
@@ -19,6 +21,9 @@ export type RotateOutput =
       readonly relayInstanceId: string;
       readonly relay: RelaySummary;
       readonly requestReason?: string;
+      /** Two-slot rotators only: the slot now active and what happened to the previous one. */
+      readonly slot?: string;
+      readonly retirement?: Retirement;
     }
   | {
       readonly ok: false;
@@ -39,6 +44,32 @@ export type RotateOutput =
 export function* rotateCredential(context: OrchestrationContext): Generator<df.Task, RotateOutput, unknown> {
   const input = context.df.getInput<RotateInput>();
   const requested = input.requestReason !== undefined ? { requestReason: input.requestReason } : {};
+  // Routes with an owner (postgres, webhook) rotate with two credentials: shared/orchestrations/rotateSlots.ts.
+  let plan: RotationPlan;
+  try {
+    plan = (yield context.df.callActivityWithRetry(ACTIVITIES.planRotation, activityRetryOptions(), { sourceId: input.sourceId, name: input.name })) as RotationPlan;
+  } catch (error) {
+    // Never fall back to generating a value: for an owned credential that would publish one its owner rejects.
+    plan = { ok: false, status: 'FailedUnavailable', reason: 'retries-exhausted', message: `planRotation: ${failureMessage(error)}` };
+  }
+  if (plan.ok && plan.rotator !== 'generate') return { ...(yield* rotateDualSlot(context, input, plan)), ...requested };
+  if (!plan.ok && plan.reason === 'retries-exhausted') {
+    const hint = STATUS_INFO[plan.status].hint;
+    yield context.df.callActivityWithRetry(ACTIVITIES.appendAudit, activityRetryOptions(), [
+      {
+        action: 'rotate',
+        status: 'RotationFailed',
+        cause: input.cause,
+        instanceId: context.df.instanceId,
+        at: context.df.currentUtcDateTime.toISOString(),
+        ref: { sourceId: input.sourceId, name: input.name },
+        reason: plan.reason,
+        message: `${plan.status}: ${plan.message}`,
+      } satisfies AuditEntry,
+    ]);
+    if (!context.df.isReplaying) context.error(`rotation ${context.df.instanceId} failed: ${plan.status} (${plan.reason}): ${plan.message} — ${hint}`);
+    return { ok: false, status: plan.status, reason: plan.reason, message: plan.message, hint, ...requested };
+  }
   let rotated: RotateSourceResult;
   try {
     rotated = (yield context.df.callActivityWithRetry(ACTIVITIES.rotateSourceSecret, activityRetryOptions(), {

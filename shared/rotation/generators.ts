@@ -1,5 +1,8 @@
 import { randomBytes, randomInt } from 'node:crypto';
-import type { RotationPolicy } from '../domain/config.js';
+/** The part of a route's rotation policy that says how to generate a value. */
+export type GeneratorPolicy =
+  | { readonly generator: 'password'; readonly length: number; readonly alphabet?: string | undefined; readonly [other: string]: unknown }
+  | { readonly generator: 'bytes'; readonly length: number; readonly encoding: 'base64' | 'hex'; readonly [other: string]: unknown };
 
 /** Default password alphabet: letters, digits and symbols that survive shells, URLs-in-quotes and YAML. */
 export const DEFAULT_PASSWORD_ALPHABET =
@@ -10,7 +13,7 @@ export const DEFAULT_PASSWORD_ALPHABET =
  * uniformly (`randomInt` has no modulo bias) and, with the default alphabet, contain at least one character of each
  * class. The value is returned to the caller only; never log it.
  */
-export function generateValue(policy: RotationPolicy): string {
+export function generateValue(policy: GeneratorPolicy): string {
   // The config schema bounds lengths so that every generated value fits Key Vault's 25 KB.
   return policy.generator === 'password' ? password(policy.length, policy.alphabet) : bytes(policy.length, policy.encoding);
 }

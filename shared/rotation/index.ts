@@ -1,1 +1,12 @@
 export { generateValue, DEFAULT_PASSWORD_ALPHABET } from './generators.js';
+export type { GeneratorPolicy } from './generators.js';
+export { RotatorError } from './contract.js';
+export type { NewCredential, RetireOptions, Rotator, RotatorFailureStatus, SetCredentialOptions, SlotPair } from './contract.js';
+export { chooseSlot, PREVIOUS_SLOT_TAG, SLOT_TAG } from './slots.js';
+export type { SlotChoice } from './slots.js';
+export { checkConvergence, pendingText, planRotation, retireSlot, rotateAtOwner, ROTATION_ID_TAG } from './protocol.js';
+export type { ConvergenceResult, OwnerRotationResult, RetireInput, RetireResult, RotationPlan, RotationStepFailure, RotationStepInput } from './protocol.js';
+export { createPostgresRotator, classifyPgError, scramSha256Verifier } from './postgres/index.js';
+export type { PgSession, PostgresCredentialValue, PostgresRotatorOptions } from './postgres/index.js';
+export { createWebhookRotator, signWebhookBody, SIGNATURE_HEADER, TIMESTAMP_HEADER, WEBHOOK_CONTRACT_VERSION } from './webhook/index.js';
+export type { HttpsPost, WebhookAuth, WebhookRotatorOptions } from './webhook/index.js';

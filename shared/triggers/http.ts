@@ -175,6 +175,8 @@ export async function getRotationStatus(instanceId: string, client: Orchestratio
       ...(output && output.ok === false && !summary ? { failure: withStatusHint(output) } : {}),
       ...(summary?.rejected ? { failure: withStatusHint(summary.rejected) } : {}),
       ...(typeof output?.requestReason === 'string' ? { requestReason: output.requestReason } : {}),
+      // Two-slot rotations: the slot now active and whether the previous one was retired or kept (and why).
+      ...(output && 'retirement' in output ? { slot: (output as { slot?: string }).slot ?? null, retirement: (output as { retirement: unknown }).retirement } : {}),
     },
   };
 }

@@ -196,17 +196,26 @@ describe('rotateCredential', () => {
   const input: RotateInput = { sourceId: 'platform', name: 'db-password', cause: { actor: { kind: 'operator', id: 'ops' }, trigger: 'manual' }, targets: ['contoso'] };
   const newRef = { ...REF, version: 'fedcba9876543210fedcba9876543210' };
 
+  /** The first step asks which rotator the route uses; these tests cover the `generate` path (two slots: rotate-slots-spec). */
+  async function planGenerate(spec: OrchestrationSpec): Promise<void> {
+    await spec.episode();
+    const [plan] = spec.activities();
+    expect(plan).toMatchObject({ taskId: 0, name: 'planRotation', input: { sourceId: 'platform', name: 'db-password' }, retryOptions: ACTIVITY_RETRY });
+    spec.complete(0, { ok: true, rotator: 'generate' });
+  }
+
   it('a source write that fails then succeeds is retried, audited as Rotated, and relayed to every routed target', async () => {
     const spec = new OrchestrationSpec('rotateCredential', input, 'rotate:platform:db-password:req-1');
+    await planGenerate(spec);
     await spec.episode();
     const [rotate] = spec.activities();
     expect(rotate).toEqual({
-      taskId: 0,
+      taskId: 1,
       name: 'rotateSourceSecret',
       input: { sourceId: 'platform', name: 'db-password', rotationId: 'rotate:platform:db-password:req-1' },
       retryOptions: ACTIVITY_RETRY,
     });
-    spec.fail(0, 'rotateSourceSecret', 'FailedUnavailable: RestError: 503 ServiceUnavailable');
+    spec.fail(1, 'rotateSourceSecret', 'FailedUnavailable: RestError: 503 ServiceUnavailable');
     await spec.episode();
     expect(spec.activities()).toEqual([]);
     const [timer] = spec.timers();
@@ -237,8 +246,10 @@ describe('rotateCredential', () => {
 
   it('a source write failing on every attempt is audited as RotationFailed and answered with a hint', async () => {
     const spec = new OrchestrationSpec('rotateCredential', input, 'rotate:platform:db-password:req-2');
+    await planGenerate(spec);
     await spec.episode();
     const [rotate] = spec.activities();
+    expect(rotate).toMatchObject({ name: 'rotateSourceSecret' });
     await failEveryAttempt(spec, rotate!, 6, 'FailedUnavailable: RestError: 503 ServiceUnavailable');
     const [audit] = spec.activities();
     expect(audit).toMatchObject({ name: 'appendAudit', retryOptions: ACTIVITY_RETRY });
@@ -254,8 +265,9 @@ describe('rotateCredential', () => {
 
   it('a relay that fails after the source write is audited as RotationFailed (relay-failed) with a hint to re-relay', async () => {
     const spec = new OrchestrationSpec('rotateCredential', input, 'rotate:platform:db-password:req-3');
+    await planGenerate(spec);
     await spec.episode();
-    spec.complete(0, { ok: true, reused: false, ref: newRef });
+    spec.complete(1, { ok: true, reused: false, ref: newRef });
     await spec.episode();
     spec.complete(spec.activities()[0]!.taskId, 1);
     await spec.episode();
