@@ -85,6 +85,7 @@ describe.skipIf(!hasKubectl)('kubectl against the emulator shows what the relay 
     expect(all).not.toContain(value);
     expect(all).not.toContain(v.value);
     expect(all).not.toContain(Buffer.from(value).toString('base64'));
+    await kubectl('delete', 'secret', 'legacy', '-n', 'apps');
   });
 
   it('kubectl get secrets -l app.kubernetes.io/managed-by=secret-relay lists the relay’s Secrets as a table', async () => {
