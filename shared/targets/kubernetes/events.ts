@@ -164,11 +164,11 @@ export function createSecretEventRecorder(options: SecretEventRecorderOptions): 
   const clock = options.clock ?? Date.now;
   const instance = (options.reportingInstance ?? hostname()).slice(0, 128);
   const timeoutInMs = options.timeoutInMs ?? 5000;
-  const written = new Map<string, { name: string; count: number }>();
+  const written = new Map<string, CachedEvent>();
   const warned = new Set<string>();
   let sequence = 0;
 
-  const remember = (key: string, entry: { name: string; count: number }): void => {
+  const remember = (key: string, entry: CachedEvent): void => {
     written.delete(key);
     written.set(key, entry);
     if (written.size > MAX_CACHED_EVENTS) written.delete(written.keys().next().value!);
@@ -213,29 +213,44 @@ export function createSecretEventRecorder(options: SecretEventRecorderOptions): 
       const message = eventMessageOf(outcome);
       const key = JSON.stringify([secret.name, secret.uid ?? '', type, outcome.status, message]);
       const now = new Date(clock());
-      const previous = written.get(key);
       try {
-        if (previous) {
-          // Count first, so a concurrent repeat counts on from this one.
-          const entry = { name: previous.name, count: previous.count + 1 };
-          remember(key, entry);
+        const previous = written.get(key);
+        // A repeat waits for the create of the Event it counts on, so concurrent repeats bump one Event.
+        if (previous && (await previous.created)) {
+          // Count before the call, so a concurrent repeat counts on from this one.
+          previous.count += 1;
+          remember(key, previous);
           try {
-            await withTimeout(api.bumpEvent(entry.name, { count: entry.count, lastTimestamp: now }));
+            await withTimeout(api.bumpEvent(previous.name, { count: previous.count, lastTimestamp: now }));
             return;
           } catch (error) {
             // The Event expired (the API server's event TTL) or was deleted: start a new one.
             if (kubernetesErrorInfo(error).statusCode !== 404) throw error;
-            written.delete(key);
+            if (written.get(key) === previous) written.delete(key);
           }
         }
         const name = eventName(secret.name, now.getTime(), sequence++);
-        await withTimeout(api.createEvent({ name, involvedObject: secret, type, reason: outcome.status, message, timestamp: now, reportingInstance: instance }));
-        remember(key, { name, count: 1 });
+        const create = withTimeout(api.createEvent({ name, involvedObject: secret, type, reason: outcome.status, message, timestamp: now, reportingInstance: instance }));
+        const entry: CachedEvent = { name, count: 1, created: create.then(() => true, () => false) };
+        remember(key, entry);
+        try {
+          await create;
+        } catch (error) {
+          if (written.get(key) === entry) written.delete(key);
+          throw error;
+        }
       } catch (error) {
         warnOnce(error, secret);
       }
     },
   };
+}
+
+/** An Event the recorder wrote: its name, the count it last set, and whether its create succeeded. */
+interface CachedEvent {
+  readonly name: string;
+  count: number;
+  readonly created: Promise<boolean>;
 }
 
 class EventTimeout extends Error {
