@@ -161,6 +161,7 @@ export function createRuntime(env: Env = process.env, options: { log?: RelayLog;
       namespace: configured.namespace,
       fingerprintKey,
       writeBudget: configured.writeBudget,
+      log,
       ...(auth.type === 'aad' ? { credential: credentialFor(auth.identity?.clientId) } : {}),
       readSecretValue: async (sourceId: string, name: string) => {
         const port = source(sourceId);

@@ -18,12 +18,13 @@ export interface Principal {
 export const ADMIN_RULES: readonly PermissionRule[] = [{ verbs: ['*'], resources: ['*'], namespaces: ['*'] }];
 
 /**
- * What the relay needs (the RBAC Role in docs/kubernetes.md): Secrets get/list/create/update/patch/delete and
- * Deployments get/list/patch, in every namespace.
+ * What the relay needs (the RBAC Role in docs/kubernetes.md): Secrets get/list/create/update/patch/delete,
+ * Deployments get/list/patch and Events create/patch, in every namespace.
  */
 export const RELAY_RULES: readonly PermissionRule[] = [
   { verbs: ['get', 'list', 'create', 'update', 'patch', 'delete'], resources: ['secrets'], namespaces: ['*'] },
   { verbs: ['get', 'list', 'patch'], resources: ['deployments'], namespaces: ['*'] },
+  { verbs: ['create', 'patch'], resources: ['events'], namespaces: ['*'] },
 ];
 
 /** Default tokens when none are given: `admin` (everything) and `relay` (RELAY_RULES). */

@@ -3,7 +3,16 @@ export type { CreateKubernetesTargetOptions, KubernetesCallOptions, KubernetesCo
 export { AKS_SERVER_APP_ID, ClusterAccessError, createClusterAccess } from './access.js';
 export type { ClusterAccess, ClusterAccessOptions, KubernetesClusterConfig, ReadSecretValue } from './access.js';
 export { sdkSecretsApi, secretStateFrom } from './kubernetesApi.js';
-export type { KubernetesSecretsApi, SecretWrite } from './kubernetesApi.js';
+export type { KubernetesSecretsApi, SecretWrite, SecretWritten } from './kubernetesApi.js';
+export {
+  createSecretEventRecorder,
+  EVENT_REPORTING_COMPONENT,
+  eventMessageOf,
+  eventTypeOf,
+  MAX_EVENT_MESSAGE_LENGTH,
+  sdkEventsApi,
+} from './events.js';
+export type { EventLog, EventWrite, InvolvedSecret, KubernetesEventsApi, RecordedOutcome, SecretEventRecorder, SecretEventRecorderOptions } from './events.js';
 export {
   classifyKubernetesError,
   isConflict,

@@ -5,6 +5,7 @@
  */
 import { PatchStrategy, setHeaderOptions, type AppsV1Api, type CoreV1Api, type V1Secret } from '@kubernetes/client-node';
 import { isNotFound } from './errors.js';
+import { sdkEventsApi, type KubernetesEventsApi } from './events.js';
 import type { SecretState } from './marks.js';
 
 /** Items per list request, as kubectl asks (`limit=500`); large namespaces are read in pages. */
@@ -23,20 +24,28 @@ export interface SecretWrite {
   readonly preserve?: Readonly<Record<string, unknown>>;
 }
 
+/** What a write answered: the Secret's new resourceVersion and its uid. */
+export interface SecretWritten {
+  readonly resourceVersion: string;
+  readonly uid?: string;
+}
+
 /** The calls the target makes, all in one namespace. Errors are the SDK's (`ApiException`) and are classified by the caller. */
 export interface KubernetesSecretsApi {
   /** `get secrets`; undefined when absent. */
   readSecret(name: string): Promise<SecretState | undefined>;
-  /** `create secrets`; returns the new resourceVersion. */
-  createSecret(secret: SecretWrite): Promise<string>;
-  /** `update secrets` with the resourceVersion precondition; returns the new resourceVersion. */
-  replaceSecret(secret: SecretWrite): Promise<string>;
+  /** `create secrets`. */
+  createSecret(secret: SecretWrite): Promise<SecretWritten>;
+  /** `update secrets` with the resourceVersion precondition. */
+  replaceSecret(secret: SecretWrite): Promise<SecretWritten>;
   /** `delete secrets` with a resourceVersion precondition; false when already absent. */
   deleteSecret(name: string, resourceVersion: string): Promise<boolean>;
   /** `list deployments`: names and annotations, for annotated rollout restarts; reads every page (`limit`/`continue`). */
   listDeployments(): Promise<{ name: string; annotations: Readonly<Record<string, string>> }[]>;
   /** `patch deployments`: merges annotations into `spec.template.metadata.annotations` (a rollout restart). */
   patchPodTemplateAnnotations(name: string, annotations: Readonly<Record<string, string>>): Promise<void>;
+  /** `create`/`patch events`: the Events the relay records about its Secrets (best effort). */
+  readonly events: KubernetesEventsApi;
 }
 
 /** Converts a `V1Secret` into the target's model. */
@@ -47,6 +56,7 @@ export function secretStateFrom(secret: V1Secret, namespace: string): SecretStat
     namespace: meta.namespace ?? namespace,
     type: secret.type ?? 'Opaque',
     resourceVersion: meta.resourceVersion ?? '',
+    ...(meta.uid ? { uid: meta.uid } : {}),
     immutable: secret.immutable === true,
     labels: { ...(meta.labels ?? {}) },
     annotations: { ...(meta.annotations ?? {}) },
@@ -93,12 +103,10 @@ export function sdkSecretsApi(core: CoreV1Api, apps: AppsV1Api, namespace: strin
       }
     },
     async createSecret(secret) {
-      const created = await core.createNamespacedSecret({ namespace, body: toV1Secret(secret, namespace) });
-      return created.metadata?.resourceVersion ?? '';
+      return writtenOf(await core.createNamespacedSecret({ namespace, body: toV1Secret(secret, namespace) }));
     },
     async replaceSecret(secret) {
-      const replaced = await core.replaceNamespacedSecret({ name: secret.name, namespace, body: toV1Secret(secret, namespace) });
-      return replaced.metadata?.resourceVersion ?? '';
+      return writtenOf(await core.replaceNamespacedSecret({ name: secret.name, namespace, body: toV1Secret(secret, namespace) }));
     },
     async deleteSecret(name, resourceVersion) {
       try {
@@ -125,5 +133,10 @@ export function sdkSecretsApi(core: CoreV1Api, apps: AppsV1Api, namespace: strin
         setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
       );
     },
+    events: sdkEventsApi(core, namespace),
   };
+}
+
+function writtenOf(secret: V1Secret): SecretWritten {
+  return { resourceVersion: secret.metadata?.resourceVersion ?? '', ...(secret.metadata?.uid ? { uid: secret.metadata.uid } : {}) };
 }

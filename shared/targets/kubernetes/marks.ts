@@ -42,6 +42,8 @@ export interface SecretState {
   readonly namespace: string;
   readonly type: string;
   readonly resourceVersion: string;
+  /** `metadata.uid`, when the API server gave one. */
+  readonly uid?: string;
   readonly immutable: boolean;
   readonly labels: Readonly<Record<string, string>>;
   readonly annotations: Readonly<Record<string, string>>;

@@ -16,6 +16,7 @@ import {
 import { sharedWriteBudget, WriteBudget, type WriteBudgetOptions } from '../writeBudget.js';
 import { ClusterAccessError, createClusterAccess, type KubernetesClusterConfig, type ReadSecretValue } from './access.js';
 import { classifyKubernetesError, isConflict, KubernetesTargetFailure, kubernetesErrorInfo, kubernetesRetryHint } from './errors.js';
+import { createSecretEventRecorder, type EventLog, type InvolvedSecret, type SecretEventRecorder } from './events.js';
 import { sdkSecretsApi, type KubernetesSecretsApi, type SecretWrite } from './kubernetesApi.js';
 import {
   ANNOTATION_FINGERPRINT,
@@ -68,8 +69,12 @@ export interface KubernetesTargetOptions {
   readonly sleep?: Sleep;
   /** Override of the 1, 2, 4, 8, 16 s ladder for 429s without (or with) Retry-After. */
   readonly backoffLadderInMs?: readonly number[];
-  /** Clock for `synced-at` and `restartedAt`. Default `Date.now`. */
+  /** Clock for `synced-at`, `restartedAt` and Event timestamps. Default `Date.now`. */
   readonly clock?: () => number;
+  /** Where a failure to record a Kubernetes Event is logged (once per kind, at warning). Default `console.warn`. */
+  readonly log?: EventLog;
+  /** `reportingInstance` of the Events the relay records. Default the host name. */
+  readonly eventReportingInstance?: string;
 }
 
 /** Options of `createKubernetesTarget`: the target options plus how to reach the cluster. */
@@ -92,7 +97,8 @@ export type KubernetesConnector = (abortSignal?: AbortSignal) => Promise<Kuberne
 /**
  * Creates the Kubernetes target: one namespace of one cluster, reached with `@kubernetes/client-node`. The only place
  * its SDK clients are constructed. RBAC in the namespace: secrets get/create/update/delete (list not needed);
- * deployments patch (and list, with `restartAnnotated`).
+ * deployments patch (and list, with `restartAnnotated`); events create/patch (best effort: without them deliveries
+ * still work, and the first refusal is logged).
  */
 export function createKubernetesTarget(options: CreateKubernetesTargetOptions): KubernetesTarget {
   const access = createClusterAccess({
@@ -113,6 +119,12 @@ export function createKubernetesTarget(options: CreateKubernetesTargetOptions): 
     return api;
   };
   return new KubernetesTarget(connect, { ...options, clusterName: options.cluster.name });
+}
+
+/** What a delivery has reached so far: the namespace's API once connected, and the Secret as last read or written. */
+interface Seen {
+  api?: KubernetesSecretsApi;
+  secret: InvolvedSecret;
 }
 
 /** The data keys of one placement: those holding the current version, and (Opaque) the older versions. */
@@ -148,6 +160,7 @@ export class KubernetesTarget implements TargetClient {
   private readonly defaultType: KubernetesSecretType;
   private readonly maxWriteAttempts: number;
   private readonly clock: () => number;
+  private readonly events: SecretEventRecorder;
 
   constructor(
     private readonly connect: KubernetesConnector,
@@ -158,6 +171,13 @@ export class KubernetesTarget implements TargetClient {
     this.defaultType = options.type ?? 'Opaque';
     this.maxWriteAttempts = Math.max(1, options.maxWriteAttempts ?? 5);
     this.clock = options.clock ?? Date.now;
+    this.events = createSecretEventRecorder({
+      clusterName: options.clusterName,
+      namespace: options.namespace,
+      clock: this.clock,
+      ...(options.log ? { log: options.log } : {}),
+      ...(options.eventReportingInstance ? { reportingInstance: options.eventReportingInstance } : {}),
+    });
   }
 
   /** Secret name (DNS-1123 subdomain), data key, 1 MiB, and the target's default type. No call. */
@@ -185,9 +205,35 @@ export class KubernetesTarget implements TargetClient {
    * Observes, decides with `decideDelivery`, and writes (create, or replace with the read resourceVersion) only when
    * the decision says so; a 409 re-reads and re-decides (bounded). Validates before any call. Keys of the Secret that
    * other routes own are kept. When the stored value changed, restarts the named (and, if enabled, annotated)
-   * Deployments once each. Never rolls back. Permissions: get/create/update secrets, patch deployments.
+   * Deployments once each. Never rolls back. Each write (Normal) and failure (Warning) is then recorded as a Kubernetes
+   * Event on the Secret, best effort (`events.ts`). Permissions: get/create/update secrets, patch deployments,
+   * create/patch events.
    */
   async deliver(request: DeliveryRequest, options: TargetCallOptions = {}): Promise<DeliveryOutcome> {
+    const seen: Seen = { secret: { name: request.placement.name } };
+    const recorded = { key: request.placement.key, source: { owner: request.source.owner.toLowerCase(), version: request.source.version } };
+    let outcome: DeliveryOutcome;
+    try {
+      outcome = await this.deliverTracked(request, options, seen);
+    } catch (error) {
+      if (seen.api && error instanceof TransientTargetError) {
+        await this.events.record(seen.api.events, seen.secret, { ...recorded, status: error.status, message: error.message });
+      }
+      throw error;
+    }
+    if (seen.api) {
+      await this.events.record(seen.api.events, seen.secret, {
+        ...recorded,
+        status: outcome.status,
+        ...(outcome.message ? { message: outcome.message } : {}),
+        ...(outcome.restarted ? { restarted: outcome.restarted } : {}),
+      });
+    }
+    return outcome;
+  }
+
+  /** `deliver` without the Event; fills `seen` with the API and the Secret as last read or written. */
+  private async deliverTracked(request: DeliveryRequest, options: TargetCallOptions, seen: Seen): Promise<DeliveryOutcome> {
     const { placement, source, value, policy } = request;
     const type = request.kubernetes?.type ?? this.defaultType;
     const versionsToKeep = policy.versionsToKeep ?? 1;
@@ -199,8 +245,10 @@ export class KubernetesTarget implements TargetClient {
     const signal = options.abortSignal;
     try {
       const api = await this.connect(signal);
+      seen.api = api;
       for (let attempt = 0; attempt < this.maxWriteAttempts; attempt++) {
         const secret = await this.call(() => api.readSecret(placement.name), signal);
+        seen.secret = secret ? { name: secret.name, resourceVersion: secret.resourceVersion, ...(secret.uid ? { uid: secret.uid } : {}) } : { name: placement.name };
         const observation = this.observationOf(secret, slots);
         const decision = decideDelivery({ ...source, owner }, observation, policy);
         const held = observation.state === 'present' ? observation.marks : undefined;
@@ -223,7 +271,10 @@ export class KubernetesTarget implements TargetClient {
         await this.budget.take(signal ? { abortSignal: signal } : {});
         let resourceVersion: string;
         try {
-          resourceVersion = await this.call(() => (secret ? api.replaceSecret(write) : api.createSecret(write)), signal);
+          const written = await this.call(() => (secret ? api.replaceSecret(write) : api.createSecret(write)), signal);
+          resourceVersion = written.resourceVersion;
+          const uid = written.uid ?? secret?.uid;
+          seen.secret = { name: placement.name, resourceVersion, ...(uid ? { uid } : {}) };
         } catch (error) {
           // A stale resourceVersion (Conflict) or a create that raced another (AlreadyExists): read again, decide again.
           if (isConflict(error)) continue;

@@ -57,6 +57,37 @@ describe.skipIf(!hasKubectl)('kubectl against the emulator shows what the relay 
     expect(text).not.toContain(Buffer.from(value).toString('base64'));
   });
 
+  it('kubectl events --for secret/<name> and kubectl get events show the relay’s Events: Normal on a write, Warning on a failure', async () => {
+    const created = await kubectl('events', '--for', 'secret/db', '-n', 'apps');
+    const createdLines = created.trim().split('\n');
+    expect(createdLines[0]).toMatch(/^LAST SEEN\s+TYPE\s+REASON\s+OBJECT\s+MESSAGE$/);
+    expect(createdLines.slice(1)).toHaveLength(1);
+    expect(createdLines[1]).toMatch(/\s+Normal\s+Created\s+Secret\/db\s+Wrote source platform\.vault\.test\/db-password version [0-9a-f]+ \(key password\)\.$/);
+
+    await kubectl('create', 'secret', 'generic', 'legacy', '-n', 'apps', '--from-literal=password=hand-made');
+    const target = targetOn(emulator, 'apps');
+    const v = sourceVersion('legacy-password');
+    for (let i = 0; i < 2; i++) {
+      const outcome = await target.deliver({ placement: { name: 'legacy', key: 'password' }, source: v.facts, value: v.value, policy: { adopt: false, recoverDeleted: true } });
+      expect(outcome.status).toBe('FailedNotOwned');
+    }
+    const failed = await kubectl('events', '--for', 'secret/legacy', '-n', 'apps');
+    const failedLines = failed.trim().split('\n').slice(1);
+    expect(failedLines).toHaveLength(1);
+    expect(failedLines[0]).toMatch(/\s+Warning\s+FailedNotOwned\s+Secret\/legacy\s+The target exists but is not owned by the relay/);
+    expect(failedLines[0]).toContain('Hint: Rename the target in the route');
+    // kubectl shows an aggregated Event's count in LAST SEEN ("… (x2 over …)").
+    expect(failedLines[0]).toMatch(/\(x2 over /);
+
+    const warnings = await kubectl('get', 'events', '-n', 'apps', '--field-selector', 'type=Warning,involvedObject.name=legacy', '-o', 'jsonpath={range .items[*]}{.reason} {.count} {.source.component}{"\\n"}{end}');
+    expect(warnings.trim()).toBe('FailedNotOwned 2 secret-relay');
+    const all = await kubectl('get', 'events', '-n', 'apps', '-o', 'json');
+    expect(all).not.toContain(value);
+    expect(all).not.toContain(v.value);
+    expect(all).not.toContain(Buffer.from(value).toString('base64'));
+    await kubectl('delete', 'secret', 'legacy', '-n', 'apps');
+  });
+
   it('kubectl get secrets -l app.kubernetes.io/managed-by=secret-relay lists the relay’s Secrets as a table', async () => {
     const text = await kubectl('get', 'secrets', '-n', 'apps', '-l', 'app.kubernetes.io/managed-by=secret-relay');
     const lines = text.trim().split('\n');
