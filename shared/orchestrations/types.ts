@@ -96,6 +96,11 @@ export interface RelayPlan {
   readonly limits: ConcurrencyLimits;
   /** Set when the source version cannot be planned (unknown source, missing secret): nothing is delivered. */
   readonly rejected?: { readonly status: DeliveryStatus; readonly reason: string; readonly message: string };
+  /**
+   * Set when the version is deliberately not relayed (e.g. `written-by-rotation`: an event of a version the relay's
+   * own rotation wrote and relays): nothing is delivered, the relay ends audited as `reject-event`/`Ignored`.
+   */
+  readonly ignored?: { readonly reason: string; readonly message: string };
 }
 
 export interface RelaySummary {
@@ -108,6 +113,7 @@ export interface RelaySummary {
   /** Deliveries that ended in a failure status; each failed outcome carries its `hint`. */
   readonly failed: number;
   readonly rejected?: RelayPlan['rejected'] & { readonly hint?: string };
+  readonly ignored?: RelayPlan['ignored'];
 }
 
 /** Custom status of a running relay, for `GET /api/rotations/{id}`. */
