@@ -72,7 +72,7 @@ export function createActivities(runtime: RelayRuntime) {
       return reject('FailedSourceMissing', 'version-disabled', `${ref.name}/${ref.version} is disabled in source "${ref.sourceId}"`);
     }
     const rotationId = properties.tags[ROTATION_TAG];
-    if (rotationId && input.cause.trigger === 'event') {
+    if (rotationId && input.skipRotationWritten === true) {
       // The rotation that wrote this version relays it itself (as its sub-orchestration); its event is not relayed.
       return {
         deliveries: [],

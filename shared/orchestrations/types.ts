@@ -52,6 +52,11 @@ export interface RelayInput {
   readonly cause: Cause;
   /** Restrict the relay to these target ids (manual relays, reconciliation repairs). */
   readonly targets?: readonly string[];
+  /**
+   * Set by the Key Vault event handler: a version the relay's own rotation wrote (tag `relay-rotation`) is not
+   * relayed from its event (the rotation relays it); the plan ends the relay as ignored (`written-by-rotation`).
+   */
+  readonly skipRotationWritten?: boolean;
 }
 
 /** Input of one part of a large relay (a sub-orchestration over at most `MAX_DELIVERIES_PER_ORCHESTRATION`). */

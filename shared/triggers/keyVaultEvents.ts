@@ -63,7 +63,7 @@ export async function handleKeyVaultEvent(
         const detail = `ignored ${event.objectName}@${event.version}: written by rotation ${rotation}, which relays it`;
         return ignoreEvent(runtime, { eventId: event.id, actorId: event.vaultName, reason: 'written-by-rotation', detail, ref });
       }
-      const input: RelayInput = { ref, cause };
+      const input: RelayInput = { ref, cause, skipRotationWritten: true };
       const started = await startRelayOnce(client, ORCHESTRATIONS.relaySecretVersion, instanceId, input, existing ?? null);
       if (started !== 'started') {
         const detail = `duplicate event ${event.id}: relay ${instanceId} ${started === 'already-running' ? 'is already running' : 'already delivered this version'}`;
