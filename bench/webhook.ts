@@ -190,8 +190,8 @@ async function main(): Promise<void> {
       '',
       `**Bound (p99 < ${BOUND_MS} ms for routed names): ${routed.p99 < BOUND_MS ? 'met' : 'not met'} in this run** (p99 ${(routed.p99 / BOUND_MS).toFixed(2)}× the bound; the naive path ${(naive.p99 / BOUND_MS).toFixed(2)}×).`,
       `The journal write is ${((journal.p50 / direct.p50) * 100).toFixed(0)} % of the engine's start at p50, so the fsync per start is not what makes it slow:`,
-      'the whole local stack (host, app, durable engine, the Key Vault and Kubernetes emulators, Azurite) runs in one Node',
-      'process, and the relays a burst starts run their episodes, plan activities and audit appends on the same event loop',
+      'the local stack runs the host, the app, the durable engine and the Key Vault and Kubernetes emulators in one Node',
+      'process (Azurite in a child process), and the relays a burst starts run their episodes, plan activities and audit appends on the same event loop',
       'as the webhook. The unrouted row is one audit append (a conditional Append Block on Azurite) per answer.',
       '',
     ].join('\n');
