@@ -174,7 +174,7 @@ async function main(): Promise<void> {
       HEADING,
       '',
       `Run \`npx tsx bench/webhook.ts\` (${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${os.availableParallelism()} cores, ${os.platform()}, machine shared with other work).`,
-      `The local stack (compiled app on the local host, Key Vault emulator without added latency, Azurite), ${EVENTS} \`SecretNewVersionCreated\` events per row (the routed and naive rows: one burst of 2 × that, alternating),`,
+      `The local stack (the app run from TypeScript under tsx on the local host, Key Vault emulator without added latency, Azurite), ${EVENTS} \`SecretNewVersionCreated\` events per row (the routed and naive rows: one burst of 2 × that, alternating),`,
       `one per POST, ${IN_FLIGHT} in flight; the time is the webhook's answer as the poster sees it. Versions are synthetic, so the relays`,
       'the routed rows start end in an audited `PlanFailed` in the background (they still compete for the CPU while the burst runs).',
       '',
