@@ -72,6 +72,15 @@ export function createActivities(runtime: RelayRuntime) {
     if (!properties.enabled) {
       return reject('FailedSourceMissing', 'version-disabled', `${ref.name}/${ref.version} is disabled in source "${ref.sourceId}"`);
     }
+    const rotationId = properties.tags[ROTATION_TAG];
+    if (rotationId && input.skipRotationWritten === true) {
+      // The rotation that wrote this version relays it itself (as its sub-orchestration); its event is not relayed.
+      return {
+        deliveries: [],
+        limits: runtime.limits,
+        ignored: { reason: 'written-by-rotation', message: `${ref.name}@${ref.version}: written by rotation ${rotationId}, which relays it` },
+      };
+    }
     const only = input.targets ? new Set(input.targets) : undefined;
     const deliveries = planDeliveries(config, { sourceId: ref.sourceId, name: ref.name, tags: properties.tags })
       .filter((planned) => !only || only.has(planned.targetId))

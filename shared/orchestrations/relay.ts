@@ -59,6 +59,23 @@ export function* relaySecretVersion(context: OrchestrationContext): Generator<df
     return { ref: input.ref, planned: 0, outcomes: [], counts: {}, ok: false, failed: 0, rejected };
   }
 
+  if (plan.ignored) {
+    // A named, audited outcome without any delivery (the event's id is on the cause).
+    const entry: AuditEntry = {
+      action: 'reject-event',
+      status: 'Ignored',
+      cause: input.cause,
+      instanceId: context.df.instanceId,
+      at: context.df.currentUtcDateTime.toISOString(),
+      ref: input.ref,
+      reason: plan.ignored.reason,
+    };
+    yield* appendAudit(context, [entry]);
+    if (!context.df.isReplaying) context.info(`relay ${context.df.instanceId}: ignored ${plan.ignored.message}`);
+    setProgress(context, { phase: 'done', planned: 0, completed: 0, counts: {} });
+    return { ref: input.ref, planned: 0, outcomes: [], counts: {}, ok: true, failed: 0, ignored: plan.ignored };
+  }
+
   let outcomes: DeliveryResult[];
   if (plan.deliveries.length <= MAX_DELIVERIES_PER_ORCHESTRATION) {
     outcomes = yield* deliverAndAudit(context, {

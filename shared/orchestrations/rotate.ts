@@ -109,7 +109,9 @@ export function* rotateCredential(context: OrchestrationContext): Generator<df.T
   };
   let relay: RelaySummary;
   try {
-    relay = (yield context.df.callSubOrchestrator(ORCHESTRATIONS.relaySecretVersion, relayInput, relayId)) as RelaySummary;
+    // With retries: the version's own Key Vault event may have started a relay under this id first; that relay
+    // ends at once as ignored (written-by-rotation), and the retry then runs this one in its place.
+    relay = (yield context.df.callSubOrchestratorWithRetry(ORCHESTRATIONS.relaySecretVersion, activityRetryOptions(), relayInput, relayId)) as RelaySummary;
   } catch (error) {
     const message = `relay ${relayId} failed: ${failureMessage(error)}`;
     yield context.df.callActivityWithRetry(ACTIVITIES.appendAudit, activityRetryOptions(), [

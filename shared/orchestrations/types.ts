@@ -52,6 +52,11 @@ export interface RelayInput {
   readonly cause: Cause;
   /** Restrict the relay to these target ids (manual relays, reconciliation repairs). */
   readonly targets?: readonly string[];
+  /**
+   * Set by the Key Vault event handler: a version the relay's own rotation wrote (tag `relay-rotation`) is not
+   * relayed from its event (the rotation relays it); the plan ends the relay as ignored (`written-by-rotation`).
+   */
+  readonly skipRotationWritten?: boolean;
 }
 
 /** Input of one part of a large relay (a sub-orchestration over at most `MAX_DELIVERIES_PER_ORCHESTRATION`). */
@@ -96,6 +101,11 @@ export interface RelayPlan {
   readonly limits: ConcurrencyLimits;
   /** Set when the source version cannot be planned (unknown source, missing secret): nothing is delivered. */
   readonly rejected?: { readonly status: DeliveryStatus; readonly reason: string; readonly message: string };
+  /**
+   * Set when the version is deliberately not relayed (e.g. `written-by-rotation`: an event of a version the relay's
+   * own rotation wrote and relays): nothing is delivered, the relay ends audited as `reject-event`/`Ignored`.
+   */
+  readonly ignored?: { readonly reason: string; readonly message: string };
 }
 
 export interface RelaySummary {
@@ -108,6 +118,7 @@ export interface RelaySummary {
   /** Deliveries that ended in a failure status; each failed outcome carries its `hint`. */
   readonly failed: number;
   readonly rejected?: RelayPlan['rejected'] & { readonly hint?: string };
+  readonly ignored?: RelayPlan['ignored'];
 }
 
 /** Custom status of a running relay, for `GET /api/rotations/{id}`. */

@@ -1,11 +1,11 @@
 import { parseKeyVaultEvent } from '../domain/events.js';
 import { findSourceByVault } from '../domain/plan.js';
+import { nameMatches } from '../domain/match.js';
 import { matchingRoutes } from '../domain/routes.js';
-import { ROTATION_TAG } from '../activities.js';
 import { ORCHESTRATIONS, relayInstanceId } from '../orchestrations/names.js';
 import type { AuditEntry, Cause, RelayInput, RotateInput } from '../orchestrations/types.js';
 import type { RelayRuntime } from '../runtime.js';
-import type { EventHandling, OrchestrationClientPort } from './ports.js';
+import type { EventHandling, InstanceStatus, OrchestrationClientPort } from './ports.js';
 import { duplicateEvent, eventIdOf, ignoreEvent, rejectEvent, startOnce, startRelayOnce } from './ports.js';
 
 /**
@@ -36,6 +36,7 @@ export async function handleKeyVaultEvent(
     });
   }
   const event = parsed.event;
+  const config = runtime.config;
   // The vault URL in the event's secret id is authoritative (it is what the config names); the vault name is a fallback.
   const source = findSourceByVault(runtime.config, event.vaultUrl) ?? findSourceByVault(runtime.config, event.vaultName);
   if (!source) {
@@ -47,15 +48,23 @@ export async function handleKeyVaultEvent(
 
   switch (event.type) {
     case 'SecretNewVersionCreated': {
-      const properties = await runtime.source(source.id).getVersionProperties(event.objectName, event.version);
-      const rotationId = properties?.tags[ROTATION_TAG];
-      if (rotationId) {
-        const detail = `ignored ${event.objectName}@${event.version}: written by rotation ${rotationId}, which relays it`;
-        return ignoreEvent(runtime, { eventId: event.id, actorId: event.vaultName, reason: 'written-by-rotation', detail });
+      // The answer path reads nothing from the source (Event Grid bursts must be answered fast): routes are matched
+      // by name here; their tag conditions, and whether the relay's own rotation wrote this version, are only known
+      // from the source and are decided by the relay's plan step (planRelay), which audits what it ignores.
+      if (!config.routes.some((route) => route.source === source.id && nameMatches(route.match, event.objectName))) {
+        const detail = `ignored ${event.objectName}@${event.version}: no route of source "${source.id}" covers this name`;
+        return ignoreEvent(runtime, { eventId: event.id, actorId: event.vaultName, reason: 'no-route', detail, ref });
       }
       const instanceId = relayInstanceId(source.id, event.objectName, event.version);
-      const input: RelayInput = { ref, cause };
-      const started = await startRelayOnce(client, ORCHESTRATIONS.relaySecretVersion, instanceId, input);
+      const existing = await client.status(instanceId);
+      const rotation = rotationOf(existing);
+      if (rotation) {
+        // The rotation that wrote this version already runs (or ran) its relay under this id.
+        const detail = `ignored ${event.objectName}@${event.version}: written by rotation ${rotation}, which relays it`;
+        return ignoreEvent(runtime, { eventId: event.id, actorId: event.vaultName, reason: 'written-by-rotation', detail, ref });
+      }
+      const input: RelayInput = { ref, cause, skipRotationWritten: true };
+      const started = await startRelayOnce(client, ORCHESTRATIONS.relaySecretVersion, instanceId, input, existing ?? null);
       if (started !== 'started') {
         const detail = `duplicate event ${event.id}: relay ${instanceId} ${started === 'already-running' ? 'is already running' : 'already delivered this version'}`;
         return duplicateEvent(runtime, { eventId: event.id, actorId: event.vaultName, reason: started, instanceId, detail, ref });
@@ -102,4 +111,10 @@ export async function handleKeyVaultEvent(
   function expiryEntry(status: 'NearExpiry' | 'Expired', reason: string, message: string): AuditEntry {
     return { action: 'expired', status, cause, instanceId: `event:${event.id}`, at: now, ref, reason, message };
   }
+}
+
+/** The rotation whose relay an existing relay instance is (its cause names the parent rotation), if any. */
+function rotationOf(existing: InstanceStatus | undefined): string | undefined {
+  const cause = (existing?.input as { cause?: Partial<Cause> } | null | undefined)?.cause;
+  return cause?.trigger === 'rotation' ? (cause.parentInstanceId ?? 'rotation') : undefined;
 }

@@ -59,8 +59,10 @@ export async function startRelayOnce(
   name: string,
   instanceId: string,
   input: unknown,
+  /** The instance's status when the caller already read it (`null`: read, none), to spare a second read. */
+  known?: InstanceStatus | null,
 ): Promise<'started' | 'already-running' | 'already-done'> {
-  const existing = await client.status(instanceId);
+  const existing = known === undefined ? await client.status(instanceId) : (known ?? undefined);
   if (existing && ACTIVE_STATES.includes(existing.runtimeStatus)) return 'already-running';
   if (existing && existing.runtimeStatus === 'Completed' && (existing.output as { ok?: unknown } | null | undefined)?.ok === true) {
     return 'already-done';
@@ -87,7 +89,13 @@ export async function rejectEvent(
  */
 export async function ignoreEvent(
   runtime: Pick<RelayRuntime, 'log' | 'audit' | 'now'>,
-  ignored: { readonly eventId?: string; readonly actorId: string; readonly reason: string; readonly detail: string },
+  ignored: {
+    readonly eventId?: string;
+    readonly actorId: string;
+    readonly reason: string;
+    readonly detail: string;
+    readonly ref?: { readonly sourceId: string; readonly vaultUrl: string; readonly name: string; readonly version?: string };
+  },
 ): Promise<EventHandling> {
   runtime.log.info(ignored.detail);
   await appendEventRecord(runtime, 'Ignored', ignored);

@@ -120,6 +120,27 @@ describe('duplicate and late events', () => {
   });
 });
 
+describe('events the webhook answers without a relay', () => {
+  it('starts nothing for a name no route covers, and audits reject-event/Ignored (no-route)', async () => {
+    const { version } = await setSource('plain-unrouted', 'unrouted');
+    await expect
+      .poll(async () => (await auditRecords('plain-unrouted')).map((r) => [r.action, r.status, r.reason, r.source?.version]), { timeout: 20_000 })
+      .toEqual([['reject-event', 'Ignored', 'no-route', version]]);
+    expect(e2e.stack.host.getInstance(relayInstanceId('platform', 'plain-unrouted', version))).toBeUndefined();
+  });
+
+  it('a version carrying a rotation tag ends its event relay as an audited Ignored (written-by-rotation), delivering nothing', async () => {
+    const value = e2e.remember(newValue('xi'));
+    const written = await e2e.vault('platform').setSecret('app-xi', value, { tags: { 'relay-rotation': 'rotate:platform:app-xi:elsewhere' } });
+    const run = await relayed('app-xi', written.properties.version!);
+    expect(run.runtimeStatus).toBe('Completed');
+    expect(run.output).toMatchObject({ planned: 0, ok: true, ignored: { reason: 'written-by-rotation' } });
+    const records = await auditRecords('app-xi');
+    expect(records.map((r) => [r.action, r.status, r.reason])).toEqual([['reject-event', 'Ignored', 'written-by-rotation']]);
+    await expect(e2e.vault('contoso').getSecret('app-xi')).rejects.toMatchObject({ statusCode: 404 });
+  });
+});
+
 describe('manual rotation over HTTP', () => {
   it('generates a value, writes a new source version with the policy expiry, relays it once, and reports per-target outcomes', async () => {
     const started = await e2e.call('POST', '/rotations', { source: 'platform', name: 'app-gamma', mode: 'rotate' });

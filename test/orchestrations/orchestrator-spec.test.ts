@@ -263,6 +263,25 @@ describe('rotateCredential', () => {
     expect(spec.logs.some((l) => l.level === 'error' && l.message.includes('rotation rotate:platform:db-password:req-2 failed'))).toBe(true);
   });
 
+  it('a relay id held by the version\'s own event relay is retried under the same id, so the rotation still relays once', async () => {
+    const spec = new OrchestrationSpec('rotateCredential', input, 'rotate:platform:db-password:req-4');
+    await spec.episode();
+    spec.complete(0, { ok: true, reused: false, ref: newRef });
+    await spec.episode();
+    spec.complete(spec.activities()[0]!.taskId, 1);
+    await spec.episode();
+    const [first] = spec.subOrchestrations();
+    spec.failSubOrchestration(first!.taskId, "Orchestrator function 'relaySecretVersion' failed: An Orchestration instance with the status Running already exists.");
+    await spec.episode();
+    const [timer] = spec.timers();
+    spec.fireTimer(timer!.taskId);
+    await spec.episode();
+    const [again] = spec.subOrchestrations();
+    expect(again).toMatchObject({ name: 'relaySecretVersion', instanceId: first!.instanceId, input: first!.input });
+    spec.completeSubOrchestration(again!.taskId, { ref: newRef, planned: 2, outcomes: [], counts: { Created: 2 }, ok: true, failed: 0 });
+    expect(await spec.episode()).toMatchObject({ kind: 'completed', output: { ok: true, ref: newRef } });
+  });
+
   it('a relay that fails after the source write is audited as RotationFailed (relay-failed) with a hint to re-relay', async () => {
     const spec = new OrchestrationSpec('rotateCredential', input, 'rotate:platform:db-password:req-3');
     await planGenerate(spec);
@@ -271,9 +290,17 @@ describe('rotateCredential', () => {
     await spec.episode();
     spec.complete(spec.activities()[0]!.taskId, 1);
     await spec.episode();
-    const [relay] = spec.subOrchestrations();
-    spec.failSubOrchestration(relay!.taskId, 'Activity function appendAudit failed: AuditAppendError: StorageUnavailable');
-    await spec.episode();
+    // The relay is retried like an activity (its id may be held by the version's own event relay for a moment).
+    for (let attempt = 1; attempt <= 6; attempt += 1) {
+      const [relay] = spec.subOrchestrations();
+      expect(relay).toMatchObject({ instanceId: `relay:platform:db-password:${newRef.version}` });
+      spec.failSubOrchestration(relay!.taskId, 'Activity function appendAudit failed: AuditAppendError: StorageUnavailable');
+      await spec.episode();
+      const [timer] = spec.timers();
+      if (!timer) break;
+      spec.fireTimer(timer.taskId);
+      await spec.episode();
+    }
     const [audit] = spec.activities();
     expect(audit).toMatchObject({ name: 'appendAudit', retryOptions: ACTIVITY_RETRY });
     expect(audit!.input).toEqual([expect.objectContaining({ action: 'rotate', status: 'RotationFailed', reason: 'relay-failed', ref: newRef })]);

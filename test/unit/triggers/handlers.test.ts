@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { handleKeyVaultEvent, handleRotationEvent } from '../../../shared/triggers/index.js';
-import { fakeClient, fakeRuntime, kvEvent, V1, V2 } from './fakes.js';
+import { fakeClient, fakeRuntime, kvEvent, PLATFORM, V1, V2 } from './fakes.js';
 
 describe('handleKeyVaultEvent', () => {
   it('starts the relay of a new source version under its deterministic id', async () => {
@@ -22,12 +22,42 @@ describe('handleKeyVaultEvent', () => {
     expect(starts).toHaveLength(2);
   });
 
-  it('ignores the event of a version written by a rotation (the rotation relays it)', async () => {
-    const { runtime, logs } = fakeRuntime({ 'db-password': [{ version: V1, tags: { 'relay-rotation': 'rotate:x' } }] });
+  it('reads nothing from the source on the answer path: a rotation-written version is left to the relay plan', async () => {
+    const { runtime } = fakeRuntime({ 'db-password': [{ version: V1, tags: { 'relay-rotation': 'rotate:x' } }] });
+    let reads = 0;
+    const source = runtime.source;
+    (runtime as { source: unknown }).source = (id: string) => {
+      const port = source(id);
+      return { getVersionProperties: async (n: string, v: string) => (reads += 1, port.getVersionProperties(n, v)) };
+    };
     const { client, starts } = fakeClient();
+    expect((await handleKeyVaultEvent(kvEvent('SecretNewVersionCreated', 'db-password', V1), runtime, client)).result).toBe('started');
+    expect(reads).toBe(0);
+    expect(starts).toHaveLength(1);
+  });
+
+  it('ignores the event of a version whose rotation already relays it (reject-event/Ignored, written-by-rotation)', async () => {
+    const { runtime, logs, audit } = fakeRuntime({ 'db-password': [{ version: V1, tags: { 'relay-rotation': 'rotate:x' } }] });
+    const { client, starts } = fakeClient();
+    const relayId = `relay:platform:db-password:${V1}`;
+    const ref = { sourceId: 'platform', vaultUrl: PLATFORM, name: 'db-password', version: V1 };
+    await client.start('relaySecretVersion', relayId, { ref, cause: { actor: { kind: 'system', id: 'rotate:x' }, trigger: 'rotation', parentInstanceId: 'rotate:x' } });
     expect((await handleKeyVaultEvent(kvEvent('SecretNewVersionCreated', 'db-password', V1), runtime, client)).result).toBe('ignored');
+    expect(starts).toHaveLength(1);
+    expect(logs.join('\n')).toContain(`db-password@${V1}: written by rotation rotate:x`);
+    expect(audit).toEqual([expect.objectContaining({ action: 'reject-event', status: 'Ignored', reason: 'written-by-rotation', cause: expect.objectContaining({ eventId: 'evt-1' }) })]);
+  });
+
+  it('starts nothing for a name no route covers, and audits it as reject-event/Ignored (no-route)', async () => {
+    const { runtime, audit, logs } = fakeRuntime({ 'unrouted-name': [{ version: V1 }] });
+    const { client, starts } = fakeClient();
+    const handled = await handleKeyVaultEvent(kvEvent('SecretNewVersionCreated', 'unrouted-name', V1), runtime, client);
+    expect(handled.result).toBe('ignored');
     expect(starts).toEqual([]);
-    expect(logs.join('\n')).toContain('written by rotation rotate:x');
+    expect(audit).toEqual([
+      expect.objectContaining({ action: 'reject-event', status: 'Ignored', reason: 'no-route', ref: expect.objectContaining({ name: 'unrouted-name', version: V1 }), cause: expect.objectContaining({ eventId: 'evt-1' }) }),
+    ]);
+    expect(logs.join('\n')).toContain('no route of source "platform" covers this name');
   });
 
   it('ignores vaults that are not configured sources, with a log line and a reject-event/Ignored record', async () => {
