@@ -77,6 +77,9 @@ param manageAuditImmutabilityPolicy bool = true
 
 param fingerprintKeySecretName string = 'relay-fingerprint-key'
 param fingerprintKeyId string = 'fp1'
+@description('Relay-vault secret of the audit chain key (created once by the postprovision hook, like the fingerprint key).')
+param auditChainKeySecretName string = 'relay-audit-chain-key'
+param auditChainKeyId string = 'ck1'
 
 @description('NCRONTAB (6 fields) of the reconciliation timer.')
 param reconcileSchedule string = '0 */15 * * * *'
@@ -200,6 +203,7 @@ module rbac 'modules/rbac.bicep' = {
     auditStorageName: auditStorage.outputs.name
     auditContainerName: auditStorage.outputs.auditContainerName
     reportsContainerName: auditStorage.outputs.reportsContainerName
+    sealContainerName: auditStorage.outputs.sealContainerName
     configContainerName: auditStorage.outputs.configContainerName
     deadLetterContainerName: auditStorage.outputs.deadLetterContainerName
     relayVaultName: relayVault.outputs.name
@@ -238,6 +242,9 @@ module functionApp 'modules/function-app.bicep' = {
     fingerprintKeyId: fingerprintKeyId
     auditBlobEndpoint: auditStorage.outputs.blobEndpoint
     auditContainerName: auditStorage.outputs.auditContainerName
+    auditChainKeySecretUri: '${relayVault.outputs.uri}secrets/${auditChainKeySecretName}/'
+    auditChainKeyId: auditChainKeyId
+    auditSealContainerName: auditStorage.outputs.sealContainerName
     reconcileSchedule: reconcileSchedule
     maxConcurrentDeliveries: maxConcurrentDeliveries
     maxConcurrentPerTarget: maxConcurrentPerTarget
@@ -311,6 +318,7 @@ output RELAY_IDENTITY_CLIENT_ID string = identities.outputs.relayClientId
 output RELAY_IDENTITY_PRINCIPAL_ID string = identities.outputs.relayPrincipalId
 output RELAY_VAULT_NAME string = relayVault.outputs.name
 output RELAY_FINGERPRINT_KEY_SECRET_NAME string = fingerprintKeySecretName
+output RELAY_AUDIT_CHAIN_KEY_SECRET_NAME string = auditChainKeySecretName
 output AUDIT_STORAGE_ACCOUNT_NAME string = auditStorage.outputs.name
 output AUDIT_BLOB_SERVICE_URI string = auditStorage.outputs.blobEndpoint
 output SECRET_RELAY_WRITER_ROLE_ID string = writerRole.outputs.id

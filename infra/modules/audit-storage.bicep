@@ -29,6 +29,8 @@ param deadLetterContainerName string = 'deadletter'
 param reportsContainerName string = 'reports'
 @description('Container of the relay config blob (relay: read only; operators: `secret-relay config push`).')
 param configContainerName string = 'config'
+@description('Container of the audit seals (append blobs, HMAC-chained heads of the audit blobs), under the same WORM policy as `audit`.')
+param sealContainerName string = 'audit-seals'
 
 @description('Put a CanNotDelete lock on the account, so neither a redeployment nor `azd down` deletes the evidence.')
 param deleteLock bool = true
@@ -96,6 +98,25 @@ resource auditImmutability 'Microsoft.Storage/storageAccounts/blobServices/conta
   }
 }
 
+resource sealContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+  parent: blobService
+  name: sealContainerName
+  properties: {
+    publicAccess: 'None'
+  }
+}
+
+// Seals anchor the audit chains outside their blobs: the same WORM policy, so a cut or deleted audit blob cannot
+// be hidden by deleting or rewriting its seals either (docs/security.md).
+resource sealImmutability 'Microsoft.Storage/storageAccounts/blobServices/containers/immutabilityPolicies@2023-05-01' = if (manageImmutabilityPolicy) {
+  parent: sealContainer
+  name: 'default'
+  properties: {
+    immutabilityPeriodSinceCreationInDays: retentionDays
+    allowProtectedAppendWrites: true
+  }
+}
+
 resource deadLetterContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
   parent: blobService
   name: deadLetterContainerName
@@ -133,6 +154,7 @@ output id string = account.id
 output name string = account.name
 output blobEndpoint string = account.properties.primaryEndpoints.blob
 output auditContainerName string = auditContainer.name
+output sealContainerName string = sealContainer.name
 output deadLetterContainerName string = deadLetterContainer.name
 output reportsContainerName string = reportsContainer.name
 output configContainerName string = configContainer.name

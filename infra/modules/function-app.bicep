@@ -52,6 +52,12 @@ param configBlob string = 'config/relay.config.json'
 param fingerprintKeySecretUri string
 param fingerprintKeyId string
 
+@description('Secret URI (versionless) of the audit chain key in the relay vault (keys the hash chains and the seals).')
+param auditChainKeySecretUri string
+param auditChainKeyId string
+@description('Container of the audit seals (WORM, beside `audit`).')
+param auditSealContainerName string
+
 param auditBlobEndpoint string
 param auditContainerName string
 
@@ -97,6 +103,10 @@ var relaySettings = {
   AUDIT_BLOB_SERVICE_URI: auditBlobEndpoint
   AUDIT_IDENTITY_CLIENT_ID: identityClientId
   AUDIT_CONTAINER: auditContainerName
+  AUDIT_CHAIN_KEY: '@Microsoft.KeyVault(SecretUri=${auditChainKeySecretUri})'
+  AUDIT_CHAIN_KEY_ID: auditChainKeyId
+  AUDIT_SEAL_CONTAINER: auditSealContainerName
+  AUDIT_SEAL_INTERVAL_SECONDS: '60'
   RECONCILE_SCHEDULE: reconcileSchedule
   RELAY_MAX_CONCURRENT_DELIVERIES: string(maxConcurrentDeliveries)
   RELAY_MAX_CONCURRENT_PER_TARGET: string(maxConcurrentPerTarget)

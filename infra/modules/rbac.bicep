@@ -17,6 +17,7 @@ param taskHubStorageName string = ''
 param auditStorageName string
 param auditContainerName string = 'audit'
 param reportsContainerName string = 'reports'
+param sealContainerName string = 'audit-seals'
 param configContainerName string = 'config'
 param deadLetterContainerName string
 param relayVaultName string
@@ -49,6 +50,10 @@ resource auditStorage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = 
 
     resource reportsContainer 'containers' existing = {
       name: reportsContainerName
+    }
+
+    resource sealContainer 'containers' existing = {
+      name: sealContainerName
     }
 
     resource configContainer 'containers' existing = {
@@ -89,6 +94,18 @@ module taskHubStorageAccess 'storage-data-access.bicep' = if (!empty(taskHubStor
 resource auditStorageAccess 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(auditStorage::blobService::auditContainer.id, relayPrincipalId, builtInRoles.storageBlobDataContributor)
   scope: auditStorage::blobService::auditContainer
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', builtInRoles.storageBlobDataContributor)
+    principalId: relayPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// Audit seals (append blobs under the same WORM policy as `audit`): created and appended by the relay, never
+// deleted or rewritten within the retention.
+resource sealAccess 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(auditStorage::blobService::sealContainer.id, relayPrincipalId, builtInRoles.storageBlobDataContributor)
+  scope: auditStorage::blobService::sealContainer
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', builtInRoles.storageBlobDataContributor)
     principalId: relayPrincipalId

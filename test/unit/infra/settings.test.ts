@@ -17,16 +17,12 @@ describe('settings the app reads', () => {
 
   it('every local setting the app reads has a value in local.settings.sample.json', () => {
     // The config blob settings switch the relay from the file to the blob: unset locally, the stack uses the file.
-    // The keyed-chain settings are set by the local stack itself; in Azure they wait for the chain key secret and the
-    // seal container in infra/ (docs/security.md, "Azure settings this needs"), so they are not in the sample yet.
-    const keyedChain = [AUDIT_SETTING_NAMES.chainKey, AUDIT_SETTING_NAMES.chainKeyId, AUDIT_SETTING_NAMES.sealContainer, AUDIT_SETTING_NAMES.sealIntervalSeconds];
     const azureOnly = new Set<string>([
       AUDIT_SETTING_NAMES.blobServiceUri,
       AUDIT_SETTING_NAMES.identityClientId,
       SETTINGS.configBlobServiceUri,
       SETTINGS.configStorageConnectionString,
       SETTINGS.configBlob,
-      ...keyedChain,
     ]);
     const missing = read.filter((name) => !azureOnly.has(name) && !(name in sample.Values));
     expect(missing).toEqual([]);

@@ -43,10 +43,12 @@ describe('audit storage (WORM)', () => {
     );
   });
 
-  it('has a deadletter container outside the WORM policy', () => {
+  it('puts the audit and seal containers under WORM with protected appends, and the deadletter container outside it', () => {
     const deadLetter = resourceOf(audit, 'deadLetterContainer');
     expect(exprText(get(deadLetter.body, 'parent'))).toBe('blobService');
-    expect(audit.resources.filter((r) => r.type.endsWith('/immutabilityPolicies'))).toHaveLength(1);
+    const policies = audit.resources.filter((r) => r.type.endsWith('/immutabilityPolicies'));
+    expect(policies.map((p) => exprText(get(p.body, 'parent'))).sort()).toEqual(['auditContainer', 'sealContainer']);
+    for (const policy of policies) expect(exprText(get(policy.body, 'properties.allowProtectedAppendWrites'))).toBe('true');
   });
 });
 
