@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { scramSha256Verifier } from '../shared/rotation/index.js';
 
 /** A PostgreSQL server started for the local stack or a test: data in a temp dir, a free port, one admin role. */
 export interface LocalPostgres {
@@ -206,7 +207,8 @@ export async function startDemoPostgres(keyVault: DemoVault, log: (line: string)
 export async function seedDemoCredential(keyVault: DemoVault, server: LocalPostgres): Promise<void> {
   const password = randomBytes(24).toString('base64url');
   const role = DEMO_DB.roles[0];
-  await server.query(`ALTER ROLE ${role} WITH LOGIN PASSWORD '${password}'`);
+  // A SCRAM verifier, not the password, so it never shows in pg_stat_activity or the server log (as the rotator does).
+  await server.query(`ALTER ROLE ${role} WITH LOGIN PASSWORD '${scramSha256Verifier(password)}'`);
   const value = JSON.stringify({ username: role, password, host: server.host, port: server.port, database: server.database });
   keyVault.createSecret('platform', DEMO_DB.credentialSecret, value, { contentType: 'application/json', tags: { 'relay-slot': role } });
 }

@@ -220,7 +220,7 @@ export function createRuntime(env: Env = process.env, options: { log?: RelayLog;
     audit: auditPort(auditLog),
     reports: reportPort(reportsContainer),
     // Delivery locks live in the reports container (same account and access), under `locks/`.
-    locks: blobLeaseLocks(reportsContainer),
+    locks: blobLeaseLocks(reportsContainer, { onLeaseError: (message) => log.warn(message) }),
     limits: {
       maxConcurrent: intSetting(env, SETTINGS.maxConcurrentDeliveries, 50, 1, 1000),
       maxPerEndpoint: intSetting(env, SETTINGS.maxConcurrentPerTarget, 4, 1, 100),

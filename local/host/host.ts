@@ -208,7 +208,7 @@ export async function startHost(options: StartHostOptions): Promise<LocalHost> {
     if (pathname === DURABLE_RPC_PATH || pathname.startsWith(`${DURABLE_RPC_PATH}/`)) {
       const rest = pathname.slice(DURABLE_RPC_PATH.length + 1);
       const slash = rest.indexOf('/');
-      if (slash === -1 || !sameKey(decodeURIComponent(rest.slice(0, slash)), keys.rpcToken)) {
+      if (slash === -1 || !sameKey(decodeOrEmpty(rest.slice(0, slash)), keys.rpcToken)) {
         res.writeHead(401).end();
         return;
       }
@@ -225,7 +225,7 @@ export async function startHost(options: StartHostOptions): Promise<LocalHost> {
         res.writeHead(401).end();
         return;
       }
-      const name = decodeURIComponent(admin[1] ?? '');
+      const name = decodeOrEmpty(admin[1] ?? '');
       if (lookup(name)?.info.triggerType.toLowerCase() !== 'timertrigger') {
         res.writeHead(404).end();
         return;
@@ -303,4 +303,13 @@ export async function startHost(options: StartHostOptions): Promise<LocalHost> {
       return closing;
     },
   };
+}
+
+/** A path segment decoded, or '' when its percent-encoding is malformed (answered 401/404, never 500). */
+function decodeOrEmpty(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return '';
+  }
 }

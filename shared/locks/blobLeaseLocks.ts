@@ -6,6 +6,8 @@ import type { LockPort } from '../runtime.js';
 export interface BlobLeaseLocksOptions {
   /** Blob name prefix of the lock blobs. Default `locks/`. */
   readonly prefix?: string;
+  /** Told when a lease renewal or release fails (the lease may lapse while its delivery still runs). */
+  readonly onLeaseError?: (message: string) => void;
   /** Lease period (15–60 s); the holder renews it at a third of that. Default 30 s. */
   readonly leaseInSeconds?: number;
   /** How long to wait for a busy lock before giving up with a retryable error. Default 120 s. */
@@ -66,14 +68,14 @@ export function blobLeaseLocks(container: ContainerClient, options: BlobLeaseLoc
         }
       }
       const renewal = setInterval(() => {
-        lease.renewLease().catch(() => undefined);
+        lease.renewLease().catch((error: unknown) => options.onLeaseError?.(`delivery lock ${name}: lease renewal failed (${describe(error)}); another delivery may take it when it lapses`));
       }, (leaseInSeconds * 1_000) / 3);
       renewal.unref();
       try {
         return await fn();
       } finally {
         clearInterval(renewal);
-        await lease.releaseLease().catch(() => undefined);
+        await lease.releaseLease().catch((error: unknown) => options.onLeaseError?.(`delivery lock ${name}: lease release failed (${describe(error)}); it lapses by itself`));
       }
     },
   };

@@ -85,10 +85,17 @@ export function* rotateDualSlot(
     relayFailure = `relay ${relayId} failed: ${failureMessage(error)}`;
   }
   const summary: RelaySummary = relay ?? { ref: owner.ref, planned: 0, outcomes: [], counts: {}, failed: 0, ok: false };
+  // `ok` says the protocol ran to its end; the status API reads the relay's failed deliveries beside it.
   const done = (retirement: Retirement): DualSlotOutput => ({ ok: true, ref: owner.ref, relayInstanceId: relayId, relay: summary, slot: owner.slot, retirement });
 
   const previous = owner.previousSlot;
   if (!previous) {
+    if (!relay || !relay.ok) {
+      const text = `${relayFailure ?? `the relay failed for ${summary.failed} of ${summary.planned} targets`}; no previous slot to keep`;
+      yield audit({ status: 'RotationFailed', ref: owner.ref, reason: 'relay-failed', message: text });
+      if (!context.df.isReplaying) context.warn(`rotation ${context.df.instanceId}: ${text}`);
+      return done({ outcome: 'none' });
+    }
     yield audit({ status: 'RotationSkipped', ref: owner.ref, reason: 'no-previous-slot' });
     return done({ outcome: 'none' });
   }

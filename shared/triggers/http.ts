@@ -275,7 +275,8 @@ export async function getSecretStatus(sourceId: string, name: string, runtime: R
 function resultOf(runtimeStatus: string, output: { ok?: boolean; outcomes?: unknown } | null | undefined, failedDeliveries: number): string {
   if (['Pending', 'Running', 'ContinuedAsNew', 'Suspended'].includes(runtimeStatus)) return 'running';
   if (runtimeStatus !== 'Completed') return 'failed';
-  if (output?.ok === true) return 'succeeded';
+  // A completed protocol (a slot rotation that kept its old slot, say) with failed deliveries is not a success.
+  if (output?.ok === true && failedDeliveries === 0) return 'succeeded';
   return failedDeliveries > 0 ? 'failed-deliveries' : 'failed';
 }
 

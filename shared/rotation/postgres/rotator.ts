@@ -117,6 +117,13 @@ function quoteLiteral(text: string): string {
  */
 export function classifyPgError(error: unknown, what: string, finalReason?: string): RotatorError {
   if (error instanceof RotatorError) return error;
+  // A failure reading the admin password from the source vault keeps the source's own status and retryability.
+  const carried = error as { status?: unknown; reason?: unknown; retryable?: unknown; message?: unknown } | null;
+  if (carried && typeof carried.status === 'string' && carried.status.startsWith('Failed') && typeof carried.reason === 'string') {
+    const retryable = carried.retryable === true || carried.status === 'FailedUnavailable' || carried.status === 'FailedThrottled';
+    const status: RotatorError['status'] = retryable ? 'FailedUnavailable' : carried.status === 'FailedAccessDenied' ? 'FailedAccessDenied' : 'FailedValidation';
+    return new RotatorError(`${what}: ${String(carried.message)}`.slice(0, 400), status, carried.reason, retryable, { cause: error });
+  }
   const code = typeof error === 'object' && error !== null ? String((error as { code?: unknown }).code ?? '') : '';
   const text = error instanceof Error ? error.message : String(error);
   const message = `${what}: ${code ? `${code} ` : ''}${text}`.slice(0, 400);
@@ -126,5 +133,7 @@ export function classifyPgError(error: unknown, what: string, finalReason?: stri
   if (code === '42704') return new RotatorError(message, 'FailedValidation', 'slot-role-missing', false, { cause: error });
   const transient = code.startsWith('08') || code.startsWith('53') || code.startsWith('57P') || /^E[A-Z]+$/.test(code) || /timeout|terminated|ECONN/i.test(text);
   if (transient) return new RotatorError(message, 'FailedUnavailable', 'owner-unavailable', true, { cause: error });
-  return new RotatorError(message, 'FailedValidation', finalReason ?? 'owner-rejected', false, { cause: error });
+  // Other server errors (e.g. a syntax error "at or near" a token of the statement) are named by SQLSTATE only.
+  const bare = code ? `${what}: SQLSTATE ${code}` : message;
+  return new RotatorError(bare, 'FailedValidation', finalReason ?? 'owner-rejected', false, { cause: error });
 }

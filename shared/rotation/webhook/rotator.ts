@@ -39,7 +39,7 @@ const rotateAnswer = z.union([
   z.strictObject({ nonce: z.string(), value: z.string().min(1).max(25_000) }),
   z.strictObject({
     nonce: z.string(),
-    reference: z.strictObject({ vaultUrl: z.string().min(1), name: z.string().min(1), version: z.string().min(1).optional() }),
+    reference: z.strictObject({ vaultUrl: z.url({ protocol: /^https$/ }), name: z.string().min(1), version: z.string().min(1).optional() }),
   }),
 ]);
 

@@ -147,7 +147,9 @@ export function eventMessageOf(outcome: RecordedOutcome): string {
     const restarted = outcome.restarted?.length ? ` Restarted deployments: ${outcome.restarted.join(', ')}.` : '';
     text = `Wrote ${what}${key}.${restarted}${outcome.message ? ` ${detail(outcome.message)}.` : ''}`;
   } else {
-    text = `${outcome.message ? detail(outcome.message) : `${detail(info.meaning)}${key}`}. Hint: ${info.hint}`;
+    // Not the outcome's detail: it can quote the API server's answer (an admission webhook may echo object data), and
+    // Events are readable by roles that cannot read Secrets. The detail stays in the audit record and the log.
+    text = `${detail(info.meaning)}${key}. Hint: ${info.hint}`;
   }
   return text.length <= MAX_EVENT_MESSAGE_LENGTH ? text : `${text.slice(0, MAX_EVENT_MESSAGE_LENGTH - 1)}…`;
 }

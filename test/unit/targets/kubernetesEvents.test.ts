@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DELIVERY_STATUSES, type DeliveryStatus } from '../../../shared/domain/statuses.js';
+import { DELIVERY_STATUSES, STATUS_INFO, type DeliveryStatus } from '../../../shared/domain/statuses.js';
 import {
   createSecretEventRecorder,
   eventMessageOf,
@@ -48,8 +48,14 @@ describe('Kubernetes Event recorder', () => {
   });
 
   it('caps the message at the API server limit', () => {
-    const message = eventMessageOf({ status: 'FailedValidation', message: 'x'.repeat(5000) });
+    const message = eventMessageOf({ status: 'Updated', message: 'x'.repeat(5000) });
     expect(message).toHaveLength(MAX_EVENT_MESSAGE_LENGTH);
+  });
+
+  it('a failure Event names the status and hint, never the detail (it can quote the API server, which may echo object data)', () => {
+    const message = eventMessageOf({ status: 'FailedValidation', message: 'admission webhook denied the request: data.password=hunter2' });
+    expect(message).not.toContain('hunter2');
+    expect(message).toContain(`Hint: ${STATUS_INFO.FailedValidation.hint}`);
   });
 
   it('concurrent identical outcomes create one Event and count on it', async () => {
