@@ -5,7 +5,7 @@ import type { TargetObservation } from './domain/decision.js';
 import { driftOf, type DriftKind, type SourceState } from './domain/drift.js';
 import type { SecretVersionRef } from './domain/references.js';
 import { ownerOf } from './domain/references.js';
-import { STATUS_INFO } from './domain/statuses.js';
+import { ROLLOUT_RESTART_HINT, STATUS_INFO } from './domain/statuses.js';
 import { TransientTargetError } from './targets/contract.js';
 import type { RotateSourceResult } from './orchestrations/rotate.js';
 import type {
@@ -189,6 +189,7 @@ export function createActivities(runtime: RelayRuntime) {
       ...(outcome.message !== undefined ? { message: outcome.message } : {}),
       ...(outcome.writtenVersion !== undefined ? { writtenVersion: outcome.writtenVersion } : {}),
       ...(outcome.restarted !== undefined ? { restarted: outcome.restarted } : {}),
+      ...(outcome.restartFailed !== undefined ? { restartFailed: outcome.restartFailed } : {}),
     });
   }
 
@@ -391,6 +392,11 @@ function describe(error: unknown): string {
 function logDelivery(runtime: RelayRuntime, ref: SecretVersionRef, result: DeliveryResult): void {
   const line = `delivery ${ref.sourceId}/${ref.name}@${ref.version.slice(0, 8)} → ${result.targetId} ${result.location}: ${result.status} (${result.reason})`;
   if (STATUS_INFO[result.status].ok) {
+    if (result.restartFailed?.length) {
+      // The copy is right but the workloads did not pick it up: the operator must restart them.
+      runtime.log.warn(`${line}: ${result.message ?? 'rollout restart failed'}; hint: ${ROLLOUT_RESTART_HINT}`, { status: result.status, reason: 'restart-failed' });
+      return;
+    }
     runtime.log.info(line);
     return;
   }
