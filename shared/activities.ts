@@ -23,6 +23,7 @@ import type {
 } from './orchestrations/types.js';
 import type { RelayRuntime } from './runtime.js';
 import { SourceVaultError as SourceError } from './sources/index.js';
+import { LockAccessDeniedError } from './locks/index.js';
 import * as rotation from './rotation/protocol.js';
 
 /** How long one target check of a reconciliation may take (unreachable endpoints, hung connections). */
@@ -178,6 +179,10 @@ export function createActivities(runtime: RelayRuntime) {
     try {
       outcome = delivery.kind === 'keyVault' ? await runtime.locks.withLock(placementLockKey(delivery), deliver) : await deliver();
     } catch (error) {
+      // Nothing was written (the lock comes first); retrying cannot help until the role is granted.
+      if (error instanceof LockAccessDeniedError) {
+        return finish({ ...base, location: fallbackLocation, status: 'FailedAccessDenied', reason: 'lock-access-denied', message: error.message });
+      }
       throw asRetryable(error);
     }
     return finish({
