@@ -1,4 +1,5 @@
 import * as df from 'durable-functions';
 import { relaySecretVersion } from '../shared/orchestrations/index.js';
+import { observeRelay, otelTelemetry } from '../shared/telemetry/index.js';
 
-df.app.orchestration('relaySecretVersion', relaySecretVersion);
+df.app.orchestration('relaySecretVersion', observeRelay(otelTelemetry, relaySecretVersion));

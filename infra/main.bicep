@@ -99,6 +99,17 @@ param writerRoleAllowRecover bool = true
 @description('Extra scopes (customer subscriptions or resource groups) where the writer role may be assigned.')
 param writerRoleExtraAssignableScopes string[] = []
 
+@description('Operator e-mail of the alerts action group (azd env RELAY_ALERT_EMAIL). Empty: no alerts are deployed.')
+param alertEmail string = ''
+
+@description('Target Key Vault resource ids, comma-separated, that get "vault deleted or access removed" alerts (needs deployment rights in their resource groups).')
+param targetVaultIds string = ''
+
+@minValue(5)
+@maxValue(1440)
+@description('Minutes between reconciliation runs; must match reconcileSchedule (the alert fires after two periods without one).')
+param reconcilePeriodMinutes int = 15
+
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var vaultIds = filter(map(split(sourceVaultIds, ','), id => trim(id)), id => !empty(id))
 var vaultTopics = map(split(sourceVaultTopics, ','), t => trim(t))
@@ -106,6 +117,7 @@ var sourceVaults = map(range(0, length(vaultIds)), i => {
   resourceId: vaultIds[i]
   systemTopicName: i < length(vaultTopics) ? vaultTopics[i] : ''
 })
+var alertTargetVaultIds = filter(map(split(targetVaultIds, ','), id => trim(id)), id => !empty(id))
 var sourceSubscriptions = union(map(vaultIds, id => '/subscriptions/${split(id, '/')[2]}'), [])
 var tags = {
   'azd-env-name': environmentName
@@ -307,6 +319,42 @@ module writerRole 'modules/writer-role.bicep' = {
     assignableScopes: concat([subscription().id], writerRoleExtraAssignableScopes)
   }
 }
+
+module alerts 'modules/alerts.bicep' = if (!empty(alertEmail)) {
+  name: 'alerts'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    alertEmail: alertEmail
+    applicationInsightsId: monitoring.outputs.applicationInsightsId
+    reconcilePeriodMinutes: reconcilePeriodMinutes
+    rotationTopicId: rotationTopic.outputs.id
+  }
+}
+
+module sourceVaultAlerts 'modules/vault-alerts.bicep' = [for (vault, i) in sourceVaults: if (!empty(alertEmail)) {
+  name: 'source-vault-alerts-${i}-${resourceToken}'
+  scope: resourceGroup(split(vault.resourceId, '/')[2], split(vault.resourceId, '/')[4])
+  params: {
+    vaultName: last(split(vault.resourceId, '/'))
+    role: 'source'
+    actionGroupId: alerts!.outputs.actionGroupId
+    systemTopicId: sourceVaultAccess[i].outputs.systemTopicId
+    tags: tags
+  }
+}]
+
+module targetVaultAlerts 'modules/vault-alerts.bicep' = [for (id, i) in alertTargetVaultIds: if (!empty(alertEmail)) {
+  name: 'target-vault-alerts-${i}-${resourceToken}'
+  scope: resourceGroup(split(id, '/')[2], split(id, '/')[4])
+  params: {
+    vaultName: last(split(id, '/'))
+    role: 'target'
+    actionGroupId: alerts!.outputs.actionGroupId
+    tags: tags
+  }
+}]
 
 output AZURE_LOCATION string = location
 output AZURE_TENANT_ID string = tenant().tenantId

@@ -9,6 +9,7 @@ import { startHost, type LocalHost, type LogEntry } from './host/index.js';
 import { startTokenEndpoint, type TokenEndpoint } from './identity/index.js';
 import { startKeyVaultEmulator, type KeyVaultEmulator } from './keyvault/index.js';
 import { startKubernetesEmulator, type KubernetesEmulator } from './kubernetes/index.js';
+import { startLocalMetrics } from './telemetry.js';
 import { renderPostgresPlaceholders, seedDemoCredential, startDemoPostgres, type LocalPostgres } from './postgres.js';
 
 /** What `.local/stack.json` holds: everything tests, benchmarks and tools need to reach the running stack. */
@@ -23,6 +24,8 @@ export interface StackInfo {
   storage: { connectionString: string; auditContainer: string; reportsContainer: string; sealContainer: string };
   /** The keyed audit chain: its key id and the file holding the key (base64), as `AUDIT_CHAIN_KEY` gets it. */
   audit: { chainKeyId: string; chainKeyPath: string };
+  /** The relay's OpenTelemetry metrics in Prometheus text format (`GET`, no key). */
+  metrics: { url: string };
   configPath: string;
   durableDir: string;
   /** The demo PostgreSQL server (absent when PostgreSQL is not installed). */
@@ -90,6 +93,9 @@ export async function startStack(options: StartStackOptions = {}): Promise<Stack
 
   const started: { close(): Promise<void> | void }[] = [];
   try {
+    // Before the host imports the app: the relay's instruments bind to this provider.
+    const localMetrics = await startLocalMetrics();
+    started.push(localMetrics);
     const azurite = await startAzurite();
     started.push({ close: () => azurite.stop() });
     const identity: TokenEndpoint = await startTokenEndpoint();
@@ -168,6 +174,7 @@ export async function startStack(options: StartStackOptions = {}): Promise<Stack
       identity: { endpoint: identity.url },
       storage: { connectionString: azurite.connectionString, auditContainer: 'audit', reportsContainer: 'reports', sealContainer: settings['AUDIT_SEAL_CONTAINER'] ?? 'audit-seals' },
       audit: { chainKeyId: settings['AUDIT_CHAIN_KEY_ID'] ?? CHAIN_KEY_ID, chainKeyPath: join(stateDir, 'audit-chain.key') },
+      metrics: { url: localMetrics.url },
       configPath,
       durableDir,
       ...(postgres ? { postgres: { host: postgres.host, port: postgres.port, database: postgres.database } } : {}),
@@ -272,6 +279,7 @@ function tryThis(info: StackInfo, stateDir: string): string {
     ...Object.entries(info.keyVault.vaults).map(([name, url]) => `  Key Vault ${name.padEnd(9)}${url}`),
     `  Kubernetes ${DEMO_CLUSTER}    ${info.kubernetes.clusters[DEMO_CLUSTER]!.server}  (kubeconfig: ${rel(join(stateDir, 'kubeconfig'))})`,
     `  Blob Storage       ${info.storage.connectionString.match(/BlobEndpoint=([^;]+)/)?.[1] ?? ''}`,
+    `  Metrics            ${info.metrics.url}  (Prometheus text; docs/operations.md)`,
     `  Config             ${rel(info.configPath)}   Stack: ${rel(join(stateDir, 'stack.json'))}`,
     '',
     `${info.postgres ? 'Four' : 'Three'} things to try (in another terminal, from this folder):`,

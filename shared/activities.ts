@@ -25,6 +25,7 @@ import type { RelayRuntime } from './runtime.js';
 import { SourceVaultError as SourceError } from './sources/index.js';
 import { LockAccessDeniedError } from './locks/index.js';
 import * as rotation from './rotation/protocol.js';
+import { observeDelivery, observeDriftCheck, observeReconcileReport, otelTelemetry } from './telemetry/index.js';
 
 /** How long one target check of a reconciliation may take (unreachable endpoints, hung connections). */
 export const DEFAULT_CHECK_TIME_LIMIT_IN_MS = 30_000;
@@ -53,6 +54,7 @@ export interface RotateSourceInput {
  */
 export function createActivities(runtime: RelayRuntime) {
   const { config } = runtime;
+  const telemetry = runtime.telemetry ?? otelTelemetry;
 
   async function planRelay(input: RelayInput): Promise<RelayPlan> {
     const { ref } = input;
@@ -103,7 +105,7 @@ export function createActivities(runtime: RelayRuntime) {
           ...(planned.k8s ? { kubernetes: { type: planned.k8s.type, restartDeployments: [...planned.k8s.restartDeployments] } } : {}),
         };
       });
-    return { deliveries, limits: runtime.limits };
+    return { deliveries, limits: runtime.limits, ...createdOnOf(properties.createdOn) };
 
     function reject(status: NonNullable<RelayPlan['rejected']>['status'], reason: string, message: string): RelayPlan {
       return { deliveries: [], limits: runtime.limits, rejected: { status, reason, message } };
@@ -348,12 +350,12 @@ export function createActivities(runtime: RelayRuntime) {
 
   return {
     planRelay,
-    deliverSecret,
+    deliverSecret: observeDelivery(telemetry, deliverSecret),
     appendAudit,
     rotateSourceSecret,
     listReconcileItems,
-    checkDrift,
-    writeDriftReport,
+    checkDrift: observeDriftCheck(telemetry, checkDrift),
+    writeDriftReport: observeReconcileReport(telemetry, writeDriftReport),
     planRotation,
     rotateAtOwner,
     checkRotationConvergence,
@@ -365,6 +367,11 @@ export type Activities = ReturnType<typeof createActivities>;
 
 function refOf(sourceId: string, vaultUrl: string, name: string, version: string): SecretVersionRef {
   return { sourceId, vaultUrl, name, version };
+}
+
+/** The source version's creation time for the relay's event-to-converged metric (0: the service did not say). */
+function createdOnOf(unixSeconds: number): { sourceCreatedOn?: string } {
+  return unixSeconds > 0 ? { sourceCreatedOn: new Date(unixSeconds * 1000).toISOString() } : {};
 }
 
 function targetConfig(config: RelayConfig, targetId: string): TargetConfig {

@@ -30,6 +30,7 @@ import type { TargetClient } from './targets/contract.js';
 import { KeyVaultTarget, metadataOnlyRecovery, type KeyVaultRecoveryApi } from './targets/keyVault/index.js';
 import { SecretClient } from '@azure/keyvault-secrets';
 import { createKubernetesTarget } from './targets/kubernetes/index.js';
+import { startAzureMonitor } from './telemetry/index.js';
 
 /** Every setting the app reads (documented in docs/deployment.md; local values in local.settings.sample.json). */
 export const SETTINGS = {
@@ -231,6 +232,25 @@ export function createRuntime(env: Env = process.env, options: { log?: RelayLog;
     log,
     now: () => new Date(),
   };
+}
+
+/**
+ * Starts this process's telemetry: with `APPLICATIONINSIGHTS_CONNECTION_STRING`, metrics and spans go to Application
+ * Insights through the Azure Monitor distro, authenticated as the relay identity (`AZURE_CLIENT_ID`; Monitoring
+ * Metrics Publisher on the resource, whose local auth is disabled). Without it, nothing (the local stack registers
+ * its own Prometheus reader). Once per process; a failure is logged, never thrown.
+ */
+export async function startTelemetry(env: Env = process.env, options: { log?: RelayLog } = {}): Promise<boolean> {
+  const connectionString = env['APPLICATIONINSIGHTS_CONNECTION_STRING']?.trim();
+  if (!connectionString) return false;
+  try {
+    const clientId = env[SETTINGS.clientId];
+    await startAzureMonitor({ connectionString, credential: new ManagedIdentityCredential(clientId ? { clientId } : {}) });
+    return true;
+  } catch (error) {
+    (options.log ?? consoleLog).error(`telemetry not started (metrics and traces are not sent): ${error instanceof Error ? error.message : String(error)}`);
+    return false;
+  }
 }
 
 let runtime: RelayRuntime | undefined;

@@ -25,6 +25,8 @@ export interface RelayRuntime {
   /** The rotator of a route whose rotation policy names `postgres` or `webhook`; undefined for other routes. */
   rotator?(routeId: string): import('./rotation/contract.js').Rotator | undefined;
   readonly log: RelayLog;
+  /** Metrics and spans (default: the global OpenTelemetry API, see shared/telemetry). */
+  readonly telemetry?: import('./telemetry/index.js').RelayTelemetry;
   /** Time limit of one target check during reconciliation (default 30 s); setting RELAY_CHECK_TIME_LIMIT_MS. */
   readonly checkTimeLimitInMs?: number;
   /** Wall clock (activities and triggers only; orchestrations use the durable clock). */

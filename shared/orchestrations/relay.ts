@@ -101,7 +101,7 @@ export function* relaySecretVersion(context: OrchestrationContext): Generator<df
     outcomes = results.flat();
   }
 
-  const summary = summarize(input.ref, plan.deliveries.length, outcomes);
+  const summary = { ...summarize(input.ref, plan.deliveries.length, outcomes), ...(plan.sourceCreatedOn ? { sourceCreatedOn: plan.sourceCreatedOn } : {}) };
   if (summary.failed > 0 && !context.df.isReplaying) {
     const failures = summary.outcomes
       .filter((outcome) => !isSuccess(outcome.status))

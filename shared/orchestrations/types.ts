@@ -108,6 +108,8 @@ export interface RelayPlan {
    * own rotation wrote and relays): nothing is delivered, the relay ends audited as `reject-event`/`Ignored`.
    */
   readonly ignored?: { readonly reason: string; readonly message: string };
+  /** When the relayed source version was created (ISO), for the event-to-converged metric. */
+  readonly sourceCreatedOn?: string;
 }
 
 export interface RelaySummary {
@@ -121,6 +123,8 @@ export interface RelaySummary {
   readonly failed: number;
   readonly rejected?: RelayPlan['rejected'] & { readonly hint?: string };
   readonly ignored?: RelayPlan['ignored'];
+  /** When the relayed source version was created (ISO; from the plan). */
+  readonly sourceCreatedOn?: string;
 }
 
 /** Custom status of a running relay, for `GET /api/rotations/{id}`. */

@@ -4,6 +4,8 @@
  * Past the ladder the caller gives up and lets the orchestration's slower retry policy take over.
  */
 
+import { otelTelemetry } from '../telemetry/index.js';
+
 /** Waits `delayInMs`; rejects with the abort reason when the signal fires first. Injectable so tests need not wait. */
 export type Sleep = (delayInMs: number, abortSignal?: AbortSignal) => Promise<void>;
 
@@ -47,6 +49,11 @@ export interface BackoffOptions {
   readonly abortSignal?: AbortSignal;
   /** Called before each wait; for counters and tests (never receives values). */
   readonly onRetry?: (attempt: number, delayInMs: number, error: unknown) => void;
+  /**
+   * The endpoint host for the `secret_relay.throttled` counter (each 429 waited out is counted); default: the host
+   * of the failed request's URL when the error carries one.
+   */
+  readonly endpoint?: string;
 }
 
 /**
@@ -71,6 +78,7 @@ export async function withBackoff<T>(
       if (hint === undefined || step === undefined) throw error;
       if (hint.retryAfterInMs !== undefined && hint.retryAfterInMs > maxRetryAfterInMs) throw error;
       const delayInMs = hint.retryAfterInMs ?? step;
+      if (statusCodeOf(error) === 429) otelTelemetry.throttled(options.endpoint ?? endpointOf(error));
       options.onRetry?.(attempt + 1, delayInMs, error);
       await sleep(delayInMs, options.abortSignal);
     }
@@ -95,4 +103,22 @@ export function retryAfterInMsFrom(getHeader: (name: string) => string | undefin
   if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1_000;
   const date = Date.parse(raw);
   return Number.isNaN(date) ? undefined : Math.max(0, date - nowInMs);
+}
+
+/** The HTTP status of an SDK error: `statusCode` (Azure SDK RestError) or `code` (Kubernetes ApiException). */
+function statusCodeOf(error: unknown): number | undefined {
+  const e = error as { statusCode?: unknown; code?: unknown } | null;
+  if (typeof e?.statusCode === 'number') return e.statusCode;
+  return typeof e?.code === 'number' ? e.code : undefined;
+}
+
+/** The host a failed request went to, when the error says (Azure SDK errors carry their request). */
+function endpointOf(error: unknown): string {
+  const url = (error as { request?: { url?: unknown } } | null)?.request?.url;
+  if (typeof url !== 'string') return 'unknown';
+  try {
+    return new URL(url).host.toLowerCase();
+  } catch {
+    return 'unknown';
+  }
 }

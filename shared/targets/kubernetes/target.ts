@@ -522,6 +522,7 @@ export class KubernetesTarget implements TargetClient {
   /** One API call with the 429 ladder (honouring Retry-After); other errors pass through unchanged. */
   private call<T>(fn: () => Promise<T>, abortSignal: AbortSignal | undefined): Promise<T> {
     return withBackoff(fn, kubernetesRetryHint, {
+      endpoint: this.options.clusterName,
       ...(this.options.sleep ? { sleep: this.options.sleep } : {}),
       ...(this.options.backoffLadderInMs ? { ladderInMs: this.options.backoffLadderInMs } : {}),
       ...(abortSignal ? { abortSignal } : {}),
