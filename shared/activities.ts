@@ -409,7 +409,8 @@ function logDelivery(runtime: RelayRuntime, ref: SecretVersionRef, result: Deliv
       runtime.log.warn(`${line}: ${result.message ?? 'rollout restart failed'}; hint: ${ROLLOUT_RESTART_HINT}`, { status: result.status, reason: 'restart-failed' });
       return;
     }
-    runtime.log.info(line);
+    // Routine: one line per delivery at debug; the relay's summary line counts them (readable under a wide fan-out).
+    runtime.log.debug?.(line);
     return;
   }
   const detail = `${line}${result.message ? `: ${result.message}` : ''}; hint: ${STATUS_INFO[result.status].hint}`;

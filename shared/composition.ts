@@ -49,6 +49,7 @@ export const SETTINGS = {
   reportsContainer: 'RELAY_REPORTS_CONTAINER',
   sourceCacheTtlInMs: 'RELAY_SOURCE_CACHE_TTL_MS',
   checkTimeLimitInMs: 'RELAY_CHECK_TIME_LIMIT_MS',
+  logLevel: 'RELAY_LOG_LEVEL',
 } as const;
 
 /**
@@ -528,6 +529,9 @@ function reportPort(container: ContainerClient): ReportPort {
 }
 
 const consoleLog: RelayLog = {
+  debug: (message) => {
+    if (process.env[SETTINGS.logLevel] === 'debug') console.debug(`[relay] ${message}`);
+  },
   info: (message) => console.info(`[relay] ${message}`),
   warn: (message) => console.warn(`[relay] ${message}`),
   error: (message) => console.error(`[relay] ${message}`),

@@ -62,6 +62,8 @@ export interface ReportPort {
 }
 
 export interface RelayLog {
+  /** Routine detail (each successful delivery); not written unless RELAY_LOG_LEVEL=debug. Absent: not logged. */
+  debug?(message: string, properties?: Record<string, unknown>): void;
   info(message: string, properties?: Record<string, unknown>): void;
   warn(message: string, properties?: Record<string, unknown>): void;
   error(message: string, properties?: Record<string, unknown>): void;

@@ -4,6 +4,7 @@ import type { DeliveryStatus } from '../domain/statuses.js';
 import { isSuccess, STATUS_INFO } from '../domain/statuses.js';
 import { ACTIVITIES, MAX_DELIVERIES_PER_ORCHESTRATION, ORCHESTRATIONS } from './names.js';
 import { activityRetryOptions, deliveryRetryOptions, failureMessage } from './retry.js';
+import { logRelaySummary } from './summaryLog.js';
 import { chunk, limitsPerPart, planWaves } from './waves.js';
 import type {
   AuditEntry,
@@ -102,13 +103,7 @@ export function* relaySecretVersion(context: OrchestrationContext): Generator<df
   }
 
   const summary = { ...summarize(input.ref, plan.deliveries.length, outcomes), ...(plan.sourceCreatedOn ? { sourceCreatedOn: plan.sourceCreatedOn } : {}) };
-  if (summary.failed > 0 && !context.df.isReplaying) {
-    const failures = summary.outcomes
-      .filter((outcome) => !isSuccess(outcome.status))
-      .slice(0, 5)
-      .map((outcome) => `${outcome.targetId} ${outcome.status} (${outcome.reason}) — ${outcome.hint ?? STATUS_INFO[outcome.status].hint}`);
-    context.warn(`relay ${context.df.instanceId}: ${summary.failed} of ${summary.planned} deliveries failed: ${failures.join('; ')}`);
-  }
+  logRelaySummary(context, summary);
   setProgress(context, {
     phase: 'done',
     planned: summary.planned,

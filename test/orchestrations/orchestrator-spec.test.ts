@@ -128,8 +128,12 @@ describe('relaySecretVersion', () => {
     expect(summary.failed).toBe(1);
     expect(summary.outcomes.find((o) => o.targetId === 'fabrikam')).toMatchObject({ status: 'FailedUnavailable', hint: expect.stringContaining('reconciliation will retry') });
     expect(done.customStatus).toMatchObject({ phase: 'done', failed: 1 });
-    // The failure is logged at warning level with the hint.
-    expect(spec.logs.some((l) => l.level === 'warning' && l.message.includes('1 of 3 deliveries failed') && l.message.includes('fabrikam FailedUnavailable'))).toBe(true);
+    // One summary line, at warning level, with the counts and the failure's hint.
+    const summaries = spec.logs.filter((l) => l.message.startsWith(`relay ${spec.instanceId}: `));
+    expect(summaries).toHaveLength(1);
+    expect(summaries[0]).toMatchObject({ level: 'warning' });
+    expect(summaries[0]!.message).toContain('3 deliveries: 2 Created, 1 FailedUnavailable; 1 failed: fabrikam FailedUnavailable');
+    expect(summaries[0]!.message).toContain('reconciliation will retry');
   });
 
   it('a delivery whose own audit append failed is audited by the orchestration right after its wave', async () => {
