@@ -19,8 +19,8 @@ import { EVENT_GRID_PATH, handleEventGrid } from './eventGrid.js';
 import { ROUTE_PREFIX, buildHttpRoutes, dispatchHttp } from './httpTrigger.js';
 import { isSystemKey, keyValues, presentedKey, resolveKeys, sameKey } from './keys.js';
 import type { HostKeys, HostKeysOptions } from './keys.js';
-import { consoleLogSink, hostLog, redactKeys, redactingSink } from './log.js';
-import type { LogEntry } from './log.js';
+import { consoleLogSink, hostLog, levelSink, parseLogLevel, redactKeys, redactingSink } from './log.js';
+import type { LogEntry, LogLevel } from './log.js';
 import { resolveSettingExpression } from './ncrontab.js';
 import { TimerScheduler } from './timers.js';
 
@@ -44,6 +44,8 @@ export interface StartHostOptions {
   keys?: HostKeysOptions;
   /** Log sink for host and invocation logs (default: stderr); entries arrive with keys redacted and long messages cut. */
   log?: (entry: LogEntry) => void;
+  /** Entries below this level are dropped (default host.json `logging.logLevel.default`, else `information`). */
+  logLevel?: LogLevel;
   /** Maximum activities running at once (default host.json `maxConcurrentActivityFunctions`, else 10 × CPU cores). */
   activityConcurrency?: number;
   /** host.json to read (default `host.json` in the cwd, when present). */
@@ -99,6 +101,7 @@ export interface LocalHost {
 }
 
 interface HostJson {
+  logging?: { logLevel?: { default?: string } };
   extensions?: { durableTask?: { hubName?: string; maxConcurrentActivityFunctions?: number } };
 }
 
@@ -137,7 +140,9 @@ function listen(server: Server, port: number, hostname: string): Promise<number>
  */
 export async function startHost(options: StartHostOptions): Promise<LocalHost> {
   let secrets: readonly string[] = [];
-  const log = redactingSink(options.log ?? consoleLogSink, () => secrets);
+  const hostJson = readHostJson(options.hostJsonPath);
+  const minimumLevel = options.logLevel ?? parseLogLevel(hostJson.logging?.logLevel?.default) ?? 'information';
+  const log = levelSink(redactingSink(options.log ?? consoleLogSink, () => secrets), minimumLevel);
   Object.assign(process.env, options.settings ?? {});
   const registry = installFunctionsCoreStub();
   verifyDurableInternals();
@@ -149,7 +154,6 @@ export async function startHost(options: StartHostOptions): Promise<LocalHost> {
   const functions = [...catalog.values()];
 
   const env = process.env as Record<string, string | undefined>;
-  const hostJson = readHostJson(options.hostJsonPath);
   const durable = hostJson.extensions?.durableTask;
   let taskHubName = 'TestHubName';
   try {

@@ -49,6 +49,26 @@ export function redactingSink(sink: LogSink, secrets: () => readonly string[], m
   };
 }
 
+const LEVEL_ORDER: readonly LogLevel[] = ['trace', 'debug', 'information', 'warning', 'error', 'critical', 'none'];
+
+/** A host.json / Functions log level name (`Information`, `Warning`, `Debug`, …) as a `LogLevel`; undefined if unknown. */
+export function parseLogLevel(text: string | undefined): LogLevel | undefined {
+  const name = text?.trim().toLowerCase();
+  return LEVEL_ORDER.find((level) => level === name);
+}
+
+/**
+ * Wraps a sink so that entries below `minimum` are dropped, as the Functions host applies host.json
+ * `logging.logLevel.default` (Information unless set): routine detail at debug (sub-orchestration lifecycles,
+ * `context.debug`) stays out of the console.
+ */
+export function levelSink(sink: LogSink, minimum: LogLevel): LogSink {
+  const floor = LEVEL_ORDER.indexOf(minimum);
+  return (entry) => {
+    if (LEVEL_ORDER.indexOf(entry.level) >= floor && entry.level !== 'none') sink(entry);
+  };
+}
+
 /** Writes a host-level entry to a sink. */
 export function hostLog(sink: LogSink, level: LogLevel, message: string, functionName?: string): void {
   sink({ timestamp: new Date().toISOString(), level, category: 'host', message, ...(functionName ? { functionName } : {}) });

@@ -223,7 +223,8 @@ export class DurableEngine {
     await journal.replace([record]);
     const instance = this.#fresh(record, journal);
     this.#instances.set(instanceId, instance);
-    hostLog(this.#options.log, 'information', `Started orchestration instance '${instanceId}'`, name);
+    // Sub-orchestrations (relay parts, repair relays) are their parent's detail: a wide fan-out stays a few lines.
+    hostLog(this.#options.log, options.parent ? 'debug' : 'information', `Started orchestration instance '${instanceId}'`, name);
     this.#schedule(instance);
     return instanceId;
   }
@@ -536,7 +537,8 @@ export class DurableEngine {
     } else if (outcome.kind === 'continuedAsNew') {
       await this.#continueAsNew(instance, outcome.input, outcome.customStatus);
     } else {
-      hostLog(this.#options.log, outcome.kind === 'failed' ? 'error' : 'information', `Orchestration instance '${instance.id}' ${record.status.toLowerCase()}`, instance.name);
+      const level = outcome.kind === 'failed' ? 'error' : instance.parent ? 'debug' : 'information';
+      hostLog(this.#options.log, level, `Orchestration instance '${instance.id}' ${record.status.toLowerCase()}`, instance.name);
       this.#finished(instance);
     }
   }

@@ -118,7 +118,7 @@ describe('the throttling ladder', () => {
   });
 });
 
-describe('orchestrations record once, never while replaying', () => {
+describe('orchestrations record once per run, however many episodes replay them', () => {
   async function failEveryAttempt(spec: OrchestrationSpec, first: ScheduledActivity, attempts: number, message: string): Promise<void> {
     let current = first;
     for (let attempt = 1; attempt <= attempts; attempt++) {
