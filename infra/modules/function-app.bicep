@@ -98,6 +98,8 @@ var relaySettings = {
   RELAY_CONFIG_BLOB_SERVICE_URI: configBlobServiceUri
   RELAY_CONFIG_BLOB: configBlob
   RELAY_CONFIG_REFRESH_INTERVAL_MS: '30000'
+  // 'debug' adds one line per successful delivery (docs/operations.md#logs).
+  RELAY_LOG_LEVEL: 'information'
   RELAY_FINGERPRINT_KEY: '@Microsoft.KeyVault(SecretUri=${fingerprintKeySecretUri})'
   RELAY_FINGERPRINT_KEY_ID: fingerprintKeyId
   AUDIT_BLOB_SERVICE_URI: auditBlobEndpoint

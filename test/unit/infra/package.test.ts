@@ -105,7 +105,8 @@ describe('the app package azd uploads', () => {
     expect(loaded.functions).toEqual(
       expect.arrayContaining(['keyVaultEvents', 'credentialRotationEvents', 'rotations', 'relaySecretVersion', 'deliverSecret', 'reconcileTimer']),
     );
-    expect(loaded.functions.length).toBeGreaterThanOrEqual(expected.length - 1);
+    // configRefresh.js registers a hook, telemetry.js starts the process's telemetry: neither is a function.
+    expect(loaded.functions.length).toBeGreaterThanOrEqual(expected.length - 2);
     expect(loaded.hooks).toContain('preInvocation');
   });
 });
