@@ -54,7 +54,8 @@ beforeAll(() => {
 
 afterAll(() => {
   if (checkout) rmSync(dirname(checkout), { recursive: true, force: true });
-});
+  // The production tree (with the Azure Monitor distro) has many files: removing it can take minutes on a busy machine.
+}, 240_000);
 
 describe('the app package azd uploads', () => {
   it('holds host.json, package.json, the compiled functions and no sources, tests or local tooling', () => {
