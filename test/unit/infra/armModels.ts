@@ -1,6 +1,6 @@
 /**
- * Reads the request models of the Azure management SDK packages (`@azure/arm-*` devDependencies, pinned to the API
- * versions infra/ uses) into one index: resource type → the PUT/GET operations each package carries, with the
+ * Reads the request models of the Azure management SDK packages (`@azure/arm-*` devDependencies, or npm aliases of
+ * them, pinned to the API versions infra/ uses) into one index: resource type → the PUT/GET operations each package carries, with the
  * operation's `api-version` and the wire shape of its request body.
  *
  * Two generator generations are read:
@@ -94,13 +94,17 @@ async function buildIndex(): Promise<ArmIndex> {
   const manifest = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as {
     devDependencies?: Record<string, string>;
   };
-  const names = Object.keys(manifest.devDependencies ?? {}).filter((n) => n.startsWith('@azure/arm-'));
+  // Also npm aliases (`"arm-monitor-7": "npm:@azure/arm-monitor@7.0.0"`), so two API versions of one provider can be
+  // pinned side by side.
+  const names = Object.entries(manifest.devDependencies ?? {})
+    .filter(([name, spec]) => name.startsWith('@azure/arm-') || spec.startsWith('npm:@azure/arm-'))
+    .map(([name]) => name);
   const byType = new Map<string, ArmOperation[]>();
   const packages: string[] = [];
   for (const name of names.sort()) {
     const root = join(repoRoot, 'node_modules', name);
-    const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
-    const pkg = `${name}@${version}`;
+    const installed = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { name: string; version: string };
+    const pkg = `${installed.name}@${installed.version}`;
     packages.push(pkg);
     const ops = findFile(root, 'mappers.js') ? await readAutoRest(root, pkg) : readTypeSpec(root, pkg);
     if (ops.length === 0) throw new Error(`${pkg}: no operations found (unknown package layout)`);
