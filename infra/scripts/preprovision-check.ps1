@@ -6,7 +6,8 @@ function Fail($message) { Write-Error "preprovision: $message" -ErrorAction Cont
 $envName = $env:AZURE_ENV_NAME; $location = $env:AZURE_LOCATION; $subscription = $env:AZURE_SUBSCRIPTION_ID
 if (-not $envName -or -not $location -or -not $subscription) { throw 'AZURE_ENV_NAME, AZURE_LOCATION and AZURE_SUBSCRIPTION_ID must be set' }
 
-$flex = az functionapp list-flexconsumption-locations --query "[?name=='$location'] | length(@)" -o tsv
+$normalized = ($location -replace ' ', '').ToLowerInvariant()
+$flex = az functionapp list-flexconsumption-locations --query "[?name=='$location' || name=='$normalized'] | length(@)" -o tsv 2>$null
 if ($flex -eq '0' -or -not $flex) { Fail "region $location does not offer Flex Consumption" }
 
 $topics = @()
@@ -31,6 +32,18 @@ azd env set RELAY_VAULT_CREATE_MODE $mode | Out-Null
 foreach ($role in @("Secret Relay Writer ($envName)", "Secret Relay Source ($envName)")) {
   $count = az role definition list --custom-role-only true --name $role --query "[?!contains(id, '/subscriptions/$subscription/')] | length(@)" -o tsv 2>$null
   if ($count -and $count -ne '0') { Fail "a role named `"$role`" already exists in another subscription of the tenant" }
+}
+
+$account = $env:AUDIT_STORAGE_ACCOUNT_NAME
+$blobPath = $env:RELAY_CONFIG_BLOB ?? 'config/relay.config.json'
+$container, $blobName = $blobPath -split '/', 2
+if (-not $account) {
+  Write-Host 'preprovision: no relay config yet (first provision): after azd up, run "secret-relay config push"'
+} else {
+  $present = az storage blob exists --auth-mode login --account-name $account --container-name $container --name $blobName --query exists -o tsv 2>$null
+  if ($present -eq 'true') { Write-Host "preprovision: relay config $blobPath is present in $account" }
+  elseif ($present -eq 'false') { Write-Warning "preprovision: no relay config at $blobPath in ${account}: events fail retryably until `"secret-relay config push`"" }
+  else { Write-Warning "preprovision: cannot tell whether $blobPath exists in $account (Storage Blob Data Reader or Contributor on it needed)" }
 }
 
 if ($problems -gt 0) { throw "preprovision: $problems problem(s); nothing was deployed" }

@@ -7,7 +7,9 @@
 #    instead of replacing its identity and tags;
 #  - a soft-deleted relay vault of the same name (after `azd down`; purge protection keeps it 90 days): sets
 #    RELAY_VAULT_CREATE_MODE=recover, so the vault comes back with its fingerprint key;
-#  - the custom role names of this environment are not taken by another definition in the tenant.
+#  - the custom role names of this environment are not taken by another definition in the tenant;
+#  - the relay config blob is present (a warning, not a problem: the first `azd up` cannot have one, and the relay
+#    runs without it, logging a warning, until `secret-relay config push`).
 # Needs az (logged in) and azd. Read-only on Azure. Exit 1 names every problem found.
 set -eu
 
@@ -22,6 +24,7 @@ if ! az functionapp list-flexconsumption-locations --query "[?name=='$location' 
 fi
 
 topics=""
+vaults=0
 ids="${RELAY_SOURCE_VAULT_IDS:-}"
 old_ifs=$IFS
 IFS=','
@@ -37,7 +40,10 @@ for id in $ids; do
   esac
   topic=$(az eventgrid system-topic list --query "[?source=='$id'] | [0].name" -o tsv 2>/dev/null || true)
   [ -n "$topic" ] && echo "preprovision: $id already has system topic $topic: it is referenced, not replaced"
-  topics="${topics:+$topics,}$topic"
+  # One entry per vault, empty when it has no topic: main.bicep pairs the lists by position.
+  [ "$vaults" -gt 0 ] && topics="$topics,"
+  topics="$topics$topic"
+  vaults=$((vaults + 1))
   IFS=','
 done
 IFS=$old_ifs
@@ -57,6 +63,20 @@ for role in "Secret Relay Writer ($env_name)" "Secret Relay Source ($env_name)";
   count=$(az role definition list --custom-role-only true --name "$role" --query "[?!contains(id, '/subscriptions/$subscription/')] | length(@)" -o tsv 2>/dev/null || echo 0)
   [ "$count" != "0" ] && fail "a role named \"$role\" already exists in another subscription of the tenant; pick another environment name or set writerRoleName"
 done
+
+account="${AUDIT_STORAGE_ACCOUNT_NAME:-}"
+blob_path="${RELAY_CONFIG_BLOB:-config/relay.config.json}"
+if [ -z "$account" ]; then
+  echo "preprovision: no relay config yet (first provision): after azd up, run \"secret-relay config push\""
+else
+  present=$(az storage blob exists --auth-mode login --account-name "$account" --container-name "${blob_path%%/*}" \
+    --name "${blob_path#*/}" --query exists -o tsv 2>/dev/null || echo unknown)
+  case "$present" in
+    true) echo "preprovision: relay config $blob_path is present in $account" ;;
+    false) echo "preprovision: warning: no relay config at $blob_path in $account: events fail retryably until \"secret-relay config push\"" >&2 ;;
+    *) echo "preprovision: warning: cannot tell whether $blob_path exists in $account (Storage Blob Data Reader or Contributor on it needed)" >&2 ;;
+  esac
+fi
 
 if [ "$problems" -gt 0 ]; then
   echo "preprovision: $problems problem(s); nothing was deployed" >&2

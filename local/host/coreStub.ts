@@ -15,6 +15,8 @@ export interface CoreRegistry {
   readonly functions: Map<string, Registration>;
   programmingModel: ProgrammingModel | undefined;
   readonly hooks: Map<string, unknown[]>;
+  /** Shared by every hook of the app (the worker's `appHookData`). */
+  readonly appHookData: Record<string, unknown>;
 }
 
 const REGISTRY_KEY = Symbol.for('secret-relay.local-host.functions-core');
@@ -30,7 +32,7 @@ export function getCoreRegistry(): CoreRegistry {
   const holder = globalThis as unknown as Record<symbol, CoreRegistry | undefined>;
   let registry = holder[REGISTRY_KEY];
   if (!registry) {
-    registry = { functions: new Map(), programmingModel: undefined, hooks: new Map() };
+    registry = { functions: new Map(), programmingModel: undefined, hooks: new Map(), appHookData: {} };
     holder[REGISTRY_KEY] = registry;
   }
   return registry;

@@ -126,7 +126,53 @@ export async function invokeRegistration(
   };
   const invocation = model.getInvocationModel(coreContext);
   const { context, inputs } = await invocation.getArguments();
-  const result = await invocation.invokeFunction(context, inputs, registration.callback);
-  const response = await invocation.getResponse(context, result);
-  return { invocationId, returnValue: response.returnValue, result, context };
+  // App hooks run as the Node worker's InvocationHandler runs them: preInvocation hooks may replace the inputs and
+  // the callback, postInvocation hooks see (and may replace) the result or the error; a hook that throws fails the
+  // invocation. hookData is per invocation, appHookData per app.
+  const hookData: Record<string, unknown> = {};
+  const appHookData = getCoreRegistry().appHookData;
+  const pre = {
+    get hookData() {
+      return hookData;
+    },
+    get appHookData() {
+      return appHookData;
+    },
+    get invocationContext() {
+      return context;
+    },
+    functionCallback: registration.callback,
+    inputs,
+  };
+  await executeHooks('preInvocation', pre);
+  const post = {
+    get hookData() {
+      return hookData;
+    },
+    get appHookData() {
+      return appHookData;
+    },
+    get invocationContext() {
+      return context;
+    },
+    inputs: pre.inputs,
+    result: null as unknown,
+    error: null as unknown,
+  };
+  try {
+    post.result = await invocation.invokeFunction(context, pre.inputs, pre.functionCallback);
+  } catch (error) {
+    post.error = error;
+  }
+  await executeHooks('postInvocation', post);
+  if (post.error !== null && post.error !== undefined) throw post.error;
+  const response = await invocation.getResponse(context, post.result);
+  return { invocationId, returnValue: response.returnValue, result: post.result, context };
+}
+
+/** Runs the app's registered hooks of one kind in registration order, each awaited (as the worker's executeHooks). */
+async function executeHooks(hookName: 'preInvocation' | 'postInvocation', hookContext: object): Promise<void> {
+  for (const callback of [...(getCoreRegistry().hooks.get(hookName) ?? [])]) {
+    await (callback as (context: object) => unknown)(hookContext);
+  }
 }

@@ -7,7 +7,12 @@
 import { readFileSync } from 'node:fs';
 
 export type BicepNode =
-  | { readonly kind: 'object'; readonly entries: ReadonlyMap<string, BicepNode> }
+  | {
+      readonly kind: 'object';
+      readonly entries: ReadonlyMap<string, BicepNode>;
+      /** Offset (in `code`) of each key, for line numbers in messages. */
+      readonly offsets?: ReadonlyMap<string, number>;
+    }
   | { readonly kind: 'array'; readonly items: readonly BicepNode[] }
   | { readonly kind: 'for'; readonly header: string; readonly condition?: string; readonly body: BicepNode }
   | { readonly kind: 'expr'; readonly text: string };
@@ -22,6 +27,9 @@ export interface BicepResource {
   readonly loop: boolean;
   /** The resource body (for loops: the body of one iteration). */
   readonly body: BicepNode;
+  /** Offset of the declaration and just past its value, in `code` (nested resources lie inside their parent's span). */
+  readonly offset: number;
+  readonly end: number;
 }
 
 export interface BicepModule {
@@ -64,7 +72,7 @@ export function parseBicep(source: string, path = '<inline>'): BicepFile {
   for (const m of code.matchAll(/\bresource\s+(\w+)\s+'([^']+)'(\s+existing)?\s*=\s*/g)) {
     const [type, apiVersion] = m[2]!.split('@') as [string, string | undefined];
     const value = parseDeclarationValue(code, m.index + m[0].length);
-    resources.push({ symbol: m[1]!, type, apiVersion, existing: Boolean(m[3]), ...value });
+    resources.push({ symbol: m[1]!, type, apiVersion, existing: Boolean(m[3]), offset: m.index, ...value });
   }
   const modules: BicepModule[] = [];
   for (const m of code.matchAll(/\bmodule\s+(\w+)\s+'([^']+)'\s*=\s*/g)) {
@@ -122,6 +130,13 @@ export function stringItems(node: BicepNode | undefined): (string | undefined)[]
   return node?.kind === 'array' ? node.items.map(stringValue) : [];
 }
 
+/** 1-based line of an offset in `code`. */
+export function lineAt(code: string, offset: number): number {
+  let line = 1;
+  for (let i = 0; i < offset && i < code.length; i += 1) if (code.charCodeAt(i) === 10) line += 1;
+  return line;
+}
+
 export function keys(node: BicepNode | undefined): string[] {
   return node?.kind === 'object' ? [...node.entries.keys()] : [];
 }
@@ -129,7 +144,7 @@ export function keys(node: BicepNode | undefined): string[] {
 function parseDeclarationValue(
   code: string,
   start: number,
-): { condition: string | undefined; loop: boolean; body: BicepNode } {
+): { condition: string | undefined; loop: boolean; body: BicepNode; end: number } {
   let pos = skipSpace(code, start);
   let condition: string | undefined;
   if (code.startsWith('if', pos) && /\s|\(/.test(code[pos + 2] ?? '')) {
@@ -138,11 +153,11 @@ function parseDeclarationValue(
     condition = code.slice(open + 1, close - 1).trim();
     pos = close;
   }
-  const { node } = parseValue(code, pos);
+  const { node, end } = parseValue(code, pos);
   if (node.kind === 'for') {
-    return { condition: node.condition ?? condition, loop: true, body: node.body };
+    return { condition: node.condition ?? condition, loop: true, body: node.body, end };
   }
-  return { condition, loop: false, body: node };
+  return { condition, loop: false, body: node, end };
 }
 
 function parseValue(code: string, start: number): { node: BicepNode; end: number } {
@@ -159,17 +174,19 @@ function parseValue(code: string, start: number): { node: BicepNode; end: number
 
 function parseObject(code: string, open: number): { node: BicepNode; end: number } {
   const entries = new Map<string, BicepNode>();
+  const offsets = new Map<string, number>();
   let pos = open + 1;
   for (;;) {
     pos = skipSeparators(code, pos);
     const ch = code[pos];
     if (ch === undefined) throw new Error(`unterminated object at ${open}`);
-    if (ch === '}') return { node: { kind: 'object', entries }, end: pos + 1 };
+    if (ch === '}') return { node: { kind: 'object', entries, offsets }, end: pos + 1 };
     if (ch === '@') {
       pos = skipDecorator(code, pos);
       continue;
     }
     let key: string;
+    const keyAt = pos;
     if (ch === "'") {
       const end = skipString(code, pos);
       key = code.slice(pos + 1, end - 1);
@@ -184,6 +201,7 @@ function parseObject(code: string, open: number): { node: BicepNode; end: number
     if (code[after] === ':') {
       const { node, end } = parseValue(code, after + 1);
       entries.set(key, node);
+      offsets.set(key, keyAt);
       pos = end;
     } else {
       // A statement inside a body (a nested `resource …`): skip it; the declaration scan finds it on its own.

@@ -2,20 +2,11 @@ import { readFileSync } from 'node:fs';
 import { relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { exprText, get, stringItems, stringValue, type BicepNode } from './bicep.js';
+import builtInRoleList from './built-in-roles.json' with { type: 'json' };
 import { bicep, bicepPaths, infraDir, resourceOf } from './files.js';
 
-/** Built-in role GUIDs (platform-facts §6). */
-const BUILT_IN_ROLES = {
-  keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6',
-  keyVaultSecretsOfficer: 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7',
-  storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b',
-  storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe',
-  storageBlobDataReader: '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1',
-  eventGridDataSender: 'd5a91429-5739-47e2-a06b-3470a27159e7',
-  storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88',
-  storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3',
-  monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb',
-};
+/** Built-in role GUIDs by roles.bicep key, from the committed copy of Microsoft's built-in role list. */
+const BUILT_IN_ROLES = Object.fromEntries(Object.entries(builtInRoleList.roles).map(([key, role]) => [key, role.id]));
 
 const WRITER_DATA_ACTIONS = [
   'Microsoft.KeyVault/vaults/secrets/setSecret/action',
@@ -47,7 +38,7 @@ describe('built-in role GUIDs', () => {
 
   it('docs/deployment.md lists each built-in role with the same GUID', () => {
     const doc = readFileSync(new URL('../../../docs/deployment.md', import.meta.url), 'utf8');
-    for (const guid of Object.values(BUILT_IN_ROLES)) expect(doc).toMatch(new RegExp(`\\| [A-Za-z ]+ \\| \`${guid}\` \\|`));
+    for (const role of Object.values(builtInRoleList.roles)) expect(doc).toContain(`| ${role.roleName} | \`${role.id}\` |`);
   });
 
   it('no other infra file spells a GUID literal (each assignment names a role from roles.bicep)', () => {
