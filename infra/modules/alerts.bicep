@@ -23,7 +23,7 @@ param reconcilePeriodMinutes int = 15
 @description('Resource id of the credential-rotation Event Grid topic. Empty: no topic alerts.')
 param rotationTopicId string = ''
 
-resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = {
+resource actionGroup 'Microsoft.Insights/actionGroups@2024-10-01-preview' = {
   name: '${namePrefix}-operators'
   location: 'global'
   tags: tags
@@ -64,7 +64,7 @@ customMetrics
 | where completed == 0
 '''
 
-resource failedDeliveries 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview' = {
+resource failedDeliveries 'Microsoft.Insights/scheduledQueryRules@2025-01-01-preview' = {
   name: '${namePrefix}-failed-deliveries'
   location: location
   tags: tags
@@ -119,7 +119,7 @@ resource failedDeliveries 'Microsoft.Insights/scheduledQueryRules@2023-03-15-pre
   }
 }
 
-resource checkFailed 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview' = {
+resource checkFailed 'Microsoft.Insights/scheduledQueryRules@2025-01-01-preview' = {
   name: '${namePrefix}-check-failed'
   location: location
   tags: tags
@@ -158,7 +158,7 @@ resource checkFailed 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview'
   }
 }
 
-resource reconcileMissing 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview' = {
+resource reconcileMissing 'Microsoft.Insights/scheduledQueryRules@2025-01-01-preview' = {
   name: '${namePrefix}-reconcile-missing'
   location: location
   tags: tags

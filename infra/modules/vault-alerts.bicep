@@ -24,7 +24,7 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
   name: vaultName
 }
 
-resource vaultAccessLost 'Microsoft.Insights/activityLogAlerts@2020-10-01' = {
+resource vaultAccessLost 'Microsoft.Insights/activityLogAlerts@2023-01-01-preview' = {
   name: 'secret-relay-${role}-vault-${vaultName}'
   location: 'global'
   tags: tags

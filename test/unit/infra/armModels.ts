@@ -358,7 +358,7 @@ function readTypeSpec(root: string, pkg: string): ArmOperation[] {
       if (!url || !apiVersion || !method) continue;
       const addressed = typeOfPath(url);
       if (!addressed) continue;
-      const bodySerializer = /body: (\w+)\(parameters\)/.exec(chunk)?.[1];
+      const bodySerializer = /body: (\w+)\(\w+\)/.exec(chunk)?.[1];
       ops.push({
         pkg,
         method: method.toUpperCase(),
