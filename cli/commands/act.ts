@@ -120,7 +120,9 @@ async function reconcile(options: WaitOptions, ctx: CliContext, command: Command
   }
   const report = status.report;
   if (status.runtimeStatus !== 'Completed' || !report) return EXIT_PROBLEMS;
-  return (report.unrepaired?.length ?? 0) + (report.unchecked?.length ?? 0) + (report.checkFailed ?? 0) > 0 ? EXIT_PROBLEMS : EXIT_OK;
+  const failedRepairs = (report.repairs ?? []).flatMap((r: { outcomes?: Outcome[] }) => r.outcomes ?? []).filter((o: Outcome) => o.status.startsWith('Failed'));
+  const problems = (report.unrepaired?.length ?? 0) + (report.unchecked?.length ?? 0) + (report.checkFailed ?? 0) + failedRepairs.length;
+  return problems > 0 ? EXIT_PROBLEMS : EXIT_OK;
 }
 
 /** The reconcile status as text: counts, each drift finding, each repair with its outcomes, what was left. */
