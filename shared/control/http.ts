@@ -107,7 +107,7 @@ export async function targetCheckRequest(targetId: string, actor: Actor, runtime
       target: { id: targetId, kind: target.kind, location: result.location },
       reason: result.ok ? 'all-allowed' : 'missing-permission',
       ...(result.ok ? {} : { message: failed.map((c) => `${c.permission}: ${c.result}${c.detail ? ` (${c.detail})` : ''}`).join('; ') }),
-    } as never,
+    },
   ]);
   return { status: 200, jsonBody: result };
 }
