@@ -168,7 +168,7 @@ async function targetSync(id: string, options: WaitOptions, ctx: CliContext, com
   const api = await apiFrom(options, ctx, command);
   const answer = await api.call('POST', `/targets/${encodeURIComponent(id)}/sync`);
   if (answer.status !== 202) throw refused(answer, command);
-  const started = answer.json as { relays: { source: string; name: string; version: string; id: string; statusUrl: string }[]; unread: { source: string; name?: string; reason: string }[] };
+  const started = answer.json as { relays: { source: string; name: string; version: string; id: string; statusUrl: string; started: string }[]; unread: { source: string; name?: string; reason: string }[] };
   if (options.wait === false) {
     if (options.json) ctx.io.out(`${JSON.stringify(started, null, 2)}\n`);
     else ctx.io.out(`${started.relays.length} relay(s) started for target ${id}\n${started.relays.map((r) => `  ${r.id}`).join('\n')}\n`);
@@ -176,6 +176,10 @@ async function targetSync(id: string, options: WaitOptions, ctx: CliContext, com
   }
   const rows: { source: string; name: string; version: string; id: string; result: string; outcome?: Outcome }[] = [];
   for (const [index, relay] of started.relays.entries()) {
+    if (relay.started === 'failed') {
+      rows.push({ source: relay.source, name: relay.name, version: relay.version, id: relay.id, result: 'not-started' });
+      continue;
+    }
     const status = await waitFor(api, relay.statusUrl, (s) => s.result !== 'running', options.timeout ?? 300, `target sync ${id}`, ctx);
     const outcome = (status.outcomes ?? []).find((o: Outcome) => o.targetId === id) as Outcome | undefined;
     rows.push({ source: relay.source, name: relay.name, version: relay.version, id: relay.id, result: status.result, ...(outcome ? { outcome } : {}) });

@@ -97,7 +97,7 @@ export async function targetCheckRequest(targetId: string, actor: Actor, runtime
   const failed = result.checks.filter((c) => c.required && c.result !== 'allowed');
   const log = result.ok ? runtime.log.info : runtime.log.warn;
   log.call(runtime.log, `target check ${targetId} by ${actor.id}: ${result.ok ? 'ok' : `missing ${failed.map((c) => `${c.permission} (${c.result})`).join(', ')}`}`);
-  await runtime.audit.append([
+  const record = [
     {
       action: 'preflight',
       status: result.ok ? 'PreflightPassed' : 'PreflightFailed',
@@ -107,8 +107,15 @@ export async function targetCheckRequest(targetId: string, actor: Actor, runtime
       target: { id: targetId, kind: target.kind, location: result.location },
       reason: result.ok ? 'all-allowed' : 'missing-permission',
       ...(result.ok ? {} : { message: failed.map((c) => `${c.permission}: ${c.result}${c.detail ? ` (${c.detail})` : ''}`).join('; ') }),
-    },
-  ]);
+    } as const,
+  ];
+  try {
+    await runtime.audit.append(record);
+  } catch (error) {
+    // The check itself changed nothing worth keeping; answer it, and say the record is missing.
+    runtime.log.warn(`target check ${targetId}: the audit record was not written: ${error instanceof Error ? error.message.slice(0, 300) : 'unknown error'}`);
+    return { status: 200, jsonBody: { ...result, audited: false } };
+  }
   return { status: 200, jsonBody: result };
 }
 
@@ -135,8 +142,14 @@ export async function targetSyncRequest(
       cause: { actor, trigger: 'manual' },
       targets: [targetId],
     };
-    const started = await client.start(ORCHESTRATIONS.relaySecretVersion, id, input);
-    relays.push({ source: secret.sourceId, name: secret.name, version: secret.current.version, id, started, statusUrl: statusUrlOf(baseUrl, id) });
+    const base = { source: secret.sourceId, name: secret.name, version: secret.current.version, id, statusUrl: statusUrlOf(baseUrl, id) };
+    try {
+      relays.push({ ...base, started: await client.start(ORCHESTRATIONS.relaySecretVersion, id, input) });
+    } catch (error) {
+      const message = error instanceof Error ? error.message.slice(0, 300) : 'unknown error';
+      runtime.log.warn(`target sync ${targetId}: cannot start ${id}: ${message}`);
+      relays.push({ ...base, started: 'failed' as const, message });
+    }
   }
   runtime.log.info(`target sync ${targetId} by ${actor.id}: ${relays.length} relay(s) started`);
   if (routed.unread.length > 0) runtime.log.warn(`target sync ${targetId}: ${routed.unread.length} source(s) or secret(s) could not be read; their copies were not re-pushed`);
@@ -145,7 +158,11 @@ export async function targetSyncRequest(
     jsonBody: {
       targetId,
       relays,
-      counts: { started: relays.filter((r) => r.started === 'started').length, alreadyRunning: relays.filter((r) => r.started === 'already-running').length },
+      counts: {
+        started: relays.filter((r) => r.started === 'started').length,
+        alreadyRunning: relays.filter((r) => r.started === 'already-running').length,
+        failed: relays.filter((r) => r.started === 'failed').length,
+      },
       unread: routed.unread,
     },
   };
