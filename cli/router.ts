@@ -60,7 +60,7 @@ export interface RunCliOptions {
 /** Builds the root program with `groups` registered; commander errors are thrown (exitOverride), never exit. */
 export function createProgram(ctx: CliContext, groups: readonly RegisterCommands[]): Command {
   const program = new Command(ctx.programName)
-    .description('Secret Relay: check configs and read the audit trail. Exit codes: 0 ok, 1 problems found, 2 invalid usage, 3 service unreachable.')
+    .description('Secret Relay: check configs, read the audit trail, plan and act on secrets and targets. Exit codes: 0 ok, 1 problems found, 2 invalid usage, 3 service unreachable.')
     .exitOverride()
     .configureOutput({ writeOut: (text) => ctx.io.out(text), writeErr: (text) => ctx.io.err(text), outputError: (text, write) => write(text) })
     .configureHelp({ helpWidth: 110, sortSubcommands: false })
