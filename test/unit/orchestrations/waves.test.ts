@@ -56,7 +56,7 @@ describe('planLanes', () => {
     return { total: lanes.length, perEndpoint };
   }
 
-  it('never lets the lanes together exceed either limit, keeping every item exactly once and each endpoint's order within a lane', () => {
+  it('never lets the lanes together exceed either limit, keeping every item exactly once and each endpoint order within a lane', () => {
     fc.assert(
       fc.property(
         fc.array(fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f', 'g'), { maxLength: 300 }),
