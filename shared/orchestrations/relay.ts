@@ -2,7 +2,7 @@ import type * as df from 'durable-functions';
 import type { OrchestrationContext } from 'durable-functions';
 import type { DeliveryStatus } from '../domain/statuses.js';
 import { isSuccess, STATUS_INFO } from '../domain/statuses.js';
-import { ACTIVITIES, MAX_DELIVERIES_PER_ORCHESTRATION, ORCHESTRATIONS } from './names.js';
+import { ACTIVITIES, LANE_DELIVERIES_PER_EXECUTION, MAX_DELIVERIES_PER_ORCHESTRATION, ORCHESTRATIONS } from './names.js';
 import { activityRetryOptions, deliveryRetryOptions, failureMessage } from './retry.js';
 import { chunk, planLanes, planWaves } from './waves.js';
 import type {
@@ -121,8 +121,8 @@ export function* relaySecretVersion(context: OrchestrationContext): Generator<df
 /**
  * One lane of a relay: delivers its deliveries one at a time, each scheduled in the episode its predecessor
  * completed in. Outcomes the delivery could not audit itself are appended in a batch beside the next delivery (off
- * the critical path), the last ones at the end. After `MAX_DELIVERIES_PER_ORCHESTRATION` deliveries the lane
- * continues as new with the rest, so its history stays bounded. Returns counts and the failed outcomes.
+ * the critical path), the last ones at the end. After `LANE_DELIVERIES_PER_EXECUTION` deliveries the lane continues
+ * as new with the rest (carrying its tally), so its history and replay cost stay bounded. Returns counts and the failed outcomes.
  */
 export function* relayPart(context: OrchestrationContext): Generator<df.Task, RelayPartSummary | undefined, unknown> {
   const input = context.df.getInput<RelayPartInput>();
@@ -130,8 +130,8 @@ export function* relayPart(context: OrchestrationContext): Generator<df.Task, Re
   const failures: DeliveryResult[] = [...(input.carried?.failures ?? [])];
   const planned = (input.carried?.planned ?? 0) + input.deliveries.length;
   let completed = Object.values(counts).reduce((sum, n) => sum + (n ?? 0), 0);
-  const now = input.deliveries.slice(0, MAX_DELIVERIES_PER_ORCHESTRATION);
-  const rest = input.deliveries.slice(MAX_DELIVERIES_PER_ORCHESTRATION);
+  const now = input.deliveries.slice(0, LANE_DELIVERIES_PER_EXECUTION);
+  const rest = input.deliveries.slice(LANE_DELIVERIES_PER_EXECUTION);
   setProgress(context, { phase: 'delivering', planned, completed, counts, failed: failures.length });
 
   let unaudited: DeliveryResult[] = [];
@@ -171,12 +171,13 @@ export function* relayPart(context: OrchestrationContext): Generator<df.Task, Re
     const at = context.df.currentUtcDateTime.toISOString();
     yield appendAuditTask(context, unaudited.map((outcome) => auditEntryOf(context, input, outcome, at)));
   }
-  const tally: RelayPartSummary = { planned, counts, failed: failures.length, failures };
   if (rest.length > 0) {
-    context.df.continueAsNew({ ...input, deliveries: rest, carried: tally } satisfies RelayPartInput);
+    // `planned` of the carried tally: what the executions so far delivered; the next one adds the rest.
+    const carried: RelayPartSummary = { planned: completed, counts, failed: failures.length, failures };
+    context.df.continueAsNew({ ...input, deliveries: rest, carried } satisfies RelayPartInput);
     return undefined;
   }
-  return tally;
+  return { planned, counts, failed: failures.length, failures };
 }
 
 /** One round: every delivery in flight at once (the plan fits the limits), then the unaudited outcomes appended. */

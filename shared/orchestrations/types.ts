@@ -62,7 +62,7 @@ export interface RelayInput {
 /**
  * Input of one part of a relay: a lane (sub-orchestration) that delivers its deliveries one at a time, so the
  * deliveries in flight against an endpoint never exceed the lanes holding that endpoint (see `planLanes`). A lane of
- * more than `MAX_DELIVERIES_PER_ORCHESTRATION` continues as new with the rest, carrying what it has tallied.
+ * more than `LANE_DELIVERIES_PER_EXECUTION` continues as new with the rest, carrying what it has tallied.
  */
 export interface RelayPartInput {
   readonly ref: SecretVersionRef;
