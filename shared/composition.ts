@@ -30,6 +30,8 @@ import type { TargetClient } from './targets/contract.js';
 import { KeyVaultTarget, metadataOnlyRecovery, type KeyVaultRecoveryApi } from './targets/keyVault/index.js';
 import { SecretClient } from '@azure/keyvault-secrets';
 import { createKubernetesTarget } from './targets/kubernetes/index.js';
+import { useSharedWriteTokens } from './targets/writeBudget.js';
+import { blobWriteTokens } from './targets/blobWriteTokens.js';
 
 /** Every setting the app reads (documented in docs/deployment.md; local values in local.settings.sample.json). */
 export const SETTINGS = {
@@ -48,6 +50,7 @@ export const SETTINGS = {
   reportsContainer: 'RELAY_REPORTS_CONTAINER',
   sourceCacheTtlInMs: 'RELAY_SOURCE_CACHE_TTL_MS',
   checkTimeLimitInMs: 'RELAY_CHECK_TIME_LIMIT_MS',
+  writeBudgetScope: 'RELAY_WRITE_BUDGET_SCOPE',
 } as const;
 
 /**
@@ -211,6 +214,13 @@ export function createRuntime(env: Env = process.env, options: { log?: RelayLog;
   });
   // Drift reports live beside the audit container, in the same account and with the same access.
   const reportsContainer = auditContainerFromSettings({ ...env, AUDIT_CONTAINER: env[SETTINGS.reportsContainer] || 'reports' });
+  // Write budgets hold across instances: every instance claims its tokens from one bucket per vault or cluster,
+  // kept in the reports container under `write-budgets/` (docs/deployment.md, "Write budgets across instances").
+  const scope = env[SETTINGS.writeBudgetScope] || 'shared';
+  if (scope !== 'shared' && scope !== 'instance') {
+    throw new SettingsError(`${SETTINGS.writeBudgetScope} must be "shared" or "instance"`);
+  }
+  useSharedWriteTokens(scope === 'shared' ? blobWriteTokens(reportsContainer) : undefined);
 
   return {
     config,
