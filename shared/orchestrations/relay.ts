@@ -194,10 +194,12 @@ function* deliverAtOnce(context: OrchestrationContext, input: RelayPartInput): G
       instanceId: context.df.instanceId,
     }),
   );
-  try {
-    yield context.df.Task.all(tasks);
-  } catch {
-    // Task.all fails fast on the first exhausted retry; each task is collected below on its own.
+  if (tasks.length > 0) {
+    try {
+      yield context.df.Task.all(tasks);
+    } catch {
+      // Task.all fails fast on the first exhausted retry; each task is collected below on its own.
+    }
   }
   const unaudited: DeliveryResult[] = [];
   for (const [index, task] of tasks.entries()) {
