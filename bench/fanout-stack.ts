@@ -95,6 +95,8 @@ export async function startSplitStack(options: SplitStackOptions): Promise<Split
         RELAY_REPORTS_CONTAINER: 'reports',
         RELAY_TRUSTED_CA_PATH: keyVaultInfo.caCertPath,
         RELAY_DISABLE_CHALLENGE_RESOURCE_VERIFICATION: 'true',
+        // No reconciliation during a run (it would repair what the naive loop overwrote while it is measured).
+        RECONCILE_SCHEDULE: '0 0 0 1 1 *',
         ...identity.env,
         ...options.settings,
       },
