@@ -33,6 +33,8 @@ import { createClusterAccess, createKubernetesTarget } from './targets/kubernete
 import { AuthorizationV1Api } from '@kubernetes/client-node';
 import type { PreflightPorts } from './control/index.js';
 import { startAzureMonitor } from './telemetry/index.js';
+import { useSharedWriteTokens } from './targets/writeBudget.js';
+import { blobWriteTokens } from './targets/blobWriteTokens.js';
 
 /** Every setting the app reads (documented in docs/deployment.md; local values in local.settings.sample.json). */
 export const SETTINGS = {
@@ -52,6 +54,7 @@ export const SETTINGS = {
   sourceCacheTtlInMs: 'RELAY_SOURCE_CACHE_TTL_MS',
   checkTimeLimitInMs: 'RELAY_CHECK_TIME_LIMIT_MS',
   logLevel: 'RELAY_LOG_LEVEL',
+  writeBudgetScope: 'RELAY_WRITE_BUDGET_SCOPE',
 } as const;
 
 /**
@@ -255,6 +258,13 @@ export function createRuntime(env: Env = process.env, options: { log?: RelayLog;
   });
   // Drift reports live beside the audit container, in the same account and with the same access.
   const reportsContainer = auditContainerFromSettings({ ...env, AUDIT_CONTAINER: env[SETTINGS.reportsContainer] || 'reports' });
+  // Write budgets hold across instances: every instance claims its tokens from one bucket per vault or cluster,
+  // kept in the reports container under `write-budgets/` (docs/deployment.md, "Write budgets across instances").
+  const scope = env[SETTINGS.writeBudgetScope] || 'shared';
+  if (scope !== 'shared' && scope !== 'instance') {
+    throw new SettingsError(`${SETTINGS.writeBudgetScope} must be "shared" or "instance"`);
+  }
+  useSharedWriteTokens(scope === 'shared' ? blobWriteTokens(reportsContainer) : undefined);
 
   return {
     config,

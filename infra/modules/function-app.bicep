@@ -116,6 +116,8 @@ var relaySettings = {
   RELAY_REPORTS_CONTAINER: 'reports'
   RELAY_SOURCE_CACHE_TTL_MS: '60000'
   RELAY_CHECK_TIME_LIMIT_MS: '30000'
+  // Write budgets claimed from one bucket per vault/cluster in the reports container: they hold across instances.
+  RELAY_WRITE_BUDGET_SCOPE: 'shared'
 }
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {

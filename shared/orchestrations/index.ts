@@ -3,11 +3,12 @@ export { activityRetryOptions, deliveryRetryOptions, failureMessage } from './re
 export { rotateCredential } from './rotate.js';
 export type { RotateOutput, RotateSourceResult } from './rotate.js';
 export { reconcile } from './reconcile.js';
-export { planWaves, chunk, limitsPerPart } from './waves.js';
+export { planWaves, planLanes, chunk } from './waves.js';
 export {
   ACTIVITIES,
   ORCHESTRATIONS,
   MAX_DELIVERIES_PER_ORCHESTRATION,
+  LANE_DELIVERIES_PER_EXECUTION,
   RECONCILE_INSTANCE_ID,
   relayInstanceId,
   rotateInstanceId,

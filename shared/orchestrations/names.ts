@@ -24,6 +24,12 @@ export const ACTIVITIES = {
 export const MAX_DELIVERIES_PER_ORCHESTRATION = 200;
 
 /**
+ * Deliveries one execution of a lane (`relayPart`) makes before it continues as new with the rest. A lane replays its
+ * whole history once per delivery, so the replay work of a lane is about deliveries × this: kept small.
+ */
+export const LANE_DELIVERIES_PER_EXECUTION = 50;
+
+/**
  * Deterministic instance id of the relay of one source version: duplicates of the same event find the running
  * instance and are refused; names are lower-cased because Key Vault names are case-insensitive.
  */

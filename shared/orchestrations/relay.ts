@@ -2,16 +2,17 @@ import type * as df from 'durable-functions';
 import type { OrchestrationContext } from 'durable-functions';
 import type { DeliveryStatus } from '../domain/statuses.js';
 import { isSuccess, STATUS_INFO } from '../domain/statuses.js';
-import { ACTIVITIES, MAX_DELIVERIES_PER_ORCHESTRATION, ORCHESTRATIONS } from './names.js';
+import { ACTIVITIES, LANE_DELIVERIES_PER_EXECUTION, MAX_DELIVERIES_PER_ORCHESTRATION, ORCHESTRATIONS } from './names.js';
 import { activityRetryOptions, deliveryRetryOptions, failureMessage } from './retry.js';
 import { logRelaySummary } from './summaryLog.js';
-import { chunk, limitsPerPart, planWaves } from './waves.js';
+import { chunk, planLanes, planWaves } from './waves.js';
 import type {
   AuditEntry,
   DeliveryResult,
   RelayDelivery,
   RelayInput,
   RelayPartInput,
+  RelayPartSummary,
   RelayPlan,
   RelayProgress,
   RelaySummary,
@@ -21,7 +22,8 @@ const AUDIT_BATCH = 100;
 
 /**
  * Relays one source version to every target routed to it: plan → bounded fan-out (each delivery audits its own
- * outcome as soon as it is known) → summary. Every activity runs with retry options; a plan that cannot be made
+ * outcome as soon as it is known) → summary. A plan that fits the limits at once runs in this orchestration; a larger
+ * one runs in lanes (`relayPart`, see `planLanes`) that slide one delivery at a time and return counts and failures. Every activity runs with retry options; a plan that cannot be made
  * (rejected, or transient failures outlasting the retries) is audited as `plan`/`PlanFailed`. An audit append that
  * keeps failing fails the orchestration (fail-closed). Instance id `relay:{source}:{name}:{version}` (see
  * `relayInstanceId`). Deterministic: no clock, no I/O.
@@ -77,96 +79,144 @@ export function* relaySecretVersion(context: OrchestrationContext): Generator<df
     return { ref: input.ref, planned: 0, outcomes: [], counts: {}, ok: true, failed: 0, ignored: plan.ignored };
   }
 
-  let outcomes: DeliveryResult[];
-  if (plan.deliveries.length <= MAX_DELIVERIES_PER_ORCHESTRATION) {
-    outcomes = yield* deliverAndAudit(context, {
-      ref: input.ref,
-      cause: input.cause,
-      deliveries: plan.deliveries,
-      limits: plan.limits,
-    });
+  let summary: RelaySummary;
+  if (plan.deliveries.length <= MAX_DELIVERIES_PER_ORCHESTRATION && planWaves(plan.deliveries, plan.limits).length <= 1) {
+    // Everything fits in flight at once: one orchestration, no lanes.
+    const outcomes = yield* deliverAtOnce(context, { ref: input.ref, cause: input.cause, deliveries: plan.deliveries, limits: plan.limits });
+    summary = summarize(input.ref, plan.deliveries.length, outcomes);
   } else {
-    // Large fan-outs split into parts so that no single history grows past a few hundred tasks.
+    // More than one round: lanes (sub-orchestrations) that each deliver one at a time, the next as soon as the
+    // previous is done. Re-yielding already scheduled tasks inside a new Task.any would make the extension schedule
+    // them again (durable-functions v3's legacy protocol has no task ids: Azure/azure-functions-durable-js#574), so
+    // the window slides per lane, and the lanes together keep every endpoint within its bound (`planLanes`).
     setProgress(context, { phase: 'delivering', planned: plan.deliveries.length, completed: 0, counts: {} });
-    const chunks = chunk(plan.deliveries, MAX_DELIVERIES_PER_ORCHESTRATION);
-    // Parts run at the same time: each gets its share of the limits, so an endpoint never sees more than allowed.
-    const limits = limitsPerPart(plan.limits, chunks.length);
-    const parts = chunks.map((deliveries, index) =>
+    const lanes = planLanes(plan.deliveries, plan.limits);
+    const parts = lanes.map((deliveries, index) =>
       context.df.callSubOrchestrator(
         ORCHESTRATIONS.relayPart,
-        { ref: input.ref, cause: input.cause, deliveries, limits } satisfies RelayPartInput,
+        { ref: input.ref, cause: input.cause, deliveries, limits: plan.limits } satisfies RelayPartInput,
         `${context.df.instanceId}:part-${index}`,
       ),
     );
-    const results = (yield context.df.Task.all(parts)) as DeliveryResult[][];
-    outcomes = results.flat();
+    const results = (yield context.df.Task.all(parts)) as RelayPartSummary[];
+    summary = mergeParts(input.ref, plan.deliveries.length, results);
   }
 
-  const summary = { ...summarize(input.ref, plan.deliveries.length, outcomes), ...(plan.sourceCreatedOn ? { sourceCreatedOn: plan.sourceCreatedOn } : {}) };
+  if (plan.sourceCreatedOn) summary = { ...summary, sourceCreatedOn: plan.sourceCreatedOn };
   logRelaySummary(context, summary);
   setProgress(context, {
     phase: 'done',
     planned: summary.planned,
-    completed: outcomes.length,
+    completed: Object.values(summary.counts).reduce((sum, n) => sum + (n ?? 0), 0),
     counts: summary.counts,
     failed: summary.failed,
   });
   return summary;
 }
 
-/** One part of a large relay: delivers and audits its share. Returns the outcomes. */
-export function* relayPart(context: OrchestrationContext): Generator<df.Task, DeliveryResult[], unknown> {
+/**
+ * One lane of a relay: delivers its deliveries one at a time, each scheduled in the episode its predecessor
+ * completed in. Outcomes the delivery could not audit itself are appended in a batch beside the next delivery (off
+ * the critical path), the last ones at the end. After `LANE_DELIVERIES_PER_EXECUTION` deliveries the lane continues
+ * as new with the rest (carrying its tally), so its history and replay cost stay bounded. Returns counts and the failed outcomes.
+ */
+export function* relayPart(context: OrchestrationContext): Generator<df.Task, RelayPartSummary | undefined, unknown> {
   const input = context.df.getInput<RelayPartInput>();
-  return yield* deliverAndAudit(context, input);
+  const counts: Partial<Record<DeliveryStatus, number>> = { ...input.carried?.counts };
+  const failures: DeliveryResult[] = [...(input.carried?.failures ?? [])];
+  const planned = (input.carried?.planned ?? 0) + input.deliveries.length;
+  let completed = Object.values(counts).reduce((sum, n) => sum + (n ?? 0), 0);
+  const now = input.deliveries.slice(0, LANE_DELIVERIES_PER_EXECUTION);
+  const rest = input.deliveries.slice(LANE_DELIVERIES_PER_EXECUTION);
+  setProgress(context, { phase: 'delivering', planned, completed, counts, failed: failures.length });
+
+  let unaudited: DeliveryResult[] = [];
+  for (const delivery of now) {
+    const task = context.df.callActivityWithRetry(ACTIVITIES.deliverSecret, deliveryRetryOptions(), {
+      ref: input.ref,
+      delivery,
+      cause: input.cause,
+      instanceId: context.df.instanceId,
+    });
+    if (unaudited.length > 0) {
+      const audit = appendAuditTask(context, unaudited.map((outcome) => auditEntryOf(context, input, outcome, context.df.currentUtcDateTime.toISOString())));
+      unaudited = [];
+      try {
+        yield context.df.Task.all([task, audit]);
+      } catch {
+        // Task.all fails fast; each task is collected below on its own.
+      }
+      // Re-yielding an already scheduled task adds no action: it returns its result, throws its error, or waits.
+      // An audit append that still fails after its retries fails the lane, and with it the relay (fail-closed).
+      yield audit;
+    }
+    let result: DeliveryResult;
+    try {
+      result = withHint((yield task) as DeliveryResult);
+    } catch (error) {
+      result = exhaustedResult(delivery, error);
+    }
+    completed += 1;
+    counts[result.status] = (counts[result.status] ?? 0) + 1;
+    if (!isSuccess(result.status)) failures.push(result);
+    if (result.audited !== true) unaudited.push(result);
+    setProgress(context, { phase: 'delivering', planned, completed, counts, failed: failures.length });
+  }
+  if (unaudited.length > 0) {
+    setProgress(context, { phase: 'auditing', planned, completed, counts, failed: failures.length });
+    const at = context.df.currentUtcDateTime.toISOString();
+    yield appendAuditTask(context, unaudited.map((outcome) => auditEntryOf(context, input, outcome, at)));
+  }
+  if (rest.length > 0) {
+    // `planned` of the carried tally: what the executions so far delivered; the next one adds the rest.
+    const carried: RelayPartSummary = { planned: completed, counts, failed: failures.length, failures };
+    context.df.continueAsNew({ ...input, deliveries: rest, carried } satisfies RelayPartInput);
+    return undefined;
+  }
+  return { planned, counts, failed: failures.length, failures };
 }
 
-function* deliverAndAudit(
-  context: OrchestrationContext,
-  input: RelayPartInput,
-): Generator<df.Task, DeliveryResult[], unknown> {
+/** One round: every delivery in flight at once (the plan fits the limits), then the unaudited outcomes appended. */
+function* deliverAtOnce(context: OrchestrationContext, input: RelayPartInput): Generator<df.Task, DeliveryResult[], unknown> {
   const outcomes: DeliveryResult[] = [];
   const counts: Partial<Record<DeliveryStatus, number>> = {};
   const planned = input.deliveries.length;
   setProgress(context, { phase: 'delivering', planned, completed: 0, counts });
-
-  for (const wave of planWaves(input.deliveries, input.limits)) {
-    const tasks = wave.map((delivery) =>
-      context.df.callActivityWithRetry(ACTIVITIES.deliverSecret, deliveryRetryOptions(), {
-        ref: input.ref,
-        delivery,
-        cause: input.cause,
-        instanceId: context.df.instanceId,
-      }),
-    );
+  const tasks = input.deliveries.map((delivery) =>
+    context.df.callActivityWithRetry(ACTIVITIES.deliverSecret, deliveryRetryOptions(), {
+      ref: input.ref,
+      delivery,
+      cause: input.cause,
+      instanceId: context.df.instanceId,
+    }),
+  );
+  if (tasks.length > 0) {
     try {
       yield context.df.Task.all(tasks);
     } catch {
       // Task.all fails fast on the first exhausted retry; each task is collected below on its own.
     }
-    const unaudited: DeliveryResult[] = [];
-    for (const [index, task] of tasks.entries()) {
-      const delivery = wave[index] as RelayDelivery;
-      let result: DeliveryResult;
-      try {
-        // Re-yielding an already scheduled task adds no action: it returns its result or waits for it.
-        result = withHint((yield task) as DeliveryResult);
-      } catch (error) {
-        result = exhaustedResult(delivery, error);
-      }
-      outcomes.push(result);
-      if (result.audited !== true) unaudited.push(result);
-      counts[result.status] = (counts[result.status] ?? 0) + 1;
+  }
+  const unaudited: DeliveryResult[] = [];
+  for (const [index, task] of tasks.entries()) {
+    let result: DeliveryResult;
+    try {
+      result = withHint((yield task) as DeliveryResult);
+    } catch (error) {
+      result = exhaustedResult(input.deliveries[index] as RelayDelivery, error);
     }
-    // Deliveries audit their own outcome the moment it is known; only those that could not (retries exhausted, or
-    // the audit store failed right after the write) are appended here, as soon as their wave ends.
-    if (unaudited.length > 0) {
-      setProgress(context, { phase: 'auditing', planned, completed: outcomes.length, counts });
-      const at = context.df.currentUtcDateTime.toISOString();
-      for (const batch of chunk(unaudited.map((outcome) => auditEntryOf(context, input, outcome, at)), AUDIT_BATCH)) {
-        yield* appendAudit(context, batch);
-      }
+    outcomes.push(result);
+    if (result.audited !== true) unaudited.push(result);
+    counts[result.status] = (counts[result.status] ?? 0) + 1;
+  }
+  // Deliveries audit their own outcome the moment it is known; only those that could not (retries exhausted, or
+  // the audit store failed right after the write) are appended here.
+  if (unaudited.length > 0) {
+    setProgress(context, { phase: 'auditing', planned, completed: outcomes.length, counts });
+    const at = context.df.currentUtcDateTime.toISOString();
+    for (const batch of chunk(unaudited.map((outcome) => auditEntryOf(context, input, outcome, at)), AUDIT_BATCH)) {
+      yield* appendAudit(context, batch);
     }
-    setProgress(context, { phase: 'delivering', planned, completed: outcomes.length, counts });
   }
   return outcomes;
 }
@@ -196,7 +246,11 @@ export function auditEntryOf(
 
 /** Appends audit entries with retries; still failing after them fails the orchestration (fail-closed). */
 function* appendAudit(context: OrchestrationContext, entries: readonly AuditEntry[]): Generator<df.Task, void, unknown> {
-  yield context.df.callActivityWithRetry(ACTIVITIES.appendAudit, activityRetryOptions(), entries);
+  yield appendAuditTask(context, entries);
+}
+
+function appendAuditTask(context: OrchestrationContext, entries: readonly AuditEntry[]): df.Task {
+  return context.df.callActivityWithRetry(ACTIVITIES.appendAudit, activityRetryOptions(), entries);
 }
 
 function withHint(result: DeliveryResult): DeliveryResult {
@@ -228,6 +282,19 @@ function summarize(ref: RelayInput['ref'], planned: number, outcomes: readonly D
   for (const outcome of outcomes) counts[outcome.status] = (counts[outcome.status] ?? 0) + 1;
   const failed = outcomes.filter((outcome) => !isSuccess(outcome.status)).length;
   return { ref, planned, outcomes, counts, ok: failed === 0, failed };
+}
+
+/** The relay's summary from its parts: every count, every failure in full, successes counted only. */
+function mergeParts(ref: RelayInput['ref'], planned: number, parts: readonly RelayPartSummary[]): RelaySummary {
+  const counts: Partial<Record<DeliveryStatus, number>> = {};
+  const outcomes: DeliveryResult[] = [];
+  for (const part of parts) {
+    for (const [status, n] of Object.entries(part.counts) as [DeliveryStatus, number][]) counts[status] = (counts[status] ?? 0) + n;
+    outcomes.push(...part.failures);
+  }
+  const total = Object.values(counts).reduce((sum, n) => sum + (n ?? 0), 0);
+  const failed = outcomes.length;
+  return { ref, planned, outcomes, omittedOutcomes: total - failed, counts, ok: failed === 0 && total === planned, failed };
 }
 
 function setProgress(context: OrchestrationContext, progress: RelayProgress): void {

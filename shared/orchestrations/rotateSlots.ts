@@ -106,12 +106,13 @@ export function* rotateDualSlot(
     return done({ outcome: 'kept', slot: previous, reason, message });
   };
   if (!relay || !relay.ok) {
+    // Every failed outcome is listed, also for a relay split into parts (which lists no successes).
     const failed = summary.outcomes.filter((o) => !isSuccess(o.status));
     const detail = relayFailure
       ? relayFailure
       : summary.rejected
         ? `the relay was rejected (${summary.rejected.status})`
-        : `the relay failed for ${failed.length} of ${summary.planned} targets (${failed.slice(0, 5).map((o) => `${o.location}: ${o.status}`).join(', ')})`;
+        : `the relay failed for ${summary.failed} of ${summary.planned} targets (${failed.slice(0, 5).map((o) => `${o.location}: ${o.status}`).join(', ')})`;
     return yield* keep('previous-slot-kept', detail);
   }
   if (plan.retirement.rule === 'grace' && plan.retirement.graceMinutes > 0) {

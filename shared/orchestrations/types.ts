@@ -59,12 +59,26 @@ export interface RelayInput {
   readonly skipRotationWritten?: boolean;
 }
 
-/** Input of one part of a large relay (a sub-orchestration over at most `MAX_DELIVERIES_PER_ORCHESTRATION`). */
+/**
+ * Input of one part of a relay: a lane (sub-orchestration) that delivers its deliveries one at a time, so the
+ * deliveries in flight against an endpoint never exceed the lanes holding that endpoint (see `planLanes`). A lane of
+ * more than `LANE_DELIVERIES_PER_EXECUTION` continues as new with the rest, carrying what it has tallied.
+ */
 export interface RelayPartInput {
   readonly ref: SecretVersionRef;
   readonly cause: Cause;
   readonly deliveries: readonly RelayDelivery[];
   readonly limits: ConcurrencyLimits;
+  /** Set by `continueAsNew`: what the earlier executions of this lane delivered. */
+  readonly carried?: RelayPartSummary;
+}
+
+/** What one part returns to the relay: counts for every outcome, failed outcomes in full (with their hints). */
+export interface RelayPartSummary {
+  readonly planned: number;
+  readonly counts: Partial<Record<DeliveryStatus, number>>;
+  readonly failed: number;
+  readonly failures: readonly DeliveryResult[];
 }
 
 export interface ConcurrencyLimits {
@@ -115,7 +129,14 @@ export interface RelayPlan {
 export interface RelaySummary {
   readonly ref: SecretVersionRef;
   readonly planned: number;
+  /**
+   * Every failed outcome in full; successful ones too when the relay ran in one orchestration. A relay split into
+   * parts lists only its failures (its history would otherwise carry every result): `counts` has them all and
+   * `omittedOutcomes` says how many successes are not listed.
+   */
   readonly outcomes: readonly DeliveryResult[];
+  /** Successful outcomes counted in `counts` but not listed in `outcomes` (relays split into parts). */
+  readonly omittedOutcomes?: number;
   readonly counts: Partial<Record<DeliveryStatus, number>>;
   /** True when every delivery ended in a success status (and the plan was not rejected). */
   readonly ok: boolean;

@@ -12,12 +12,45 @@ export interface WriteBudgetOptions {
   readonly clock?: () => number;
   /** Sleep used while waiting for a token; injectable for tests. */
   readonly sleep?: Sleep;
+  /**
+   * A bucket shared with the app's other instances (see `blobWriteTokens`): tokens are claimed from it, a few at a
+   * time, instead of refilled locally, so the budget holds across instances. Needs `key`.
+   */
+  readonly store?: WriteTokenStore;
+  /** The shared bucket's key (a vault host, `kubernetes:<cluster>`). */
+  readonly key?: string;
+}
+
+/** A token bucket kept outside the process, shared by every instance that uses the same key. */
+export interface WriteTokenStore {
+  /**
+   * Takes between one and `wanted` tokens from bucket `key` (size `writes`, refilled in `perSeconds`) if any is
+   * there; else grants none and says when one will be. Throws `TransientTargetError` when the store cannot be used.
+   */
+  claim(key: string, request: { readonly wanted: number; readonly writes: number; readonly perSeconds: number }): Promise<{ granted: number; retryInMs: number }>;
+}
+
+/** Claimed tokens a process may hold unused before they lapse (so held tokens cannot add up to a burst later). */
+const HOLD_IN_MS = 1_000;
+
+let defaultStore: WriteTokenStore | undefined;
+
+/**
+ * Makes every budget `sharedWriteBudget` creates from now on claim its tokens from `store` (shared by every instance
+ * of the app), or, with `undefined`, refill in this process only. Called once by the composition root.
+ */
+export function useSharedWriteTokens(store: WriteTokenStore | undefined): void {
+  if (store === defaultStore) return;
+  defaultStore = store;
+  sharedBudgets.clear();
 }
 
 /**
  * A token bucket that paces writes to one target. `take()` resolves when a write may go out; callers queue in order.
  * Reads are never budgeted. One budget is shared by every client of the same vault in the process (see
- * `sharedWriteBudget`), because the service limit is per vault, not per client.
+ * `sharedWriteBudget`), because the service limit is per vault, not per client. With a `store`, the bucket itself is
+ * shared by every instance of the app: the process claims tokens from it (as many as it has writers waiting, up to
+ * a tenth of the bucket, held at most a second) instead of refilling its own.
  */
 export class WriteBudget {
   readonly writes: number;
@@ -27,6 +60,10 @@ export class WriteBudget {
   private tokens: number;
   private lastRefillInMs: number;
   private queue: Promise<void> = Promise.resolve();
+  private readonly store: WriteTokenStore | undefined;
+  private readonly key: string;
+  private waiting = 0;
+  private heldAtInMs = 0;
 
   constructor(options: WriteBudgetOptions = {}) {
     this.writes = options.writes ?? DEFAULT_WRITE_BUDGET.writes;
@@ -37,7 +74,10 @@ export class WriteBudget {
     }
     this.clock = options.clock ?? Date.now;
     this.sleep = options.sleep ?? realSleep;
-    this.tokens = this.writes;
+    this.store = options.store;
+    this.key = options.key ?? '';
+    if (this.store && !this.key) throw new RangeError('a shared write budget needs a key');
+    this.tokens = this.store ? 0 : this.writes;
     this.lastRefillInMs = this.clock();
   }
 
@@ -52,7 +92,10 @@ export class WriteBudget {
    * the queue without consuming a token.
    */
   take(options: { abortSignal?: AbortSignal } = {}): Promise<void> {
-    const turn = this.queue.then(() => this.takeOne(options.abortSignal));
+    this.waiting += 1;
+    const turn = this.queue.then(() => (this.store ? this.claimOne(this.store, options.abortSignal) : this.takeOne(options.abortSignal))).finally(() => {
+      this.waiting -= 1;
+    });
     // The next caller waits for this one to finish, whether it got a token or was aborted.
     this.queue = turn.catch(() => undefined);
     return turn;
@@ -71,6 +114,26 @@ export class WriteBudget {
     }
   }
 
+  private async claimOne(store: WriteTokenStore, abortSignal: AbortSignal | undefined): Promise<void> {
+    for (;;) {
+      if (abortSignal?.aborted) throw abortSignal.reason ?? new Error('aborted');
+      if (this.tokens >= 1 && this.clock() - this.heldAtInMs < HOLD_IN_MS) {
+        this.tokens -= 1;
+        return;
+      }
+      const wanted = Math.min(this.waiting, Math.max(1, Math.floor(this.writes / 10)));
+      const { granted, retryInMs } = await store.claim(this.key, { wanted, writes: this.writes, perSeconds: this.perSeconds });
+      if (granted >= 1) {
+        this.tokens = granted - 1;
+        this.heldAtInMs = this.clock();
+        return;
+      }
+      this.tokens = 0;
+      // Jitter: instances waiting on one bucket do not claim in step.
+      await this.sleep(Math.max(1, retryInMs) + Math.floor(Math.random() * 25), abortSignal);
+    }
+  }
+
   private refill(): void {
     const now = this.clock();
     const elapsedInMs = Math.max(0, now - this.lastRefillInMs);
@@ -84,12 +147,13 @@ const sharedBudgets = new Map<string, WriteBudget>();
 /**
  * The process-wide budget for one key (a vault host, lower-cased). The first caller's settings create it; later
  * callers with the same key share it whatever settings they pass, so all clients of one vault draw from one bucket.
+ * After `useSharedWriteTokens(store)` that bucket is the one in the store, shared by every instance.
  */
 export function sharedWriteBudget(key: string, options: Pick<WriteBudgetOptions, 'writes' | 'perSeconds'> = {}): WriteBudget {
   const normalized = key.toLowerCase();
   let budget = sharedBudgets.get(normalized);
   if (!budget) {
-    budget = new WriteBudget(options);
+    budget = new WriteBudget({ ...options, ...(defaultStore ? { store: defaultStore, key: normalized } : {}) });
     sharedBudgets.set(normalized, budget);
   }
   return budget;

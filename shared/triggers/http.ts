@@ -172,6 +172,8 @@ export async function getRotationStatus(instanceId: string, client: Orchestratio
       failed: summary ? failedDeliveries : null,
       counts: summary?.counts ?? null,
       outcomes,
+      // A relay split into parts lists its failures only; its successes are in `counts`.
+      ...(summary?.omittedOutcomes ? { omittedOutcomes: summary.omittedOutcomes } : {}),
       ...(output && output.ok === false && !summary ? { failure: withStatusHint(output) } : {}),
       ...(summary?.rejected ? { failure: withStatusHint(summary.rejected) } : {}),
       ...(typeof output?.requestReason === 'string' ? { requestReason: output.requestReason } : {}),

@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { RelayDelivery, RelayPlan, RelayInput, RotateInput } from '../../shared/orchestrations/types.js';
+import { LANE_DELIVERIES_PER_EXECUTION } from '../../shared/orchestrations/names.js';
+import type { RelayDelivery, RelayPartInput, RelayPlan, RelayInput, RotateInput } from '../../shared/orchestrations/types.js';
 import { OrchestrationSpec, type ScheduledActivity } from './specHarness.js';
 
 // Which activities each orchestration schedules, with which retry options, for hand-built histories; results are fed
@@ -76,31 +77,34 @@ describe('relaySecretVersion', () => {
   const contoso = delivery('contoso', 'contoso.vault.azure.net');
   const fabrikam = delivery('fabrikam', 'fabrikam.vault.azure.net');
   const contoso2 = { ...delivery('contoso-2', 'contoso.vault.azure.net'), deliveryId: 'db/contoso-2/db-password', placement: { name: 'db-password-2' } };
-  const plan: RelayPlan = { deliveries: [contoso, fabrikam, contoso2], limits: { maxConcurrent: 10, maxPerEndpoint: 1 } };
+  const plan: RelayPlan = { deliveries: [contoso, fabrikam, contoso2], limits: { maxConcurrent: 10, maxPerEndpoint: 2 } };
   const input: RelayInput = { ref: REF, cause: CAUSE };
 
-  it('plans with retries, delivers in waves with the delivery retry policy, audits only what the deliveries could not, and reports the failure with its hint', async () => {
+  it('plans with retries, delivers a plan that fits the limits at once with the delivery retry policy, audits only what the deliveries could not, and reports the failure with its hint', async () => {
     const spec = new OrchestrationSpec('relaySecretVersion', input, `relay:platform:db-password:${VERSION}`);
     expect((await spec.episode()).kind).toBe('running');
     expect(spec.activities()).toEqual([{ taskId: 0, name: 'planRelay', input, retryOptions: ACTIVITY_RETRY }]);
 
     spec.complete(0, plan);
     await spec.episode();
-    // Wave 1: one delivery per endpoint (maxPerEndpoint 1); each carries the instance id its audit record names.
-    const wave1 = spec.activities();
-    expect(wave1.map((a) => [a.name, (a.input as { delivery: RelayDelivery }).delivery.targetId, a.retryOptions])).toEqual([
+    // Two per endpoint: all three at once; each carries the instance id its audit record names.
+    const all = spec.activities();
+    expect(all.map((a) => [a.name, (a.input as { delivery: RelayDelivery }).delivery.targetId, a.retryOptions])).toEqual([
       ['deliverSecret', 'contoso', DELIVERY_RETRY],
       ['deliverSecret', 'fabrikam', DELIVERY_RETRY],
+      ['deliverSecret', 'contoso-2', DELIVERY_RETRY],
     ]);
-    expect(wave1[0]!.input).toMatchObject({ ref: REF, cause: CAUSE, instanceId: spec.instanceId });
+    expect(all[0]!.input).toMatchObject({ ref: REF, cause: CAUSE, instanceId: spec.instanceId });
+    expect(spec.subOrchestrations()).toEqual([]);
 
-    // contoso succeeds (and audited itself); fabrikam keeps failing transiently until the policy is spent.
-    spec.complete(wave1[0]!.taskId, delivered(contoso, 'Created'));
-    const delays = await failEveryAttempt(spec, wave1[1]!, 4, 'FailedUnavailable: deliver on fabrikam.vault.azure.net/db-password: 503');
+    // contoso and contoso-2 succeed (and audited themselves); fabrikam keeps failing transiently until the policy is spent.
+    spec.complete(all[0]!.taskId, delivered(contoso, 'Created'));
+    spec.complete(all[2]!.taskId, delivered(contoso2, 'Created'));
+    const delays = await failEveryAttempt(spec, all[1]!, 4, 'FailedUnavailable: deliver on fabrikam.vault.azure.net/db-password: 503');
     // Back-off 5 s × 3ⁿ between attempts (the timer after the last attempt only ends the retries).
     expect(delays.slice(0, 3)).toEqual([5_000, 15_000, 45_000]);
 
-    // The exhausted delivery is audited at the end of its wave (the one that succeeded is not audited twice).
+    // The exhausted delivery is audited (the ones that succeeded are not audited twice).
     const audit = spec.activities();
     expect(names(audit)).toEqual(['appendAudit']);
     expect(audit[0]!.retryOptions).toEqual(ACTIVITY_RETRY);
@@ -115,17 +119,15 @@ describe('relaySecretVersion', () => {
     ]);
 
     spec.complete(audit[0]!.taskId, 1);
-    await spec.episode();
-    const wave2 = spec.activities();
-    expect(wave2.map((a) => [a.name, (a.input as { delivery: RelayDelivery }).delivery.targetId])).toEqual([['deliverSecret', 'contoso-2']]);
-
-    spec.complete(wave2[0]!.taskId, delivered(contoso2, 'Created'));
     const done = await spec.episode();
     expect(done.kind).toBe('completed');
     if (done.kind !== 'completed') return;
-    const summary = done.output as { ok: boolean; failed: number; outcomes: { targetId: string; status: string; hint?: string }[] };
+    const summary = done.output as { ok: boolean; failed: number; outcomes: { targetId: string; status: string; hint?: string }[]; omittedOutcomes?: number };
     expect(summary.ok).toBe(false);
     expect(summary.failed).toBe(1);
+    // One orchestration: every outcome is listed.
+    expect(summary.outcomes.map((o) => o.targetId)).toEqual(['contoso', 'fabrikam', 'contoso-2']);
+    expect(summary.omittedOutcomes).toBeUndefined();
     expect(summary.outcomes.find((o) => o.targetId === 'fabrikam')).toMatchObject({ status: 'FailedUnavailable', hint: expect.stringContaining('reconciliation will retry') });
     expect(done.customStatus).toMatchObject({ phase: 'done', failed: 1 });
     // One summary line, at warning level, with the counts and the failure's hint.
@@ -136,7 +138,36 @@ describe('relaySecretVersion', () => {
     expect(summaries[0]!.message).toContain('reconciliation will retry');
   });
 
-  it('a delivery whose own audit append failed is audited by the orchestration right after its wave', async () => {
+  it('a plan beyond the limits runs in lanes whose endpoints never exceed their bound, and sums their counts and failures', async () => {
+    const spec = new OrchestrationSpec('relaySecretVersion', input, `relay:platform:db-password:${VERSION}`);
+    await spec.episode();
+    // One per endpoint: contoso has two deliveries, so the plan does not fit at once.
+    spec.complete(0, { ...plan, limits: { maxConcurrent: 10, maxPerEndpoint: 1 } });
+    await spec.episode();
+    expect(spec.activities()).toEqual([]);
+    const lanes = spec.subOrchestrations();
+    expect(lanes.map((l) => [l.name, l.instanceId])).toEqual([
+      ['relayPart', `${spec.instanceId}:part-0`],
+      ['relayPart', `${spec.instanceId}:part-1`],
+    ]);
+    const laneTargets = lanes.map((l) => (l.input as RelayPartInput).deliveries.map((d) => d.targetId));
+    // One lane per endpoint (its bound is 1): contoso's two deliveries one after the other in the same lane.
+    expect(laneTargets).toEqual([['contoso', 'contoso-2'], ['fabrikam']]);
+    expect(lanes[0]!.input).toMatchObject({ ref: REF, cause: CAUSE, limits: { maxConcurrent: 10, maxPerEndpoint: 1 } });
+
+    const failure = { ...delivered(fabrikam, 'FailedNotOwned'), hint: 'Rename the target' };
+    spec.completeSubOrchestration(lanes[0]!.taskId, { planned: 2, counts: { Created: 2 }, failed: 0, failures: [] });
+    spec.completeSubOrchestration(lanes[1]!.taskId, { planned: 1, counts: { FailedNotOwned: 1 }, failed: 1, failures: [failure] });
+    const done = await spec.episode();
+    expect(done).toMatchObject({
+      kind: 'completed',
+      output: { planned: 3, ok: false, failed: 1, counts: { Created: 2, FailedNotOwned: 1 }, omittedOutcomes: 2, outcomes: [failure] },
+      customStatus: { phase: 'done', planned: 3, completed: 3, failed: 1 },
+    });
+    expect(spec.logs.some((l) => l.level === 'warning' && l.message.includes('1 of 3 deliveries failed') && l.message.includes('fabrikam FailedNotOwned'))).toBe(true);
+  });
+
+  it('a delivery whose own audit append failed is audited by the orchestration', async () => {
     const spec = new OrchestrationSpec('relaySecretVersion', input);
     await spec.episode();
     spec.complete(0, { ...plan, deliveries: [contoso] });
@@ -170,29 +201,98 @@ describe('relaySecretVersion', () => {
   });
 });
 
-describe('relayPart', () => {
-  it('delivers its share with the delivery retry policy and audits an unaudited outcome at the end of the wave', async () => {
-    const contoso = delivery('contoso', 'contoso.vault.azure.net');
-    const fabrikam = delivery('fabrikam', 'fabrikam.vault.azure.net');
-    const spec = new OrchestrationSpec(
-      'relayPart',
-      { ref: REF, cause: CAUSE, deliveries: [contoso, fabrikam], limits: { maxConcurrent: 10, maxPerEndpoint: 4 } },
-      `relay:platform:db-password:${VERSION}:part-0`,
-    );
+describe('relayPart (a lane)', () => {
+  const lane = (deliveries: RelayDelivery[]): RelayPartInput => ({ ref: REF, cause: CAUSE, deliveries, limits: { maxConcurrent: 10, maxPerEndpoint: 4 } });
+  const targetOf = (a: ScheduledActivity) => (a.input as { delivery: RelayDelivery }).delivery.targetId;
+
+  it('delivers one at a time, each next delivery scheduled in the episode its predecessor completed in, with the delivery retry policy', async () => {
+    const ds = [1, 2, 3].map((n) => ({ ...delivery(`contoso-${n}`, 'contoso.vault.azure.net'), deliveryId: `db/contoso-${n}/db-password` }));
+    const spec = new OrchestrationSpec('relayPart', lane(ds), `relay:platform:db-password:${VERSION}:part-0`);
     await spec.episode();
-    const wave = spec.activities();
-    expect(wave.map((a) => [a.name, a.retryOptions])).toEqual([
-      ['deliverSecret', DELIVERY_RETRY],
-      ['deliverSecret', DELIVERY_RETRY],
-    ]);
-    expect(wave.every((a) => (a.input as { instanceId: string }).instanceId === spec.instanceId)).toBe(true);
+    const first = spec.activities();
+    expect(first.map((a) => [a.name, targetOf(a), a.retryOptions])).toEqual([['deliverSecret', 'contoso-1', DELIVERY_RETRY]]);
+    expect((first[0]!.input as { instanceId: string }).instanceId).toBe(spec.instanceId);
+
+    spec.complete(first[0]!.taskId, delivered(ds[0]!, 'Created'));
+    await spec.episode();
+    const second = spec.activities();
+    expect(second.map(targetOf)).toEqual(['contoso-2']);
     // A non-transient failure comes back as a value: no retry, and the activity audited it itself.
-    spec.complete(wave[0]!.taskId, delivered(contoso, 'Created'));
-    spec.complete(wave[1]!.taskId, delivered(fabrikam, 'FailedNotOwned', { hint: 'Rename the target' }));
+    spec.complete(second[0]!.taskId, delivered(ds[1]!, 'FailedNotOwned', { hint: 'Rename the target' }));
+    await spec.episode();
+    const third = spec.activities();
+    expect(third.map(targetOf)).toEqual(['contoso-3']);
+    spec.complete(third[0]!.taskId, delivered(ds[2]!, 'Updated'));
     const done = await spec.episode();
     expect(spec.activities()).toEqual([]);
-    expect(done.kind).toBe('completed');
-    if (done.kind === 'completed') expect((done.output as { status: string }[]).map((o) => o.status)).toEqual(['Created', 'FailedNotOwned']);
+    expect(done).toMatchObject({
+      kind: 'completed',
+      // Counts for every outcome, the failed ones in full: the relay's history does not carry every result.
+      output: { planned: 3, counts: { Created: 1, FailedNotOwned: 1, Updated: 1 }, failed: 1, failures: [expect.objectContaining({ targetId: 'contoso-2', status: 'FailedNotOwned', hint: 'Rename the target' })] },
+    });
+  });
+
+  it('appends what a delivery could not audit beside the next delivery (off the critical path), and the last ones at the end', async () => {
+    const ds = [1, 2].map((n) => ({ ...delivery(`contoso-${n}`, 'contoso.vault.azure.net'), deliveryId: `db/contoso-${n}/db-password` }));
+    const spec = new OrchestrationSpec('relayPart', lane(ds));
+    await spec.episode();
+    const [first] = spec.activities();
+    spec.complete(first!.taskId, delivered(ds[0]!, 'Created', { audited: undefined }));
+    await spec.episode();
+    const both = spec.activities();
+    // The next delivery and the audit of the previous one go out in the same episode.
+    expect(both.map((a) => a.name)).toEqual(['deliverSecret', 'appendAudit']);
+    expect(both[1]).toMatchObject({ retryOptions: ACTIVITY_RETRY, input: [expect.objectContaining({ action: 'deliver', status: 'Created', target: expect.objectContaining({ id: 'contoso-1' }) })] });
+    spec.complete(both[1]!.taskId, 1);
+    await spec.episode();
+    expect(spec.activities()).toEqual([]);
+    spec.complete(both[0]!.taskId, delivered(ds[1]!, 'Created', { audited: undefined }));
+    await spec.episode();
+    const [last] = spec.activities();
+    expect(last).toMatchObject({ name: 'appendAudit', input: [expect.objectContaining({ target: expect.objectContaining({ id: 'contoso-2' }) })] });
+    spec.complete(last!.taskId, 1);
+    expect(await spec.episode()).toMatchObject({ kind: 'completed', output: { planned: 2, counts: { Created: 2 }, failed: 0, failures: [] } });
+  });
+
+  it('an audit append that fails after its retries fails the lane (fail-closed)', async () => {
+    const ds = [1, 2].map((n) => ({ ...delivery(`contoso-${n}`, 'contoso.vault.azure.net'), deliveryId: `db/contoso-${n}/db-password` }));
+    const spec = new OrchestrationSpec('relayPart', lane(ds));
+    await spec.episode();
+    spec.complete(spec.activities()[0]!.taskId, delivered(ds[0]!, 'Created', { audited: undefined }));
+    await spec.episode();
+    const [next, audit] = spec.activities();
+    spec.complete(next!.taskId, delivered(ds[1]!, 'Created'));
+    await failEveryAttempt(spec, audit!, 6, 'AuditAppendError: StorageUnavailable');
+    expect(spec.history.at(-1)).toBeDefined();
+    expect((await spec.episode()).kind).toBe('failed');
+  });
+
+  it(`continues as new after ${LANE_DELIVERIES_PER_EXECUTION} deliveries, carrying its tally, so its history stays bounded`, async () => {
+    const ds = Array.from({ length: LANE_DELIVERIES_PER_EXECUTION + 2 }, (_, n) => ({ ...delivery(`t-${n}`, 'contoso.vault.azure.net'), deliveryId: `db/t-${n}/db-password` }));
+    const spec = new OrchestrationSpec('relayPart', lane(ds));
+    let outcome = await spec.episode();
+    for (let n = 0; n < LANE_DELIVERIES_PER_EXECUTION; n++) {
+      const [next] = spec.activities();
+      expect(targetOf(next!)).toBe(`t-${n}`);
+      spec.complete(next!.taskId, delivered(ds[n]!, n === 7 ? 'FailedNotOwned' : 'Created'));
+      outcome = await spec.episode();
+    }
+    expect(outcome.kind).toBe('continuedAsNew');
+    if (outcome.kind !== 'continuedAsNew') return;
+    const next = outcome.input as RelayPartInput;
+    expect(next.deliveries.map((d) => d.targetId)).toEqual([`t-${LANE_DELIVERIES_PER_EXECUTION}`, `t-${LANE_DELIVERIES_PER_EXECUTION + 1}`]);
+    expect(next.carried).toMatchObject({ planned: LANE_DELIVERIES_PER_EXECUTION, counts: { Created: LANE_DELIVERIES_PER_EXECUTION - 1, FailedNotOwned: 1 }, failed: 1 });
+    // The next execution finishes the lane and reports the whole tally.
+    const rest = new OrchestrationSpec('relayPart', next);
+    await rest.episode();
+    for (const n of [0, 1]) {
+      const [d] = rest.activities();
+      rest.complete(d!.taskId, delivered(next.deliveries[n]!, 'Created'));
+      await rest.episode();
+    }
+    const final = await rest.episode();
+    expect(final).toMatchObject({ kind: 'completed', output: { planned: LANE_DELIVERIES_PER_EXECUTION + 2, counts: { Created: LANE_DELIVERIES_PER_EXECUTION + 1, FailedNotOwned: 1 }, failed: 1 } });
+    expect(next.carried!.failures.map((f) => f.targetId)).toEqual(['t-7']);
   });
 });
 

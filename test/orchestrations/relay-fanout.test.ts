@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SecretClient } from '@azure/keyvault-secrets';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { InstanceSnapshot } from '../../local/host/index.js';
+import { EventType, type InstanceSnapshot } from '../../local/host/index.js';
 import { startStack, type Stack } from '../../local/stack.js';
 import { MAX_DELIVERIES_PER_ORCHESTRATION, relayInstanceId } from '../../shared/orchestrations/names.js';
-import type { DeliveryResult, RelaySummary } from '../../shared/orchestrations/types.js';
+import type { RelayPartSummary, RelaySummary } from '../../shared/orchestrations/types.js';
 
 // A relay whose plan is larger than one orchestration may hold, through the real local host: the Key Vault emulator
 // posts the Event Grid event, the host runs relaySecretVersion and its relayPart sub-orchestrations on the real
@@ -16,6 +16,9 @@ const TARGET_VAULTS = ['contoso', 'fabrikam', 'northwind', 'tailspin'] as const;
 const TARGETS = 230;
 const SECRET = 'fleet-credential';
 const WAIT = 60_000;
+/** The stack's default limits (RELAY_MAX_CONCURRENT_DELIVERIES / RELAY_MAX_CONCURRENT_PER_TARGET). */
+const MAX_CONCURRENT = 50;
+const MAX_PER_ENDPOINT = 4;
 
 let stack: Stack;
 let stateDir: string;
@@ -63,6 +66,46 @@ function parts(relayId: string): InstanceSnapshot[] {
   }
 }
 
+/**
+ * The deliveries in flight at every moment, from the parts' histories: +1 at each deliverSecret TaskScheduled, −1 at
+ * its completion (completions first when two events share a millisecond). Returns the peak overall and per endpoint,
+ * and the peak within any one part.
+ */
+function inFlight(found: readonly InstanceSnapshot[]): { overall: number; perEndpoint: Map<string, number>; perPart: number } {
+  const steps: { at: number; delta: number; endpoint: string }[] = [];
+  let perPart = 0;
+  for (const part of found) {
+    const endpointOf = new Map<number, string>();
+    let running = 0;
+    for (const e of part.history) {
+      if (e.EventType === EventType.TaskScheduled && e.Name === 'deliverSecret') {
+        const endpoint = (JSON.parse(e.Input ?? '{}') as { delivery: { endpoint: string } }).delivery.endpoint;
+        endpointOf.set(e.EventId, endpoint);
+        steps.push({ at: Date.parse(e.Timestamp), delta: 1, endpoint });
+        running += 1;
+        perPart = Math.max(perPart, running);
+      }
+      if ((e.EventType === EventType.TaskCompleted || e.EventType === EventType.TaskFailed) && e.TaskScheduledId !== undefined && endpointOf.has(e.TaskScheduledId)) {
+        steps.push({ at: Date.parse(e.Timestamp), delta: -1, endpoint: endpointOf.get(e.TaskScheduledId)! });
+        running -= 1;
+      }
+    }
+  }
+  steps.sort((a, b) => a.at - b.at || a.delta - b.delta);
+  const now = new Map<string, number>();
+  const perEndpoint = new Map<string, number>();
+  let total = 0;
+  let overall = 0;
+  for (const step of steps) {
+    total += step.delta;
+    overall = Math.max(overall, total);
+    const n = (now.get(step.endpoint) ?? 0) + step.delta;
+    now.set(step.endpoint, n);
+    perEndpoint.set(step.endpoint, Math.max(perEndpoint.get(step.endpoint) ?? 0, n));
+  }
+  return { overall, perEndpoint, perPart };
+}
+
 function client(vault: string): SecretClient {
   let found = clients.get(vault);
   if (!found) {
@@ -103,9 +146,8 @@ afterAll(async () => {
 describe(`one source version to ${TARGETS} Key Vault targets (more than ${MAX_DELIVERIES_PER_ORCHESTRATION} deliveries)`, () => {
   let relayId: string;
   let version: string;
-  let firstOutcomes: readonly DeliveryResult[];
 
-  it('completes with every target Created, split into parts of at most 200 whose outputs add up to the plan', async () => {
+  it('completes with every target Created, in lanes whose counts add up to the plan, never over the per-endpoint bound', async () => {
     const value = `fleet-${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
     const written = await platform.setSecret(SECRET, value);
     version = written.properties.version!;
@@ -117,23 +159,29 @@ describe(`one source version to ${TARGETS} Key Vault targets (more than ${MAX_DE
     expect(summary.planned).toBe(TARGETS);
     expect(summary.ok).toBe(true);
     expect(summary.counts).toEqual({ Created: TARGETS });
-    expect(summary.outcomes).toHaveLength(TARGETS);
-    expect(Object.values(summary.counts).reduce((sum, n) => sum + (n ?? 0), 0)).toBe(summary.planned);
-    firstOutcomes = summary.outcomes;
+    // Parts return counts and failures: the relay lists no success, and says how many it left out.
+    expect(summary.outcomes).toEqual([]);
+    expect(summary.omittedOutcomes).toBe(TARGETS);
 
-    // Exactly two parts: part-0 and part-1, children of the relay, each ≤ 200 deliveries, together the whole plan.
+    // Four lanes per vault (the bound), each a child of the relay delivering one at a time; together the whole plan.
     const found = parts(relayId);
-    expect(found.map((p) => p.instanceId)).toEqual([`${relayId}:part-0`, `${relayId}:part-1`]);
+    expect(found).toHaveLength(TARGET_VAULTS.length * MAX_PER_ENDPOINT);
     for (const part of found) {
       expect(part.name).toBe('relayPart');
       expect(part.runtimeStatus).toBe('Completed');
       expect(part.parentInstanceId).toBe(relayId);
-      expect((part.output as DeliveryResult[]).length).toBeLessThanOrEqual(MAX_DELIVERIES_PER_ORCHESTRATION);
+      expect(part.output).toMatchObject({ failed: 0, failures: [] });
     }
-    const partOutcomes = found.flatMap((p) => p.output as DeliveryResult[]);
-    expect(partOutcomes.map((o) => o.deliveryId).sort()).toEqual(summary.outcomes.map((o) => o.deliveryId).sort());
-    expect(new Set(partOutcomes.map((o) => o.deliveryId)).size).toBe(TARGETS);
-    expect(new Set(partOutcomes.map((o) => o.targetId))).toEqual(new Set(expectedTargets().map((t) => t.id)));
+    const outputs = found.map((p) => p.output as RelayPartSummary);
+    expect(outputs.reduce((sum, o) => sum + o.planned, 0)).toBe(TARGETS);
+    expect(outputs.reduce((sum, o) => sum + (o.counts.Created ?? 0), 0)).toBe(TARGETS);
+
+    // At every moment, from the histories: at most one delivery per lane, four per vault, fifty overall.
+    const peak = inFlight(found);
+    expect(peak.perPart).toBe(1);
+    expect([...peak.perEndpoint.keys()].sort()).toEqual(TARGET_VAULTS.map((v) => new URL(stack.info.keyVault.vaults[v]!).host).sort());
+    for (const n of peak.perEndpoint.values()) expect(n).toBeLessThanOrEqual(MAX_PER_ENDPOINT);
+    expect(peak.overall).toBeLessThanOrEqual(MAX_CONCURRENT);
 
     // Every target holds the value with the relay's marks: one write each, nothing more.
     expect(setSecretCalls()).toBe(TARGETS);
@@ -180,17 +228,40 @@ describe(`one source version to ${TARGETS} Key Vault targets (more than ${MAX_DE
     expect(summary.planned).toBe(TARGETS);
     expect(summary.counts).toEqual({ UpToDate: TARGETS });
     expect(summary.ok).toBe(true);
-    expect(summary.outcomes.every((o) => o.status === 'UpToDate' && o.writtenVersion === undefined)).toBe(true);
-    expect(summary.outcomes.map((o) => o.deliveryId).sort()).toEqual(firstOutcomes.map((o) => o.deliveryId).sort());
+    expect(summary).toMatchObject({ failed: 0, outcomes: [], omittedOutcomes: TARGETS });
     expect(setSecretCalls()).toBe(writesBefore);
 
     const again = parts(relayId);
-    expect(again).toHaveLength(2);
+    expect(again).toHaveLength(TARGET_VAULTS.length * MAX_PER_ENDPOINT);
     expect(again.map((p) => p.executionId)).not.toEqual(partExecutions);
     for (const part of again) {
       expect(part.runtimeStatus).toBe('Completed');
       expect(part.parentInstanceId).toBe(relayId);
-      expect((part.output as DeliveryResult[]).length).toBeLessThanOrEqual(MAX_DELIVERIES_PER_ORCHESTRATION);
+      expect(part.output).toMatchObject({ counts: { UpToDate: (part.output as RelayPartSummary).planned }, failures: [] });
+    }
+  });
+
+  it('a slow vault does not hold back the others: their lanes finish while the slow one is still delivering', async () => {
+    const slow = TARGET_VAULTS[0];
+    const fault = stack.keyVault.addFault({ vault: slow, effect: { kind: 'latency', latencyInMs: 150 } });
+    try {
+      const written = await platform.setSecret(SECRET, `fleet-${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`);
+      const relay = await stack.host.waitForInstance(relayInstanceId('platform', SECRET, written.properties.version!), WAIT);
+      expect(relay.runtimeStatus).toBe('Completed');
+      expect(relay.output).toMatchObject({ ok: true, counts: { Updated: TARGETS } });
+
+      // Each lane holds one vault; the last delivery of every fast vault completed before the slow vault's last one.
+      const lastCompletion = new Map<string, number>();
+      for (const part of parts(relay.instanceId)) {
+        const endpoint = (part.input as { deliveries: { endpoint: string }[] }).deliveries[0]!.endpoint;
+        const completions = part.history.filter((e) => e.EventType === EventType.TaskCompleted).map((e) => Date.parse(e.Timestamp));
+        lastCompletion.set(endpoint, Math.max(lastCompletion.get(endpoint) ?? 0, ...completions));
+      }
+      const slowHost = new URL(stack.info.keyVault.vaults[slow]!).host;
+      const slowEnd = lastCompletion.get(slowHost)!;
+      for (const [endpoint, end] of lastCompletion) if (endpoint !== slowHost) expect(end).toBeLessThan(slowEnd);
+    } finally {
+      stack.keyVault.removeFault(fault.id);
     }
   });
 });
