@@ -164,7 +164,7 @@ describe('relaySecretVersion', () => {
       output: { planned: 3, ok: false, failed: 1, counts: { Created: 2, FailedNotOwned: 1 }, omittedOutcomes: 2, outcomes: [failure] },
       customStatus: { phase: 'done', planned: 3, completed: 3, failed: 1 },
     });
-    expect(spec.logs.some((l) => l.level === 'warning' && l.message.includes('1 of 3 deliveries failed') && l.message.includes('fabrikam FailedNotOwned'))).toBe(true);
+    expect(spec.logs.some((l) => l.level === 'warning' && l.message.includes('3 deliveries: 2 Created, 1 FailedNotOwned; 1 failed') && l.message.includes('fabrikam FailedNotOwned'))).toBe(true);
   });
 
   it('a delivery whose own audit append failed is audited by the orchestration', async () => {
