@@ -37,6 +37,9 @@ import { listDeletedSecretPages, listSecretPages } from './targets/keyVault/list
 import { createClusterAccess, type ClusterAccess } from './targets/kubernetes/access.js';
 import { listManagedSecretPages, type KubernetesListingApi } from './targets/kubernetes/listing.js';
 
+/** How long a cluster listing reuses the credential it read (tokens from the source vault cost source calls). */
+const CLUSTER_CREDENTIAL_REUSE_IN_MS = 5 * 60_000;
+
 /** Every setting the app reads (documented in docs/deployment.md; local values in local.settings.sample.json). */
 export const SETTINGS = {
   configPath: 'RELAY_CONFIG_PATH',
@@ -213,6 +216,7 @@ export function createRuntime(env: Env = process.env, options: { log?: RelayLog;
 
   // List-page readers over the same clients and cluster access as the targets (shared/fleet).
   const clusterAccesses = new Map<string, ClusterAccess>();
+  const clusterApis = new Map<string, { api: KubernetesListingApi; at: number }>();
   const listingTimeLimit = intSetting(env, SETTINGS.checkTimeLimitInMs, 30_000, 100, 600_000);
   const configuredTarget = (targetId: string) => {
     const configured = config.targets.find((t) => t.id === targetId);
@@ -265,8 +269,19 @@ export function createRuntime(env: Env = process.env, options: { log?: RelayLog;
       // The access refreshes its token before expiry and reuses its KubeConfig meanwhile.
       const cluster = access;
       return (async function* () {
-        const api: KubernetesListingApi = (await cluster.kubeConfig()).makeApiClient(CoreV1Api);
-        yield* listManagedSecretPages(api, t.namespace, `${t.cluster.name}/${t.namespace}`, { pageTimeLimitInMs: listingTimeLimit, ...callOptions });
+        // A stored cluster token is read at most every 5 minutes (each read costs source calls); a failed listing
+        // drops it, so a rotated token is picked up by the next listing.
+        let cached = clusterApis.get(targetId);
+        if (!cached || Date.now() - cached.at > CLUSTER_CREDENTIAL_REUSE_IN_MS) {
+          cached = { api: (await cluster.kubeConfig()).makeApiClient(CoreV1Api), at: Date.now() };
+          clusterApis.set(targetId, cached);
+        }
+        try {
+          yield* listManagedSecretPages(cached.api, t.namespace, `${t.cluster.name}/${t.namespace}`, { pageTimeLimitInMs: listingTimeLimit, ...callOptions });
+        } catch (error) {
+          clusterApis.delete(targetId);
+          throw error;
+        }
       })();
     },
   };
