@@ -35,6 +35,15 @@ import type { PreflightPorts } from './control/index.js';
 import { startAzureMonitor } from './telemetry/index.js';
 import { useSharedWriteTokens } from './targets/writeBudget.js';
 import { blobWriteTokens } from './targets/blobWriteTokens.js';
+import { CoreV1Api } from '@kubernetes/client-node';
+import type { FleetListingPort } from './fleet/types.js';
+import { latestDriftReportIn } from './fleet/reports.js';
+import { listDeletedSecretPages, listSecretPages } from './targets/keyVault/listing.js';
+import type { ClusterAccess } from './targets/kubernetes/access.js';
+import { listManagedSecretPages, type KubernetesListingApi } from './targets/kubernetes/listing.js';
+
+/** How long a cluster listing reuses the credential it read (tokens from the source vault cost source calls). */
+const CLUSTER_CREDENTIAL_REUSE_IN_MS = 5 * 60_000;
 
 /** Every setting the app reads (documented in docs/deployment.md; local values in local.settings.sample.json). */
 export const SETTINGS = {
@@ -252,6 +261,78 @@ export function createRuntime(env: Env = process.env, options: { log?: RelayLog;
     return rotators.get(routeId);
   };
 
+  // List-page readers over the same clients and cluster access as the targets (shared/fleet).
+  const clusterAccesses = new Map<string, ClusterAccess>();
+  const clusterApis = new Map<string, { api: KubernetesListingApi; at: number }>();
+  const listingTimeLimit = intSetting(env, SETTINGS.checkTimeLimitInMs, 30_000, 100, 600_000);
+  const configuredTarget = (targetId: string) => {
+    const configured = config.targets.find((t) => t.id === targetId);
+    if (!configured) throw new Error(`target "${targetId}" is not in the relay config`);
+    return configured;
+  };
+  const configuredSource = (sourceId: string) => {
+    const configured = config.sources.find((s) => s.id === sourceId);
+    if (!configured) throw new Error(`source "${sourceId}" is not in the relay config`);
+    return configured;
+  };
+  const vaultListing = (vaultUrl: string, clientId: string | undefined) => secretClientFor(vaultUrl, clientId);
+  const listing: FleetListingPort = {
+    sourceSecrets: (sourceId, callOptions = {}) => {
+      const s = configuredSource(sourceId);
+      return listSecretPages(vaultListing(s.vaultUrl, s.identity?.clientId), new URL(s.vaultUrl).host, { pageTimeLimitInMs: listingTimeLimit, ...callOptions });
+    },
+    sourceDeletedSecrets: (sourceId, callOptions = {}) => {
+      const s = configuredSource(sourceId);
+      return listDeletedSecretPages(vaultListing(s.vaultUrl, s.identity?.clientId), new URL(s.vaultUrl).host, { pageTimeLimitInMs: listingTimeLimit, ...callOptions });
+    },
+    vaultSecrets: (targetId, callOptions = {}) => {
+      const t = configuredTarget(targetId);
+      if (t.kind !== 'keyVault') throw new Error(`target "${targetId}" is not a Key Vault`);
+      return listSecretPages(vaultListing(t.vaultUrl, t.identity?.clientId), new URL(t.vaultUrl).host, { pageTimeLimitInMs: listingTimeLimit, ...callOptions });
+    },
+    vaultDeletedSecrets: (targetId, callOptions = {}) => {
+      const t = configuredTarget(targetId);
+      if (t.kind !== 'keyVault') throw new Error(`target "${targetId}" is not a Key Vault`);
+      return listDeletedSecretPages(vaultListing(t.vaultUrl, t.identity?.clientId), new URL(t.vaultUrl).host, { pageTimeLimitInMs: listingTimeLimit, ...callOptions });
+    },
+    clusterSecrets: (targetId, callOptions = {}) => {
+      const t = configuredTarget(targetId);
+      if (t.kind !== 'kubernetes') throw new Error(`target "${targetId}" is not a Kubernetes target`);
+      let access = clusterAccesses.get(targetId);
+      if (!access) {
+        const auth = t.cluster.auth;
+        access = createClusterAccess({
+          cluster: t.cluster,
+          ...(auth.type === 'aad' ? { credential: credentialFor(auth.identity?.clientId) } : {}),
+          readSecretValue: async (sourceId: string, name: string) => {
+            const port = source(sourceId);
+            const latest = await port.getLatestProperties(name);
+            if (!latest) throw new Error(`cluster credential ${sourceId}/${name} does not exist`);
+            return (await port.readVersion(name, latest.version, fingerprintKey)).value;
+          },
+        });
+        clusterAccesses.set(targetId, access);
+      }
+      // The access refreshes its token before expiry and reuses its KubeConfig meanwhile.
+      const cluster = access;
+      return (async function* () {
+        // A stored cluster token is read at most every 5 minutes (each read costs source calls); a failed listing
+        // drops it, so a rotated token is picked up by the next listing.
+        let cached = clusterApis.get(targetId);
+        if (!cached || Date.now() - cached.at > CLUSTER_CREDENTIAL_REUSE_IN_MS) {
+          cached = { api: (await cluster.kubeConfig()).makeApiClient(CoreV1Api), at: Date.now() };
+          clusterApis.set(targetId, cached);
+        }
+        try {
+          yield* listManagedSecretPages(cached.api, t.namespace, `${t.cluster.name}/${t.namespace}`, { pageTimeLimitInMs: listingTimeLimit, ...callOptions });
+        } catch (error) {
+          clusterApis.delete(targetId);
+          throw error;
+        }
+      })();
+    },
+  };
+
   // With AUDIT_CHAIN_KEY the chain is keyed and sealed outside the audit container (docs/security.md).
   const auditLog = auditLogFromSettings(env, {
     onSealError: (error) => log.warn(`audit seal not written (its heads are sealed with the next one): ${error instanceof Error ? error.message.slice(0, 300) : String(error)}`),
@@ -280,6 +361,7 @@ export function createRuntime(env: Env = process.env, options: { log?: RelayLog;
       maxPerEndpoint: intSetting(env, SETTINGS.maxConcurrentPerTarget, 4, 1, 100),
     },
     checkTimeLimitInMs: intSetting(env, SETTINGS.checkTimeLimitInMs, 30_000, 100, 600_000),
+    listing,
     generateValue,
     rotator,
     preflight,
@@ -578,6 +660,7 @@ function reportPort(container: ContainerClient): ReportPort {
       });
       return `${container.containerName}/${name}`;
     },
+    latestDriftReport: () => latestDriftReportIn(container),
   };
 }
 

@@ -29,6 +29,8 @@ export interface RelayRuntime {
   readonly log: RelayLog;
   /** Metrics and spans (default: the global OpenTelemetry API, see shared/telemetry). */
   readonly telemetry?: import('./telemetry/index.js').RelayTelemetry;
+  /** Page readers of whole vaults and namespaces (fleet snapshot, reconciliation); see shared/fleet. */
+  readonly listing?: import('./fleet/types.js').FleetListingPort;
   /** Time limit of one target check during reconciliation (default 30 s); setting RELAY_CHECK_TIME_LIMIT_MS. */
   readonly checkTimeLimitInMs?: number;
   /** Wall clock (activities and triggers only; orchestrations use the durable clock). */
@@ -61,6 +63,8 @@ export interface LockPort {
 export interface ReportPort {
   /** Writes a drift report; returns the blob name. */
   writeDriftReport(report: ReconcileReport): Promise<string>;
+  /** The latest drift report (today's or yesterday's, UTC) with its blob name; undefined when none. Reads one listing and one blob. */
+  latestDriftReport?(): Promise<(ReconcileReport & { reportBlob: string }) | undefined>;
 }
 
 export interface RelayLog {

@@ -37,7 +37,7 @@ export function apiOptions(command: Command): Command {
  * The API client of a command: the local stack with `--stack`, else `--url`/`--key` or their settings. Exit 2 when
  * neither names the app, 3 when the stack is not running; each call's network failure is exit 3.
  */
-export async function apiFrom(options: ApiOptions, ctx: CliContext, command: Command): Promise<ApiClient> {
+export async function apiFrom(options: ApiOptions, ctx: CliContext, command?: Command): Promise<ApiClient> {
   let baseUrl = options.url ?? ctx.env[API_SETTINGS.url];
   let key = options.key ?? ctx.env[API_SETTINGS.key];
   if (options.stack !== undefined) {
