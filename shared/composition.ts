@@ -29,7 +29,7 @@ import { createSourceVault } from './sources/index.js';
 import type { TargetClient } from './targets/contract.js';
 import { KeyVaultTarget, metadataOnlyRecovery, type KeyVaultRecoveryApi } from './targets/keyVault/index.js';
 import { SecretClient } from '@azure/keyvault-secrets';
-import { createKubernetesTarget } from './targets/kubernetes/index.js';
+import { createKubernetesTarget, STORED_CREDENTIAL_TTL_IN_MS } from './targets/kubernetes/index.js';
 import { startAzureMonitor } from './telemetry/index.js';
 
 /** Every setting the app reads (documented in docs/deployment.md; local values in local.settings.sample.json). */
@@ -165,12 +165,8 @@ export function createRuntime(env: Env = process.env, options: { log?: RelayLog;
       writeBudget: configured.writeBudget,
       log,
       ...(auth.type === 'aad' ? { credential: credentialFor(auth.identity?.clientId) } : {}),
-      readSecretValue: async (sourceId: string, name: string) => {
-        const port = source(sourceId);
-        const latest = await port.getLatestProperties(name);
-        if (!latest) throw new Error(`cluster credential ${sourceId}/${name} does not exist`);
-        return (await port.readVersion(name, latest.version, fingerprintKey)).value;
-      },
+      readSecretValue: async (sourceId: string, name: string) => (await source(sourceId).readCurrentValue(name)).value,
+      storedCredentialTtlInMs: STORED_CREDENTIAL_TTL_IN_MS,
     });
   }
 
