@@ -146,7 +146,9 @@ export class KeyVaultTarget implements TargetClient {
       // After a write met a soft-deleted name, the next round looks at the deleted secret instead.
       let deleted = false;
       for (let round = 0; round < MAX_DECISION_ROUNDS; round++) {
-        const { observation, currentVersion } = deleted ? await this.inspectDeleted(placement.name, signal) : await this.inspectCurrent(placement.name, marks.source, signal);
+        const { observation, currentVersion } = deleted
+          ? await this.inspectDeleted(placement.name, marks.source, signal)
+          : await this.inspectCurrent(placement.name, marks.source, signal);
         const decision = decideDelivery(await sourceForDecision(request, observation), observation, policy);
         const held = observation.state !== 'absent' ? observation.marks : undefined;
         const previous = held?.source === marks.source ? { previousSourceVersion: held.sourceVersion } : {};
@@ -291,12 +293,19 @@ export class KeyVaultTarget implements TargetClient {
     }, { notFound: () => false });
   }
 
-  /** A soft-deleted name's observation (`GET /deletedsecrets/{n}`); absent when no deletion is visible. */
-  private async inspectDeleted(name: string, abortSignal: AbortSignal | undefined): Promise<{ observation: TargetObservation; currentVersion?: string }> {
+  /**
+   * A soft-deleted name's observation (`GET /deletedsecrets/{n}`). When no deletion is visible any more (recovered or
+   * purged meanwhile), the name is observed from the start: it may be live again, and someone else's.
+   */
+  private async inspectDeleted(
+    name: string,
+    owner: string,
+    abortSignal: AbortSignal | undefined,
+  ): Promise<{ observation: TargetObservation; currentVersion?: string }> {
     const deleted = await this.call('getDeletedSecret', name, async () => deletedInfoFrom(await this.api.getDeletedSecret(name, { abortSignal })), {
       notFound: () => undefined,
     });
-    if (!deleted) return { observation: { state: 'absent' } };
+    if (!deleted) return this.inspectCurrent(name, owner, abortSignal);
     const held = marksFromTags(deleted.tags);
     return { observation: held ? { state: 'deleted', marks: held } : { state: 'deleted' } };
   }
