@@ -80,7 +80,7 @@ export function createActivities(runtime: RelayRuntime) {
       }
       throw asRetryable(error);
     }
-    const properties = { tags: read.tags };
+    const properties = { tags: read.tags, createdOn: read.facts.createdOn };
     const sourceFacts = read.facts;
     const rotationId = properties.tags[ROTATION_TAG];
     if (rotationId && input.skipRotationWritten === true) {
