@@ -6,7 +6,8 @@ import { driftOf, type DriftKind, type SourceState } from './domain/drift.js';
 import type { SecretVersionRef } from './domain/references.js';
 import { ownerOf } from './domain/references.js';
 import { ROLLOUT_RESTART_HINT, STATUS_INFO } from './domain/statuses.js';
-import { TransientTargetError } from './targets/contract.js';
+import { TransientTargetError, type SourceVersionFacts } from './targets/contract.js';
+import { fingerprint } from './domain/fingerprint.js';
 import type { RotateSourceResult } from './orchestrations/rotate.js';
 import type {
   AuditEntry,
@@ -63,19 +64,25 @@ export function createActivities(runtime: RelayRuntime) {
     if (!source) {
       return reject('FailedValidation', 'unknown-source', `source "${ref.sourceId}" is not in the relay config`);
     }
-    let properties;
+    // Once for the whole fan-out: the version's facts (no value leaves this activity) go into every delivery, and
+    // the value stays in this process's source cache for the deliveries that run here.
+    let read;
     try {
-      properties = await runtime.source(ref.sourceId).getVersionProperties(ref.name, ref.version);
+      read = await runtime.source(ref.sourceId).readVersion(ref.name, ref.version, runtime.fingerprintKey);
     } catch (error) {
-      if (error instanceof SourceError) return reject(error.status, error.reason, error.message);
+      if (error instanceof SourceError) {
+        if (error.reason === 'source-missing') {
+          return reject('FailedSourceMissing', 'version-not-found', `${ref.name}/${ref.version} does not exist in source "${ref.sourceId}"`);
+        }
+        if (error.reason === 'source-disabled') {
+          return reject('FailedSourceMissing', 'version-disabled', `${ref.name}/${ref.version} is disabled in source "${ref.sourceId}"`);
+        }
+        return reject(error.status, error.reason, error.message);
+      }
       throw asRetryable(error);
     }
-    if (!properties) {
-      return reject('FailedSourceMissing', 'version-not-found', `${ref.name}/${ref.version} does not exist in source "${ref.sourceId}"`);
-    }
-    if (!properties.enabled) {
-      return reject('FailedSourceMissing', 'version-disabled', `${ref.name}/${ref.version} is disabled in source "${ref.sourceId}"`);
-    }
+    const properties = { tags: read.tags, createdOn: read.facts.createdOn };
+    const sourceFacts = read.facts;
     const rotationId = properties.tags[ROTATION_TAG];
     if (rotationId && input.skipRotationWritten === true) {
       // The rotation that wrote this version relays it itself (as its sub-orchestration); its event is not relayed.
@@ -104,6 +111,7 @@ export function createActivities(runtime: RelayRuntime) {
             versionsToKeep: planned.policy.versionsToKeep,
           },
           ...(planned.k8s ? { kubernetes: { type: planned.k8s.type, restartDeployments: [...planned.k8s.restartDeployments] } } : {}),
+          source: sourceFacts,
         };
       });
     return { deliveries, limits: runtime.limits, ...createdOnOf(properties.createdOn) };
@@ -161,9 +169,17 @@ export function createActivities(runtime: RelayRuntime) {
       runtime.log.error(`delivery ${delivery.deliveryId}: ${message}`);
       return { ...base, location: fallbackLocation, status: 'FailedValidation', reason: 'audit-record-invalid', message, hint: STATUS_INFO.FailedValidation.hint };
     }
-    let read;
+    const port = runtime.source(ref.sourceId);
+    let read: { value: string; facts: SourceVersionFacts };
     try {
-      read = await runtime.source(ref.sourceId).readVersion(ref.name, ref.version, runtime.fingerprintKey);
+      if (delivery.source) {
+        // The plan resolved the facts: only the value is read (once per process, cached). The fingerprint is taken
+        // from the value in hand, under the key in use now.
+        const { value } = await port.readValue(ref.name, ref.version);
+        read = { value, facts: { ...delivery.source, fingerprint: fingerprint(runtime.fingerprintKey, value) } };
+      } else {
+        read = await port.readVersion(ref.name, ref.version, runtime.fingerprintKey);
+      }
     } catch (error) {
       if (error instanceof SourceError) {
         return finish({ ...base, location: fallbackLocation, status: error.status, reason: error.reason, message: error.message });
@@ -177,6 +193,14 @@ export function createActivities(runtime: RelayRuntime) {
         value: read.value,
         policy: delivery.policy,
         ...(delivery.kubernetes ? { kubernetes: delivery.kubernetes } : {}),
+        confirmLatest: async () => {
+          try {
+            return await port.isLatest(ref.name, read.facts.version);
+          } catch (error) {
+            if (error instanceof TransientTargetError) throw error;
+            throw new TransientTargetError(`isLatest on source "${ref.sourceId}"/${ref.name}: ${error instanceof Error ? error.message : 'failed'}`, 'FailedUnavailable');
+          }
+        },
       });
     let outcome;
     try {

@@ -29,7 +29,7 @@ import { createSourceVault } from './sources/index.js';
 import type { TargetClient } from './targets/contract.js';
 import { KeyVaultTarget, metadataOnlyRecovery, type KeyVaultRecoveryApi } from './targets/keyVault/index.js';
 import { SecretClient } from '@azure/keyvault-secrets';
-import { createClusterAccess, createKubernetesTarget } from './targets/kubernetes/index.js';
+import { createClusterAccess, createKubernetesTarget, STORED_CREDENTIAL_TTL_IN_MS } from './targets/kubernetes/index.js';
 import { AuthorizationV1Api } from '@kubernetes/client-node';
 import type { PreflightPorts } from './control/index.js';
 import { startAzureMonitor } from './telemetry/index.js';
@@ -180,14 +180,13 @@ export function createRuntime(env: Env = process.env, options: { log?: RelayLog;
       log,
       ...(auth.type === 'aad' ? { credential: credentialFor(auth.identity?.clientId) } : {}),
       readSecretValue: readClusterCredential,
+      storedCredentialTtlInMs: STORED_CREDENTIAL_TTL_IN_MS,
     });
   }
 
   async function readClusterCredential(sourceId: string, name: string): Promise<string> {
-    const port = source(sourceId);
-    const latest = await port.getLatestProperties(name);
-    if (!latest) throw new Error(`cluster credential ${sourceId}/${name} does not exist`);
-    return (await port.readVersion(name, latest.version, fingerprintKey)).value;
+    // One call: the current version's value (no version listing).
+    return (await source(sourceId).readCurrentValue(name)).value;
   }
 
   // `target check`: the target's own SecretClient, or a SelfSubjectAccessReview with the cluster credential.

@@ -2,7 +2,7 @@
 import { OPERATIONS, type OperationName, type VaultCounters } from './types.js';
 
 export function emptyCounters(): VaultCounters {
-  const counters = { challenges: 0, faults: 0, total: 0 } as VaultCounters;
+  const counters = { challenges: 0, conflicts: 0, faults: 0, total: 0 } as VaultCounters;
   for (const op of OPERATIONS) counters[op] = 0;
   return counters;
 }
@@ -33,6 +33,10 @@ export class CounterBook {
 
   operation(vault: string, op: OperationName): void {
     this.of(vault)[op] += 1;
+  }
+
+  conflict(vault: string): void {
+    this.of(vault).conflicts += 1;
   }
 
   fault(vault: string): void {

@@ -28,6 +28,8 @@ export type OperationName = (typeof OPERATIONS)[number];
  */
 export type VaultCounters = Record<OperationName, number> & {
   challenges: number;
+  /** Requests the vault itself refused with 409 (a soft-deleted or busy name; not injected faults): nothing changed. */
+  conflicts: number;
   faults: number;
   total: number;
 };

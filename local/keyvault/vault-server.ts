@@ -95,7 +95,13 @@ async function handle(options: VaultServerOptions, req: IncomingMessage, res: Se
   }
 
   const ctx: RequestContext = { req, url, route, wire: { origin, recoverableDays: options.store.recoverableDays } };
-  const answer = await OPERATION_HANDLERS[route.operation](options, ctx);
+  let answer;
+  try {
+    answer = await OPERATION_HANDLERS[route.operation](options, ctx);
+  } catch (error) {
+    if (error instanceof KeyVaultHttpError && error.status === 409) counters.conflict(vault);
+    throw error;
+  }
   if (answer.body === undefined) sendEmpty(res, answer.status);
   else sendJson(res, answer.status, answer.body);
 }

@@ -142,6 +142,18 @@ export function decideDelivery(source: SourceFacts, target: TargetObservation, p
 }
 
 /**
+ * True when `decideDelivery` consults `source.isLatest` for this observation: the target holds another version of
+ * the same source whose creation second is the same (or unrecorded). Deliveries carry `isLatest` as the plan saw it;
+ * only in this case must it be asked again before deciding (a version created since in the same second).
+ */
+export function dependsOnLatest(source: SourceFacts, target: TargetObservation): boolean {
+  if (target.state === 'absent') return false;
+  const marks = target.marks;
+  if (!marks || marks.source !== source.owner || marks.sourceVersion === source.version) return false;
+  return marks.sourceCreatedOn === undefined || marks.sourceCreatedOn === source.createdOn;
+}
+
+/**
  * True when the target holds a source version newer than the one being delivered. Creation times have 1-second
  * resolution, so a tie (or an unrecorded time) is settled by which version the source currently serves.
  */

@@ -2,7 +2,7 @@ export { DELIVERY_STATUSES, ROLLOUT_RESTART_HINT, STATUS_INFO, isSuccess, isWrit
 export type { DeliveryStatus, StatusInfo } from './statuses.js';
 export { fingerprint, fingerprintKeyFrom, parseFingerprint, sameFingerprint } from './fingerprint.js';
 export type { FingerprintKey } from './fingerprint.js';
-export { decideDelivery, DECISION_REASONS } from './decision.js';
+export { decideDelivery, DECISION_REASONS, dependsOnLatest } from './decision.js';
 export type { Decision, DecisionReason, DeliveryPolicy, OwnershipMarks, SourceFacts, TargetObservation } from './decision.js';
 export { ownerOf } from './references.js';
 export type { Placement, SecretVersionRef } from './references.js';

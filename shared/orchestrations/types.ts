@@ -2,6 +2,7 @@ import type { DeliveryStatus } from '../domain/statuses.js';
 import type { Placement, SecretVersionRef } from '../domain/references.js';
 import type { AuditAction, AuditStatusOf } from '../audit/index.js';
 import { DRIFT_INFO, DRIFT_KINDS, type DriftKind, type SourceState } from '../domain/drift.js';
+import type { SourceVersionFacts } from '../targets/contract.js';
 
 /**
  * Inputs and outputs of orchestrations and activities. Everything here lands in Durable Functions history, which is
@@ -45,6 +46,12 @@ export interface RelayDelivery {
     readonly type: 'Opaque' | 'kubernetes.io/tls' | 'kubernetes.io/dockerconfigjson';
     readonly restartDeployments: readonly string[];
   };
+  /**
+   * The source version's facts as the plan resolved them once for the whole fan-out (creation time, isLatest,
+   * keyed fingerprint, content type, expiry; never the value): the delivery then reads only the value. Absent in
+   * plans made before this field existed; the delivery then reads the facts itself.
+   */
+  readonly source?: SourceVersionFacts;
 }
 
 export interface RelayInput {

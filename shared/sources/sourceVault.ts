@@ -54,8 +54,10 @@ export interface SourceVault {
   readonly sourceId: string;
   readonly vaultUrl: string;
   /**
-   * Reads one version's value and facts (owner, createdOn, isLatest, contentType, expiry, keyed fingerprint).
-   * Permission: secrets/getSecret + secrets/readMetadata (Key Vault Secrets User). Throws `SourceVaultError`
+   * Reads one version's value and facts (owner, createdOn, isLatest, contentType, expiry, keyed fingerprint, tags)
+   * with at most two calls whatever the secret's history: `GET /secrets/{n}/` (the current version: when it is the
+   * one asked for, that is all) and `GET /secrets/{n}/{v}`. A version listing only when the current version is
+   * disabled. Permission: secrets/getSecret (+ readMetadata in that case). Throws `SourceVaultError`
    * FailedSourceMissing for a missing or disabled version.
    */
   readVersion(
@@ -63,7 +65,25 @@ export interface SourceVault {
     version: string,
     fingerprintKey: FingerprintKey,
     options?: SourceCallOptions,
-  ): Promise<{ value: string; facts: SourceVersionFacts }>;
+  ): Promise<{ value: string; facts: SourceVersionFacts; tags: Readonly<Record<string, string>> }>;
+  /**
+   * Reads one version's value only (the delivery's read when the plan already resolved the facts): one
+   * `GET /secrets/{n}/{v}`. Permission: secrets/getSecret. Throws `SourceVaultError` FailedSourceMissing for a
+   * missing or disabled version.
+   */
+  readValue(name: string, version: string, options?: SourceCallOptions): Promise<{ value: string }>;
+  /**
+   * Reads the value of the version the vault serves as current (`GET /secrets/{n}/`, one call): stored credentials
+   * such as a cluster token. Permission: secrets/getSecret. Throws `SourceVaultError` FailedSourceMissing when the
+   * secret is missing or its current version disabled.
+   */
+  readCurrentValue(name: string, options?: SourceCallOptions): Promise<{ value: string; version: string }>;
+  /**
+   * True when `version` is the source's current (latest enabled) version, asked now: one `GET /secrets/{n}/` (the
+   * value is dropped); only when the current version is disabled, a version listing. Permission: secrets/getSecret
+   * (+ readMetadata in that case).
+   */
+  isLatest(name: string, version: string, options?: SourceCallOptions): Promise<boolean>;
   /**
    * Properties of the newest version (newest enabled one unless `includeDisabled`), without the value; undefined when
    * the secret has no such version. Permission: secrets/readMetadata.
@@ -179,32 +199,84 @@ export function sourceVaultFromApi(api: KeyVaultSecretsApi, options: Omit<Source
     return tied.find((v) => v.version === current) ?? (includeDisabled ? newest : tied.find((v) => v.version !== current) ?? newest);
   }
 
+  /**
+   * The version the vault serves as current (`GET /secrets/{n}/`; the value stays in this call's caller): `disabled`
+   * when that version is disabled (403 SecretDisabled), `missing` on 404.
+   */
+  async function readCurrent(
+    name: string,
+    abortSignal?: AbortSignal,
+  ): Promise<{ state: 'enabled'; secret: Awaited<ReturnType<KeyVaultSecretsApi['getSecret']>> } | { state: 'disabled' | 'missing' }> {
+    try {
+      return { state: 'enabled', secret: await withBackoff(() => api.getSecret(name, { abortSignal }), keyVaultRetryHint, backoff(abortSignal)) };
+    } catch (error) {
+      const info = keyVaultErrorInfo(error);
+      if (info.statusCode === 403 && info.innerCode === 'SecretDisabled') return { state: 'disabled' };
+      if (info.statusCode === 404) return { state: 'missing' };
+      return call('getSecret', name, () => Promise.reject(error), abortSignal);
+    }
+  }
+
+  /** The value and properties of a read version; missing value or disabled version → FailedSourceMissing. */
+  function usable(name: string, secret: Awaited<ReturnType<KeyVaultSecretsApi['getSecret']>>): { value: string; properties: SecretVersionInfo } {
+    if (secret.value === undefined) {
+      throw new SourceVaultError(`getSecret on ${host}/${name}: the version has no value`, 'FailedSourceMissing', 'source-missing');
+    }
+    const properties = versionInfoFrom(secret.properties);
+    if (!properties.enabled) {
+      throw new SourceVaultError(`getSecret on ${host}/${name}: the version is disabled`, 'FailedSourceMissing', 'source-disabled');
+    }
+    return { value: secret.value, properties };
+  }
+
   const vault: SourceVault = {
     sourceId: options.sourceId,
     vaultUrl: options.vaultUrl,
 
     async readVersion(name, version, fingerprintKey, callOptions = {}) {
       const { abortSignal } = callOptions;
-      const secret = await call('getSecret', name, () => api.getSecret(name, { version, abortSignal }), abortSignal);
-      if (secret.value === undefined) {
-        throw new SourceVaultError(`getSecret on ${host}/${name}: the version has no value`, 'FailedSourceMissing', 'source-missing');
-      }
-      const properties = versionInfoFrom(secret.properties);
-      if (!properties.enabled) {
-        throw new SourceVaultError(`getSecret on ${host}/${name}: the version is disabled`, 'FailedSourceMissing', 'source-disabled');
-      }
-      const latest = await resolveLatest(name, await listVersions(name, abortSignal), false, abortSignal);
+      const current = await readCurrent(name, abortSignal);
+      const asked = version.toLowerCase();
+      const secret =
+        current.state === 'enabled' && current.secret.properties.version?.toLowerCase() === asked
+          ? current.secret
+          : await call('getSecret', name, () => api.getSecret(name, { version, abortSignal }), abortSignal);
+      const { value, properties } = usable(name, secret);
+      const written = properties.version || version;
+      let isLatest: boolean;
+      if (current.state === 'enabled') isLatest = current.secret.properties.version?.toLowerCase() === written.toLowerCase();
+      else isLatest = (await resolveLatest(name, await listVersions(name, abortSignal), false, abortSignal))?.version === written;
       const facts: SourceVersionFacts = {
         owner: ownerOf(options.vaultUrl, name),
-        version: properties.version || version,
+        version: written,
         createdOn: properties.createdOn,
-        fingerprint: fingerprint(fingerprintKey, secret.value),
-        isLatest: latest?.version === (properties.version || version),
+        fingerprint: fingerprint(fingerprintKey, value),
+        isLatest,
         ...(properties.contentType !== undefined ? { contentType: properties.contentType } : {}),
         ...(properties.expiresOn !== undefined ? { expiresOn: properties.expiresOn } : {}),
         ...(properties.notBefore !== undefined ? { notBefore: properties.notBefore } : {}),
       };
-      return { value: secret.value, facts };
+      return { value, facts, tags: properties.tags };
+    },
+
+    async readValue(name, version, callOptions = {}) {
+      const { abortSignal } = callOptions;
+      const secret = await call('getSecret', name, () => api.getSecret(name, { version, abortSignal }), abortSignal);
+      return { value: usable(name, secret).value };
+    },
+
+    async readCurrentValue(name, callOptions = {}) {
+      const secret = await call('getSecret', name, () => api.getSecret(name, { abortSignal: callOptions.abortSignal }), callOptions.abortSignal);
+      const { value, properties } = usable(name, secret);
+      return { value, version: properties.version };
+    },
+
+    async isLatest(name, version, callOptions = {}) {
+      const { abortSignal } = callOptions;
+      const current = await readCurrent(name, abortSignal);
+      if (current.state === 'enabled') return current.secret.properties.version?.toLowerCase() === version.toLowerCase();
+      if (current.state === 'missing') return false;
+      return (await resolveLatest(name, await listVersions(name, abortSignal), false, abortSignal))?.version === version;
     },
 
     async getLatestProperties(name, callOptions = {}) {

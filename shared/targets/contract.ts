@@ -1,4 +1,4 @@
-import type { DeliveryPolicy, SourceFacts, TargetObservation } from '../domain/decision.js';
+import { dependsOnLatest, type DeliveryPolicy, type SourceFacts, type TargetObservation } from '../domain/decision.js';
 import type { DeliveryStatus } from '../domain/statuses.js';
 import type { Placement } from '../domain/references.js';
 
@@ -59,6 +59,21 @@ export interface DeliveryRequest {
     readonly type: 'Opaque' | 'kubernetes.io/tls' | 'kubernetes.io/dockerconfigjson';
     readonly restartDeployments: readonly string[];
   };
+  /**
+   * Asks the source now whether `source.version` is its current version. `source.isLatest` may be as old as the
+   * plan; targets call this (through `sourceForDecision`) only when the decision depends on it.
+   */
+  readonly confirmLatest?: () => Promise<boolean>;
+}
+
+/**
+ * The source facts to decide with: `request.source`, with `isLatest` asked again when the decision depends on it
+ * (`dependsOnLatest`: a same-second tie with another version of the source) and the request can ask.
+ */
+export async function sourceForDecision<S extends SourceFacts>(request: { source: S; confirmLatest?: () => Promise<boolean> }, observation: TargetObservation, owner = request.source.owner): Promise<S> {
+  const source = request.source;
+  if (!request.confirmLatest || !dependsOnLatest({ ...source, owner }, observation)) return source;
+  return { ...source, isLatest: await request.confirmLatest() };
 }
 
 /** Properties of the source version being delivered (no value). */

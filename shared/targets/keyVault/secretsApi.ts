@@ -14,6 +14,7 @@ import type {
   SecretClientOptions,
   SecretProperties,
   SetSecretOptions,
+  UpdateSecretPropertiesOptions,
 } from '@azure/keyvault-secrets';
 
 /**
@@ -33,6 +34,13 @@ export interface KeyVaultSecretsApi {
    * RBAC `Microsoft.KeyVault/vaults/secrets/readMetadata/action` (docs/deployment.md "Permissions": evidence).
    */
   getDeletedSecret(name: string, options?: GetDeletedSecretOptions): Promise<DeletedSecret>;
+  /**
+   * Updates a version's properties (`PATCH /secrets/{name}/{version}`; an empty version is the current one) and
+   * answers its properties, never the value. With no property given it changes nothing (the service may bump
+   * `updated`): the delivery's one-call read of the current version's tags. Permission: secrets/update (access
+   * policy: set).
+   */
+  updateSecretProperties(name: string, version: string, options?: UpdateSecretPropertiesOptions): Promise<SecretProperties>;
   /** Writes a new version. Permission: secrets/setSecret. */
   setSecret(name: string, value: string, options?: SetSecretOptions): Promise<KeyVaultSecret>;
   /**

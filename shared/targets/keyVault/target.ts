@@ -4,6 +4,7 @@ import { decideDelivery, type OwnershipMarks, type TargetObservation } from '../
 import type { Placement } from '../../domain/references.js';
 import { withBackoff, type Sleep } from '../backoff.js';
 import {
+  sourceForDecision,
   TransientTargetError,
   type DeleteOutcome,
   type DeliveryOutcome,
@@ -18,6 +19,7 @@ import {
   classifyKeyVaultError,
   isDeletedButRecoverable,
   isNotFound,
+  keyVaultErrorInfo,
   keyVaultRetryHint,
   TargetFailure,
 } from './errors.js';
@@ -141,9 +143,13 @@ export class KeyVaultTarget implements TargetClient {
     }
     const signal = options.abortSignal;
     try {
+      // After a write met a soft-deleted name, the next round looks at the deleted secret instead.
+      let deleted = false;
       for (let round = 0; round < MAX_DECISION_ROUNDS; round++) {
-        const { observation, currentVersion } = await this.inspect(placement.name, marks.source, signal);
-        const decision = decideDelivery(source, observation, policy);
+        const { observation, currentVersion } = deleted
+          ? await this.inspectDeleted(placement.name, marks.source, signal)
+          : await this.inspectCurrent(placement.name, marks.source, signal);
+        const decision = decideDelivery(await sourceForDecision(request, observation), observation, policy);
         const held = observation.state !== 'absent' ? observation.marks : undefined;
         const previous = held?.source === marks.source ? { previousSourceVersion: held.sourceVersion } : {};
         if (!decision.write) return this.outcome(placement, decision.status, decision.reason, previous);
@@ -151,7 +157,10 @@ export class KeyVaultTarget implements TargetClient {
         // Record which version this one replaces: Key Vault times have 1-second resolution, and this settles ties.
         const tags = currentVersion ? { ...ownTags, [TAG_REPLACES]: currentVersion } : ownTags;
         const written = await this.setVersion(placement.name, value, tags, request, decision.recover, signal);
-        if (written === 'raced-deletion') continue;
+        if (written === 'raced-deletion') {
+          deleted = true;
+          continue;
+        }
         return this.outcome(placement, decision.status, decision.reason, { ...previous, writtenVersion: written });
       }
       throw new TransientTargetError(
@@ -192,6 +201,7 @@ export class KeyVaultTarget implements TargetClient {
     name: string,
     owner: string | undefined,
     abortSignal: AbortSignal | undefined,
+    options: { skipDeleted?: boolean } = {},
   ): Promise<{ observation: TargetObservation; currentVersion?: string }> {
     const versions = await this.call('listPropertiesOfSecretVersions', name, async () => {
       const found: SecretVersionInfo[] = [];
@@ -203,6 +213,7 @@ export class KeyVaultTarget implements TargetClient {
     const ambiguous = ambiguousHeads(versions);
     const latest = ambiguous.length > 0 ? await this.currentAmong(name, ambiguous, abortSignal) : latestVersionOf(versions);
     if (!latest) {
+      if (options.skipDeleted) return { observation: { state: 'absent' } };
       const deleted = await this.call('getDeletedSecret', name, async () => deletedInfoFrom(await this.api.getDeletedSecret(name, { abortSignal })), {
         notFound: () => undefined,
       });
@@ -222,6 +233,81 @@ export class KeyVaultTarget implements TargetClient {
       return older !== undefined && (wanted === undefined || older.source === wanted);
     });
     return { observation: previouslyOwned ? { state: 'present', previouslyOwned: true, ...disabled } : { state: 'present', ...disabled }, ...current };
+  }
+
+  /**
+   * The observation a delivery decides on, in as few calls as the writer role allows, whatever the name's history:
+   * `PATCH /secrets/{n}/` with an empty body answers the properties (tags, id, enabled; never the value) of the
+   * version the vault serves as current, so no version listing is needed to find it and no same-second tie or fork
+   * can be misread. A version listing follows only in two cases: the current version carries no relay marks (was an
+   * older version ours? `previouslyOwned`), and the name is not found (an absent name has no versions: the listing
+   * confirms it in one call; a soft-deleted name is then found by the write's 409). A vault that refuses the empty
+   * update (400/403/405) is observed by the listing, as `observe` does. Permission: secrets/update (the update
+   * changes nothing but may bump the version's `updated` time), else secrets/readMetadata.
+   */
+  private async inspectCurrent(
+    name: string,
+    owner: string,
+    abortSignal: AbortSignal | undefined,
+  ): Promise<{ observation: TargetObservation; currentVersion?: string }> {
+    const current = await this.currentVersionOf(name, abortSignal);
+    if (current === 'fallback') return this.inspect(name, owner, abortSignal, { skipDeleted: false });
+    if (current === 'not-found') {
+      // Absent or soft-deleted: an absent name is confirmed by its (empty) version list; a soft-deleted one answers
+      // the write with 409 ObjectIsDeletedButRecoverable, and the next round looks at it (no deleted-secret read here).
+      return this.inspect(name, owner, abortSignal, { skipDeleted: true });
+    }
+    const held = marksFromTags(current.tags);
+    const disabled = current.enabled ? {} : { disabled: true as const };
+    const currentVersion = current.version ? { currentVersion: current.version } : {};
+    if (held) return { observation: { state: 'present', marks: held, ...disabled }, ...currentVersion };
+    const previouslyOwned = await this.ownedBefore(name, current.version, owner, abortSignal);
+    return { observation: previouslyOwned ? { state: 'present', previouslyOwned: true, ...disabled } : { state: 'present', ...disabled }, ...currentVersion };
+  }
+
+  /** The current version's properties by an empty update; `not-found` on 404, `fallback` when the vault refuses it. */
+  private async currentVersionOf(name: string, abortSignal: AbortSignal | undefined): Promise<SecretVersionInfo | 'not-found' | 'fallback'> {
+    try {
+      return await withBackoff(
+        async () => versionInfoFrom(await this.api.updateSecretProperties(name, '', { abortSignal })),
+        keyVaultRetryHint,
+        this.backoffOptions(abortSignal),
+      );
+    } catch (error) {
+      const info = keyVaultErrorInfo(error);
+      if (info.statusCode === 404 && info.code === 'SecretNotFound') return 'not-found';
+      if (info.statusCode === 400 || info.statusCode === 403 || info.statusCode === 404 || info.statusCode === 405) return 'fallback';
+      throw classifyKeyVaultError(error, { operation: 'updateSecretProperties', location: this.locate(name) });
+    }
+  }
+
+  /** True when a version other than `current` carries the relay's marks (for `owner`): one listing, rare case. */
+  private async ownedBefore(name: string, current: string, owner: string, abortSignal: AbortSignal | undefined): Promise<boolean> {
+    const wanted = owner.toLowerCase();
+    return this.call('listPropertiesOfSecretVersions', name, async () => {
+      for await (const properties of this.api.listPropertiesOfSecretVersions(name, { abortSignal })) {
+        if (properties.version === current) continue;
+        if (marksFromTags(properties.tags)?.source === wanted) return true;
+      }
+      return false;
+    }, { notFound: () => false });
+  }
+
+  /**
+   * A soft-deleted name's observation (`GET /deletedsecrets/{n}`). When no deletion is visible any more (recovered or
+   * purged meanwhile), the name is observed from the start: it may be live again, and someone else's.
+   */
+  private async inspectDeleted(
+    name: string,
+    owner: string,
+    abortSignal: AbortSignal | undefined,
+  ): Promise<{ observation: TargetObservation; currentVersion?: string }> {
+    const deleted = await this.call('getDeletedSecret', name, async () => deletedInfoFrom(await this.api.getDeletedSecret(name, { abortSignal })), {
+      notFound: () => undefined,
+    });
+    if (!deleted) return this.inspectCurrent(name, owner, abortSignal);
+    const held = marksFromTags(deleted.tags);
+    return { observation: held ? { state: 'deleted', marks: held } : { state: 'deleted' } };
   }
 
   /**

@@ -2,9 +2,11 @@
  * Cluster access: builds a `KubeConfig` for a configured cluster, by one of three modes.
  * - `aad`: a Microsoft Entra token for the API server application (AKS: `6dae42f8-4368-4678-94ff-3960e28e3630`) from
  *   a `TokenCredential` (the relay's managed identity), cached and refreshed before it expires.
- * - `tokenSecret`: a bearer token stored in a source vault secret, read at every connection (so a rotated token is
- *   picked up) through the injected `readSecretValue` port.
- * - `kubeconfigSecret`: a whole kubeconfig stored in a source vault secret, read the same way. Users that run `exec`
+ * - `tokenSecret`: a bearer token stored in a source vault secret, read through the injected `readSecretValue` port
+ *   and kept for `storedCredentialTtlInMs` (the composition root passes `STORED_CREDENTIAL_TTL_IN_MS`, 5 minutes), so
+ *   deliveries do not read the vault each time; a rotated token is picked up when that expires, or at once when the
+ *   cluster answers 401 (`invalidate()`).
+ * - `kubeconfigSecret`: a whole kubeconfig stored in a source vault secret, read and kept the same way. Users that run `exec`
  *   plugins or auth providers are refused: a stored kubeconfig must not make the relay run programs.
  * The cluster CA comes from the config (`caCert` PEM or `caCertPath`); TLS verification is never disabled.
  * Credentials are never logged or put in error messages.
@@ -20,6 +22,9 @@ export type KubernetesClusterConfig = KubernetesTargetConfig['cluster'];
 /** The AKS AAD server application (the same for every AKS cluster with Entra ID integration). */
 export const AKS_SERVER_APP_ID = '6dae42f8-4368-4678-94ff-3960e28e3630';
 
+/** How long the relay keeps a cluster credential read from a source vault (a 401 drops it sooner). */
+export const STORED_CREDENTIAL_TTL_IN_MS = 5 * 60_000;
+
 /** Reads a secret's current value from a configured source vault (the relay's source reader). Never logged. */
 export type ReadSecretValue = (sourceId: string, name: string) => Promise<string>;
 
@@ -31,6 +36,8 @@ export interface ClusterAccessOptions {
   readonly readSecretValue?: ReadSecretValue;
   /** Refresh an Entra token this long before it expires. Default 5 minutes. */
   readonly refreshMarginInMs?: number;
+  /** How long a credential read from a source vault is kept. Default 0: read at every connection. */
+  readonly storedCredentialTtlInMs?: number;
   /** Milliseconds clock; injectable for tests. */
   readonly clock?: () => number;
 }
@@ -40,6 +47,8 @@ export interface ClusterAccess {
   readonly clusterName: string;
   /** Builds (or reuses) a `KubeConfig`; throws `ClusterAccessError` when the credential cannot be obtained. */
   kubeConfig(options?: { abortSignal?: AbortSignal }): Promise<KubeConfig>;
+  /** Drops the kept credential (the cluster answered 401): the next `kubeConfig()` reads or requests a new one. */
+  invalidate(): void;
 }
 
 /** The credential for a cluster could not be obtained or is unusable. The message never contains the credential. */
@@ -113,16 +122,36 @@ async function readStored(options: ClusterAccessOptions, source: string, secret:
 /**
  * Creates the access of one cluster. Permission: for `aad`, the identity needs a Kubernetes RBAC binding in the
  * cluster (Azure RBAC for Kubernetes or a RoleBinding to its object id); for the secret modes, Key Vault Secrets User
- * on the stored credential. Repeated calls to `kubeConfig()` reuse an Entra token until shortly before it expires.
+ * on the stored credential. Repeated calls to `kubeConfig()` reuse an Entra token until shortly before it expires,
+ * and a stored credential for `storedCredentialTtlInMs`.
  */
 export function createClusterAccess(options: ClusterAccessOptions): ClusterAccess {
   const { cluster } = options;
   const clock = options.clock ?? Date.now;
   const margin = options.refreshMarginInMs ?? 5 * 60_000;
+  const storedTtlInMs = Math.max(0, options.storedCredentialTtlInMs ?? 0);
   let cached: { token: AccessToken; kc: KubeConfig } | undefined;
+  // A stored credential being read: concurrent deliveries share one read; kept until `expiresAt`.
+  let stored: { expiresAt: number; kc: Promise<KubeConfig> } | undefined;
+
+  const keepStored = (build: () => Promise<KubeConfig>): Promise<KubeConfig> => {
+    const now = clock();
+    if (stored && stored.expiresAt > now) return stored.kc;
+    const kc = build();
+    const entry = { expiresAt: now + storedTtlInMs, kc };
+    stored = storedTtlInMs > 0 ? entry : undefined;
+    kc.catch(() => {
+      if (stored === entry) stored = undefined;
+    });
+    return kc;
+  };
 
   return {
     clusterName: cluster.name,
+    invalidate() {
+      cached = undefined;
+      stored = undefined;
+    },
     async kubeConfig(callOptions = {}) {
       const auth = cluster.auth;
       switch (auth.type) {
@@ -139,13 +168,14 @@ export function createClusterAccess(options: ClusterAccessOptions): ClusterAcces
           cached = { token, kc: kubeConfigWithToken(cluster, token.token) };
           return cached.kc;
         }
-        case 'tokenSecret': {
-          const token = (await readStored(options, auth.source, auth.secret)).trim();
-          if (!token) throw new ClusterAccessError(`cluster ${cluster.name}: secret "${auth.secret}" is empty`);
-          return kubeConfigWithToken(cluster, token);
-        }
+        case 'tokenSecret':
+          return keepStored(async () => {
+            const token = (await readStored(options, auth.source, auth.secret)).trim();
+            if (!token) throw new ClusterAccessError(`cluster ${cluster.name}: secret "${auth.secret}" is empty`);
+            return kubeConfigWithToken(cluster, token);
+          });
         case 'kubeconfigSecret':
-          return kubeConfigFromText(cluster, await readStored(options, auth.source, auth.secret));
+          return keepStored(async () => kubeConfigFromText(cluster, await readStored(options, auth.source, auth.secret)));
       }
     },
   };

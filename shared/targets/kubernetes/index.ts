@@ -1,6 +1,6 @@
 export { createKubernetesTarget, KubernetesTarget } from './target.js';
 export type { CreateKubernetesTargetOptions, KubernetesCallOptions, KubernetesConnector, KubernetesTargetOptions } from './target.js';
-export { AKS_SERVER_APP_ID, ClusterAccessError, createClusterAccess } from './access.js';
+export { AKS_SERVER_APP_ID, ClusterAccessError, createClusterAccess, STORED_CREDENTIAL_TTL_IN_MS } from './access.js';
 export type { ClusterAccess, ClusterAccessOptions, KubernetesClusterConfig, ReadSecretValue } from './access.js';
 export { sdkSecretsApi, secretStateFrom } from './kubernetesApi.js';
 export type { KubernetesSecretsApi, SecretWrite, SecretWritten } from './kubernetesApi.js';

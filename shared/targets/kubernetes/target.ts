@@ -5,6 +5,7 @@ import { fingerprint, sameFingerprint, type FingerprintKey } from '../../domain/
 import type { Placement } from '../../domain/references.js';
 import { withBackoff, type Sleep } from '../backoff.js';
 import {
+  sourceForDecision,
   TransientTargetError,
   type DeleteOutcome,
   type DeliveryOutcome,
@@ -84,6 +85,8 @@ export interface CreateKubernetesTargetOptions extends Omit<KubernetesTargetOpti
   readonly credential?: TokenCredential;
   /** For `tokenSecret` / `kubeconfigSecret` access: reads the stored credential from a source vault. */
   readonly readSecretValue?: ReadSecretValue;
+  /** How long that stored credential is kept (a 401 drops it sooner). Default 0: read at every connection. */
+  readonly storedCredentialTtlInMs?: number;
 }
 
 /** Per-call options: the Secret type the placement uses (observe, deleteIfOwned). */
@@ -91,8 +94,11 @@ export interface KubernetesCallOptions extends TargetCallOptions {
   readonly type?: KubernetesSecretType;
 }
 
-/** Opens the API of the target's namespace (a fresh credential when needed). */
-export type KubernetesConnector = (abortSignal?: AbortSignal) => Promise<KubernetesSecretsApi>;
+/**
+ * Opens the API of the target's namespace (a fresh credential when needed). `refresh` drops a kept credential first
+ * (the cluster answered 401: a stored token may have been rotated).
+ */
+export type KubernetesConnector = (abortSignal?: AbortSignal, options?: { refresh?: boolean }) => Promise<KubernetesSecretsApi>;
 
 /**
  * Creates the Kubernetes target: one namespace of one cluster, reached with `@kubernetes/client-node`. The only place
@@ -105,9 +111,11 @@ export function createKubernetesTarget(options: CreateKubernetesTargetOptions): 
     cluster: options.cluster,
     ...(options.credential ? { credential: options.credential } : {}),
     ...(options.readSecretValue ? { readSecretValue: options.readSecretValue } : {}),
+    ...(options.storedCredentialTtlInMs !== undefined ? { storedCredentialTtlInMs: options.storedCredentialTtlInMs } : {}),
   });
   const apis = new WeakMap<object, KubernetesSecretsApi>();
-  const connect: KubernetesConnector = async (abortSignal) => {
+  const connect: KubernetesConnector = async (abortSignal, connectOptions) => {
+    if (connectOptions?.refresh) access.invalidate();
     const kc = await access.kubeConfig(abortSignal ? { abortSignal } : {});
     let api = apis.get(kc);
     if (!api) {
@@ -191,9 +199,19 @@ export class KubernetesTarget implements TargetClient {
    * (401/403) or `TransientTargetError`.
    */
   async observe(placement: Placement, options: KubernetesCallOptions = {}): Promise<TargetObservation> {
+    try {
+      return await this.observeOnce(placement, options);
+    } catch (error) {
+      // A kept credential can be stale (a stored token rotated): once more with a freshly read one.
+      if (error instanceof KubernetesTargetFailure && error.reason === 'unauthenticated') return this.observeOnce(placement, options, { refresh: true });
+      throw error;
+    }
+  }
+
+  private async observeOnce(placement: Placement, options: KubernetesCallOptions, connectOptions?: { refresh: true }): Promise<TargetObservation> {
     const slots = slotsFor(placement, options.type ?? this.defaultType, 1);
     try {
-      const api = await this.connect(options.abortSignal);
+      const api = await this.connect(options.abortSignal, connectOptions);
       const secret = await this.call(() => api.readSecret(placement.name), options.abortSignal);
       return this.observationOf(secret, slots);
     } catch (error) {
@@ -215,6 +233,8 @@ export class KubernetesTarget implements TargetClient {
     let outcome: DeliveryOutcome;
     try {
       outcome = await this.deliverTracked(request, options, seen);
+      // A kept credential can be stale (a stored token rotated): once more with a freshly read one.
+      if (outcome.reason === 'unauthenticated') outcome = await this.deliverTracked(request, options, seen, { refresh: true });
     } catch (error) {
       if (seen.api && error instanceof TransientTargetError) {
         await this.events.record(seen.api.events, seen.secret, { ...recorded, status: error.status, message: error.message });
@@ -234,7 +254,7 @@ export class KubernetesTarget implements TargetClient {
   }
 
   /** `deliver` without the Event; fills `seen` with the API and the Secret as last read or written. */
-  private async deliverTracked(request: DeliveryRequest, options: TargetCallOptions, seen: Seen): Promise<DeliveryOutcome> {
+  private async deliverTracked(request: DeliveryRequest, options: TargetCallOptions, seen: Seen, connectOptions?: { refresh: true }): Promise<DeliveryOutcome> {
     const { placement, source, value, policy } = request;
     const type = request.kubernetes?.type ?? this.defaultType;
     const versionsToKeep = policy.versionsToKeep ?? 1;
@@ -245,13 +265,13 @@ export class KubernetesTarget implements TargetClient {
     const owner = source.owner.toLowerCase();
     const signal = options.abortSignal;
     try {
-      const api = await this.connect(signal);
+      const api = await this.connect(signal, connectOptions);
       seen.api = api;
       for (let attempt = 0; attempt < this.maxWriteAttempts; attempt++) {
         const secret = await this.call(() => api.readSecret(placement.name), signal);
         seen.secret = secret ? { name: secret.name, resourceVersion: secret.resourceVersion, ...(secret.uid ? { uid: secret.uid } : {}) } : { name: placement.name };
         const observation = this.observationOf(secret, slots);
-        const decision = decideDelivery({ ...source, owner }, observation, policy);
+        const decision = decideDelivery({ ...(await sourceForDecision(request, observation, owner)), owner }, observation, policy);
         const held = observation.state === 'present' ? observation.marks : undefined;
         const previous = held?.source === owner ? { previousSourceVersion: held.sourceVersion } : {};
         if (!decision.write) return this.outcome(placement, decision.status, decision.reason, previous);

@@ -44,8 +44,11 @@ export async function nextSecond(): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** Writes done on a vault, as the emulator counted them (sets, recoveries, deletions). */
+/**
+ * Writes done on a vault, as the emulator counted them (sets, recoveries, deletions), less those the vault refused
+ * with 409 (a set on a soft-deleted name changes nothing).
+ */
 export function writesOf(emulator: KeyVaultEmulator, vault: string): number {
   const c = emulator.counters(vault);
-  return c.setSecret + c.recoverDeletedSecret + c.deleteSecret;
+  return c.setSecret + c.recoverDeletedSecret + c.deleteSecret - c.conflicts;
 }

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decideDelivery, isWrite } from '../../../shared/domain/index.js';
+import { decideDelivery, dependsOnLatest, isWrite } from '../../../shared/domain/index.js';
 import type { DeliveryPolicy, OwnershipMarks, SourceFacts, TargetObservation } from '../../../shared/domain/index.js';
 
 const OWNER = 'platform.vault.azure.net/db-password';
@@ -116,6 +116,22 @@ describe('decideDelivery: properties', () => {
         expect(decision).toEqual({ write: false, status: 'UpToDate', reason: 'same-version' });
       }),
     );
+  });
+
+  it('dependsOnLatest says exactly when isLatest can change the decision (deliveries ask the source again then)', () => {
+    fc.assert(
+      fc.property(sourceArb, observationArb, policyArb, (src, target, pol) => {
+        const latest = decideDelivery({ ...src, isLatest: true }, target, pol);
+        const notLatest = decideDelivery({ ...src, isLatest: false }, target, pol);
+        if (!dependsOnLatest(src, target)) expect(latest).toEqual(notLatest);
+      }),
+    );
+    const tied = ours({ sourceVersion: 'c'.repeat(32), sourceCreatedOn: source.createdOn });
+    expect(dependsOnLatest(source, { state: 'present', marks: tied })).toBe(true);
+    expect(decideDelivery({ ...source, isLatest: false }, { state: 'present', marks: tied }, policy()).status).toBe('SkippedNewerPresent');
+    expect(dependsOnLatest(source, { state: 'present', marks: ours() })).toBe(false);
+    expect(dependsOnLatest(source, { state: 'present', marks: current })).toBe(false);
+    expect(dependsOnLatest(source, { state: 'present', marks: foreign })).toBe(false);
   });
 
   it('is total: every observation gets a decision whose status agrees with write', () => {
