@@ -282,6 +282,9 @@ describe('act now', () => {
   it('reconcile --wait prints the drift it found and what it repaired', async () => {
     const first = silentVersion('app-act-rec', 'rec1');
     await relayNow('app-act-rec', first.version);
+    // Key Vault's list pages carry creation times in whole seconds and no version id: a lost event for a version of
+    // the same second as the held one is invisible to reconciliation (docs/http-api.md), so the next one is later.
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
     silentVersion('app-act-rec', 'rec2');
     const result = await cli('reconcile', '--wait', '--timeout', '120');
     expect(result.out).toMatch(/^reconciliation Completed/);
