@@ -61,6 +61,8 @@ export interface Stack {
   readonly keyVault: KeyVaultEmulator;
   readonly kubernetes: KubernetesEmulator;
   readonly azurite: AzuriteBlob;
+  /** The settings the app runs with (what `startHost` got), e.g. to run the app in another process against this stack. */
+  readonly settings: Readonly<Record<string, string>>;
   /** The demo database (docs/rotation.md), when PostgreSQL is installed. */
   readonly postgres?: LocalPostgres;
   close(): Promise<void>;
@@ -188,6 +190,7 @@ export async function startStack(options: StartStackOptions = {}): Promise<Stack
       keyVault,
       kubernetes,
       azurite,
+      settings,
       ...(postgres ? { postgres } : {}),
       async close() {
         for (const service of started.reverse()) await service.close();
@@ -200,7 +203,7 @@ export async function startStack(options: StartStackOptions = {}): Promise<Stack
 }
 
 /** The function app's modules: every .js (built) or .ts (tests, tsx) file in functions/. */
-function appModules(): string[] {
+export function appModules(): string[] {
   const dir = resolve(here, '..', 'functions');
   const ext = fileURLToPath(import.meta.url).endsWith('.ts') ? '.ts' : '.js';
   return readdirSync(dir)

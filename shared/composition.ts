@@ -502,7 +502,8 @@ function intSetting(env: Env, name: string, fallback: number, min: number, max: 
 export function auditPort(log: AuditLog): AuditPort {
   return {
     async append(entries: readonly AuditEntry[]) {
-      for (const entry of entries) await log.append(toRecordInput(entry));
+      // One call: the entries are group-committed together (one Append Block when they fit), in order.
+      await log.appendMany(entries.map(toRecordInput));
     },
     validate(entries: readonly AuditEntry[]) {
       for (const entry of entries) buildRecordContent(toRecordInput(entry));

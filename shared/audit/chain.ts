@@ -3,10 +3,12 @@ import type { FingerprintKey } from '../domain/fingerprint.js';
 import type { AuditRecord, AuditRecordContent } from './schema.js';
 
 /**
- * The hash chain of one blob. Each line is `{…content,"seq":n,"chain":"…","prev":"<hex>","hash":"<hex>"}` + `\n`;
- * `hash` is SHA-256 (or HMAC-SHA256 under a chain key) of the line's exact bytes without the `,"hash":"…"` member,
- * and `prev` is the previous line's `hash` (for the first line: the blob's genesis value). Editing, deleting,
- * reordering or moving a line breaks a link.
+ * The hash chain of one blob. Each line is `{…content,"seq":n,"chain":"…","prev":"<hex>","blk":b,"hash":"<hex>"}` +
+ * `\n`; `hash` is SHA-256 (or HMAC-SHA256 under a chain key) of the line's exact bytes without the `,"hash":"…"`
+ * member, `prev` is the previous line's `hash` (for the first line: the blob's genesis value) and `blk` the index of
+ * the Append Block that holds the line (lines of one group commit share it; lines written before group commit have
+ * no `blk` and are one block each). Editing, deleting, reordering or moving a line breaks a link; rewriting the blob
+ * in other blocks changes its committed block count, which `blk` pins.
  */
 export const PLAIN_CHAIN = 'sha256';
 const HASH_SUFFIX = /,"hash":"([0-9a-f]{64})"\}$/;
@@ -31,6 +33,8 @@ export interface ChainLink {
   readonly seq: number;
   readonly chain: string;
   readonly prev: string;
+  /** Index of the Append Block holding the line (absent on lines written one per block before group commit). */
+  readonly blk?: number;
   readonly hash: string;
 }
 
@@ -40,12 +44,13 @@ export interface ChainLink {
  */
 export function sealLine<C extends object = AuditRecordContent>(
   content: C,
-  link: { seq: number; prev: string; key?: FingerprintKey | undefined },
+  link: { seq: number; prev: string; key?: FingerprintKey | undefined; block?: number | undefined },
 ): { line: string; record: C extends AuditRecordContent ? AuditRecord : C & ChainLink } {
-  const body = JSON.stringify({ ...content, seq: link.seq, chain: chainNameOf(link.key), prev: link.prev });
+  const members = { seq: link.seq, chain: chainNameOf(link.key), prev: link.prev, ...(link.block === undefined ? {} : { blk: link.block }) };
+  const body = JSON.stringify({ ...content, ...members });
   const hash = digest(body, link.key);
   const line = `${body.slice(0, -1)},"hash":"${hash}"}\n`;
-  const record = { ...content, seq: link.seq, chain: chainNameOf(link.key), prev: link.prev, hash };
+  const record = { ...content, ...members, hash };
   return { line, record: record as C extends AuditRecordContent ? AuditRecord : C & ChainLink };
 }
 

@@ -115,12 +115,21 @@ export interface VerifyReport {
 /** The audit trail: append-only JSON Lines in append blobs, hash-chained per blob. */
 export interface AuditLog {
   /**
-   * Validates the input (unknown fields and foreign statuses are refused), then appends it as one block and resolves
-   * only once the service has committed it. Needs `Storage Blob Data Contributor` (create, append, read, list) on the
+   * Validates the input (unknown fields and foreign statuses are refused), then appends it and resolves only once the
+   * service has committed the block holding it (appends in flight together share one block: see `appendMany`). Needs `Storage Blob Data Contributor` (create, append, read, list) on the
    * container. Repeating the same input appends a second line with the same id, which query and verify collapse.
    * Throws {@link AuditRecordRejectedError} or {@link AuditAppendError}; never a partial success.
    */
   append(input: AuditRecordInput, options?: AuditCallOptions): Promise<AuditRecord>;
+  /**
+   * Validates every input (one refused: {@link AuditRecordRejectedError}, nothing appended), then appends them in
+   * order and resolves once all are committed. Appends in flight at the same time, from this call and others, are
+   * group-committed: one Append Block holds several records, chained in queue order, and lands whole or not at all.
+   * Inputs of one hour that fit one block (500 records, 1 MiB) go into consecutive positions of one blob. Rejects
+   * when any of them did not land ({@link AuditAppendError}); those that did are collapsed by id when retried.
+   * `abortSignal` stops appends still queued; a block already being written finishes. Needs what `append` needs.
+   */
+  appendMany(inputs: readonly AuditRecordInput[], options?: AuditCallOptions): Promise<AuditRecord[]>;
   /** Reads the blobs of the time range and returns matching records. Needs `Storage Blob Data Reader`. */
   query(filter?: AuditQueryFilter, options?: AuditCallOptions): Promise<AuditQueryResult>;
   /**
@@ -162,19 +171,37 @@ interface BlobState {
   readonly lastLine?: string;
 }
 
+/** An append waiting in a slot's queue for the next group commit. */
+interface Pending {
+  readonly content: AuditRecordContent;
+  readonly abortSignal: AbortSignal | undefined;
+  readonly resolve: (record: AuditRecord) => void;
+  readonly reject: (error: unknown) => void;
+  /** Group commits this append lost to another writer so far. */
+  attempts: number;
+}
+
 interface Slot {
   segment?: number;
   state?: BlobState;
-  tail: Promise<void>;
-  waiting: number;
+  /** Appends waiting for the next group commit of this blob, in order. */
+  queue: Pending[];
+  /** Appends in the group commit now being written. */
+  writing: number;
+  /** Whether a drain loop runs (one per slot: it alone writes the blob). */
+  draining: boolean;
 }
 
-type Attempt = { done: true; record: AuditRecord; blob: string } | { done: false };
+type Attempt = { done: true; records: AuditRecord[]; blob: string } | { done: false };
 
 const TAIL_WINDOW = 16 * 1024;
 const CATCH_UP_WINDOW = 256 * 1024;
 const BACKOFF_BASE_MS = 5;
 const BACKOFF_CAP_MS = 250;
+/** Most records of one group commit (one Append Block). */
+const MAX_BATCH_RECORDS = 500;
+/** Most bytes of one group commit (the service takes Append Blocks of up to 4 MiB at every API version). */
+const MAX_BATCH_BYTES = 1024 * 1024;
 
 /**
  * Creates an audit log over one container. Keep one instance per process: it caches the tail of the blobs it writes,
@@ -259,9 +286,9 @@ export function createAuditLog(options: CreateAuditLogOptions): AuditLog {
     let slot = slots.get(id);
     if (!slot) {
       if (slots.size > 4 * shards) {
-        for (const [other, candidate] of slots) if (!other.startsWith(hour) && candidate.waiting === 0) slots.delete(other);
+        for (const [other, candidate] of slots) if (!other.startsWith(hour) && !candidate.draining && candidate.queue.length === 0) slots.delete(other);
       }
-      slot = { tail: Promise.resolve(), waiting: 0 };
+      slot = { queue: [], writing: 0, draining: false };
       slots.set(id, slot);
     }
     return slot;
@@ -273,7 +300,8 @@ export function createAuditLog(options: CreateAuditLogOptions): AuditLog {
     let bestWaiting = Number.POSITIVE_INFINITY;
     for (let step = 0; step < shards; step += 1) {
       const shard = (preferredShard + step) % shards;
-      const waiting = slots.get(`${hour}#${shard}`)?.waiting ?? 0;
+      const slot = slots.get(`${hour}#${shard}`);
+      const waiting = slot ? slot.queue.length + slot.writing : 0;
       if (waiting < bestWaiting) {
         best = shard;
         bestWaiting = waiting;
@@ -282,21 +310,68 @@ export function createAuditLog(options: CreateAuditLogOptions): AuditLog {
     return best;
   }
 
-  async function exclusive<T>(slot: Slot, work: () => Promise<T>): Promise<T> {
-    slot.waiting += 1;
-    const previous = slot.tail;
-    let release!: () => void;
-    slot.tail = new Promise<void>((resolve) => {
-      release = resolve;
+  /** Queues appends (kept together and in order) on the least busy shard of their hour and starts its drain. */
+  function dispatch(hour: string, entries: Pending[]): void {
+    const live = entries.filter((entry) => {
+      if (!entry.abortSignal?.aborted) return true;
+      entry.reject(entry.abortSignal.reason);
+      return false;
     });
+    if (live.length === 0) return;
+    const shard = pickShard(hour);
+    const slot = slotOf(hour, shard);
+    slot.queue.push(...live);
+    if (!slot.draining) void drain(hour, shard, slot);
+  }
+
+  /**
+   * Writes a slot's queue as group commits, one at a time: every append queued while a commit is in flight goes into
+   * the next one (one Append Block, records chained in queue order). Each append resolves only once its block is
+   * committed; a block that fails fails every append in it, and one that loses a race to another writer is retried
+   * after a backoff, on the shard the writer prefers from then on.
+   */
+  async function drain(hour: string, shard: number, slot: Slot): Promise<void> {
+    slot.draining = true;
     try {
-      await previous;
-      return await work();
+      while (slot.queue.length > 0) {
+        let attempt: Attempt;
+        let batch: Pending[] = [];
+        try {
+          attempt = await tryAppend(hour, shard, slot, (taken) => {
+            batch = taken;
+          });
+        } catch (error) {
+          slot.writing = 0;
+          // Nothing was taken when the tail could not be read: fail the commit that would have been written next.
+          if (batch.length === 0) batch = slot.queue.splice(0, Math.min(slot.queue.length, MAX_BATCH_RECORDS));
+          for (const entry of batch) entry.reject(error);
+          continue;
+        }
+        slot.writing = 0;
+        if (attempt.done) {
+          await afterAppend(attempt.blob, attempt.records[attempt.records.length - 1]!);
+          batch.forEach((entry, index) => entry.resolve(attempt.records[index]!));
+          continue;
+        }
+        // Another writer appended first: move this writer to another shard for good, so writers spread out.
+        if (shards > 1 && shard === preferredShard) preferredShard = (shard + 1 + Math.floor(Math.random() * (shards - 1))) % shards;
+        const retry: Pending[] = [];
+        for (const entry of batch) {
+          entry.attempts += 1;
+          if (entry.attempts >= maxAttempts) {
+            entry.reject(new AuditAppendError('Contention', true, `audit append gave up after ${maxAttempts} attempts under contention`));
+          } else retry.push(entry);
+        }
+        if (retry.length === 0) continue;
+        // Retried together (in order) after a backoff, on the shard this writer now prefers: writers spread out.
+        const round = Math.min(...retry.map((entry) => entry.attempts));
+        void sleep(Math.random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** Math.min(round, 10))).then(() => dispatch(hour, retry));
+      }
     } finally {
-      slot.waiting -= 1;
-      release();
+      slot.draining = false;
     }
   }
+
 
   async function ensureContainer(): Promise<void> {
     if (containerReady) return;
@@ -365,7 +440,13 @@ export function createAuditLog(options: CreateAuditLogOptions): AuditLog {
     return { landed, state: { exists: true, offset: end, seq: link.seq + 1, lastHash: link.hash, blockCount, closed: false, lastLine } };
   }
 
-  async function tryAppend(hour: string, shard: number, slot: Slot, content: AuditRecordContent, call: AuditCallOptions): Promise<Attempt> {
+  /**
+   * Writes the head of the slot's queue as one Append Block at the cached tail (read first when unknown), taking as
+   * many queued appends as fit the blob and the block (`take` hears which). Resolves `done: false` after losing the
+   * race to another writer (the tail is then caught up); throws {@link AuditAppendError} for other failures.
+   */
+  async function tryAppend(hour: string, shard: number, slot: Slot, take: (batch: Pending[]) => void): Promise<Attempt> {
+    let batch: Pending[] | undefined;
     for (let step = 0; step < 8; step += 1) {
       slot.segment ??= await latestSegment(hour, shard);
       if (slot.segment >= MAX_SEGMENTS) throw new AuditAppendError('StorageError', false, `shard ${shard} of hour ${hour} has no segment left`);
@@ -373,44 +454,66 @@ export function createAuditLog(options: CreateAuditLogOptions): AuditLog {
       const blob = container.getAppendBlobClient(name);
       slot.state ??= await readState(blob, name);
       const state = slot.state;
-      if (state.closed || state.blockCount >= maxBlocks) {
+      if (state.closed || state.blockCount >= maxBlocks || state.seq >= maxBlocks) {
         slot.segment += 1;
         slot.state = undefined;
         continue;
       }
-      const sealed = sealLine(content, { seq: state.seq, prev: state.lastHash, key });
-      const length = Buffer.byteLength(sealed.line);
+      if (!batch) {
+        batch = slot.queue.splice(0, Math.min(slot.queue.length, MAX_BATCH_RECORDS, maxBlocks - state.seq));
+        slot.writing = batch.length;
+        take(batch);
+      } else if (batch.length > maxBlocks - state.seq) {
+        // A new segment after the batch was taken (rollover, a foreign blob): give back what does not fit.
+        slot.queue.unshift(...batch.splice(maxBlocks - state.seq));
+        slot.writing = batch.length;
+        take(batch);
+      }
+      const lines: string[] = [];
+      const records: AuditRecord[] = [];
+      let prev = state.lastHash;
+      let bytes = 0;
+      for (const [index, entry] of batch.entries()) {
+        const sealed = sealLine(entry.content, { seq: state.seq + index, prev, key, block: state.blockCount });
+        const length = Buffer.byteLength(sealed.line);
+        if (index > 0 && bytes + length > MAX_BATCH_BYTES) {
+          slot.queue.unshift(...batch.splice(index));
+          slot.writing = batch.length;
+          take(batch);
+          break;
+        }
+        lines.push(sealed.line);
+        records.push(sealed.record);
+        prev = sealed.record.hash;
+        bytes += length;
+      }
+      const text = lines.join('');
+      // One caller's signal may stop only a block that holds nothing else.
+      const abortSignal = batch.length === 1 ? batch[0]!.abortSignal : undefined;
       try {
         if (!state.exists) {
           await ensureContainer();
-          await blob.createIfNotExists({ abortSignal: call.abortSignal });
+          await blob.createIfNotExists({ abortSignal });
         }
-        await blob.appendBlock(sealed.line, length, {
-          conditions: { appendPosition: state.offset },
-          abortSignal: call.abortSignal,
-        });
+        await blob.appendBlock(text, bytes, { conditions: { appendPosition: state.offset }, abortSignal });
         slot.state = {
           exists: true,
-          offset: state.offset + length,
-          seq: state.seq + 1,
-          lastHash: sealed.record.hash,
+          offset: state.offset + bytes,
+          seq: state.seq + records.length,
+          lastHash: prev,
           blockCount: state.blockCount + 1,
           closed: false,
-          lastLine: sealed.line,
+          lastLine: lines[lines.length - 1]!,
         };
-        return { done: true, record: sealed.record, blob: name };
+        return { done: true, records, blob: name };
       } catch (error) {
         slot.state = undefined;
         const code = errorCodeOf(error);
         if (code === 'AppendPositionConditionNotMet') {
-          const caughtUp = await catchUp(blob, name, state, sealed.line);
-          // A lost response to an append that did land: our exact line sits where we appended it.
-          if (caughtUp.landed) {
-            slot.state = caughtUp.state;
-            return { done: true, record: sealed.record, blob: name };
-          }
+          const caughtUp = await catchUp(blob, name, state, text);
           slot.state = caughtUp.state;
-          return { done: false };
+          // A lost response to an append that did land: our exact block sits where we appended it.
+          return caughtUp.landed ? { done: true, records, blob: name } : { done: false };
         }
         if (code === 'BlockCountExceedsLimit' || code === 'MaxBlobSizeConditionNotMet') {
           slot.segment += 1;
@@ -427,24 +530,33 @@ export function createAuditLog(options: CreateAuditLogOptions): AuditLog {
     return { done: false };
   }
 
-  async function append(input: AuditRecordInput, call: AuditCallOptions = {}): Promise<AuditRecord> {
-    const content = buildRecordContent(input, now);
-    const hour = hourOf(new Date(content.time));
-    for (let attempt = 1; attempt <= maxAttempts; attempt += 1) {
-      const shard = pickShard(hour);
-      const slot = slotOf(hour, shard);
-      const outcome = await exclusive(slot, () => tryAppend(hour, shard, slot, content, call));
-      if (outcome.done) {
-        await afterAppend(outcome.blob, outcome.record);
-        return outcome.record;
-      }
-      // Another writer appended first: move this writer to another shard for good, so writers spread out.
-      if (shards > 1 && shard === preferredShard) preferredShard = (shard + 1 + Math.floor(Math.random() * (shards - 1))) % shards;
-      call.abortSignal?.throwIfAborted();
-      await sleep(Math.random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** Math.min(attempt, 10)));
-    }
-    throw new AuditAppendError('Contention', true, `audit append gave up after ${maxAttempts} attempts under contention`);
+  function enqueue(contents: readonly AuditRecordContent[], call: AuditCallOptions): Promise<AuditRecord[]> {
+    call.abortSignal?.throwIfAborted();
+    const byHour = new Map<string, Pending[]>();
+    const results = contents.map(
+      (content) =>
+        new Promise<AuditRecord>((resolve, reject) => {
+          const hour = hourOf(new Date(content.time));
+          const group = byHour.get(hour) ?? [];
+          group.push({ content, abortSignal: call.abortSignal, resolve, reject, attempts: 0 });
+          byHour.set(hour, group);
+        }),
+    );
+    for (const [hour, group] of byHour) dispatch(hour, group);
+    return Promise.all(results);
   }
+
+  async function append(input: AuditRecordInput, call: AuditCallOptions = {}): Promise<AuditRecord> {
+    const [record] = await enqueue([buildRecordContent(input, now)], call);
+    return record!;
+  }
+
+  async function appendMany(inputs: readonly AuditRecordInput[], call: AuditCallOptions = {}): Promise<AuditRecord[]> {
+    // Every record is checked before any is queued: a refused one fails the call with nothing appended.
+    const contents = inputs.map((input) => buildRecordContent(input, now));
+    return contents.length === 0 ? [] : enqueue(contents, call);
+  }
+
 
   async function listBlobs(from?: Date, to?: Date): Promise<{ name: string; blobType?: string }[]> {
     const found: { name: string; blobType?: string }[] = [];
@@ -666,7 +778,7 @@ export function createAuditLog(options: CreateAuditLogOptions): AuditLog {
     return { heads, problems, count, lastTime };
   }
 
-  return { append, query, verify, seal };
+  return { append, appendMany, query, verify, seal };
 }
 
 function matcherOf(filter: AuditQueryFilter): (record: AuditRecord) => boolean {

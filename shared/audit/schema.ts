@@ -122,12 +122,17 @@ export interface AuditRecord {
   readonly chain: string;
   /** Hash of the previous record of the blob (or the blob's genesis value). */
   readonly prev: string;
+  /**
+   * Index of the Append Block that holds the record in its blob: records appended in one group commit share a block.
+   * Absent on records written before group commit (each was its own block).
+   */
+  readonly blk?: number;
   /** Hash of this record's line without the `hash` member. */
   readonly hash: string;
 }
 
-/** The content part of a record: what the writer adds (`seq`, `chain`, `prev`, `hash`) is not in it. */
-export type AuditRecordContent = Omit<AuditRecord, 'seq' | 'chain' | 'prev' | 'hash'>;
+/** The content part of a record: what the writer adds (`seq`, `chain`, `prev`, `blk`, `hash`) is not in it. */
+export type AuditRecordContent = Omit<AuditRecord, 'seq' | 'chain' | 'prev' | 'blk' | 'hash'>;
 
 /** Thrown when an input has a field outside the schema or a field breaks its rule. Names fields, never values. */
 export class AuditRecordRejectedError extends Error {

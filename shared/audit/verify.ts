@@ -57,8 +57,9 @@ export function splitLines(bytes: Uint8Array): { lines: { offset: number; text: 
 /**
  * Walks the chain of one blob and stops at the first broken link: a line that does not parse, a record whose hash
  * does not match its content, a `seq` out of order (missing or reordered records), a `prev` that is not the hash of
- * the line before it (or the genesis value of the blob), a truncated last line, or a committed block count that
- * differs from the number of records (each record is one block).
+ * the line before it (or the genesis value of the blob), a truncated last line, a `blk` out of step, or a committed
+ * block count that differs from the blocks the chain says were written (records of one group commit share a block,
+ * their `blk`; a record without `blk` is one block).
  */
 export function walkBlob(
   blob: string,
@@ -77,6 +78,9 @@ export function walkBlob(
   const records: { record: AuditRecord; offset: number }[] = [];
   let expectedPrev = genesisOf(blob);
   let previousOffset: number | undefined;
+  /** Blocks the records read so far were written in, and the `blk` of the record before (undefined: it had none). */
+  let blocks = 0;
+  let previousBlock: number | undefined;
 
   for (const [position, line] of lines.entries()) {
     const at = `${blob} at offset ${line.offset}`;
@@ -120,6 +124,24 @@ export function walkBlob(
         },
       };
     }
+    if (record.blk === undefined) {
+      blocks += 1;
+    } else if (record.blk !== previousBlock) {
+      if (record.blk !== blocks) {
+        return {
+          records,
+          problem: {
+            blob,
+            offset: line.offset,
+            seq: record.seq,
+            kind: 'block-count',
+            message: `${at} (seq ${record.seq}): in block ${String(record.blk)} where block ${blocks} follows the ${blocks} before it (blocks were rewritten)`,
+          },
+        };
+      }
+      blocks += 1;
+    }
+    previousBlock = record.blk;
     records.push({ record, offset: line.offset });
     expectedPrev = record.hash;
     previousOffset = line.offset;
@@ -135,13 +157,13 @@ export function walkBlob(
       },
     };
   }
-  if (options.blockCount !== undefined && options.blockCount !== lines.length) {
+  if (options.blockCount !== undefined && options.blockCount !== blocks) {
     return {
       records,
       problem: {
         blob,
         kind: 'block-count',
-        message: `${blob}: ${options.blockCount} committed blocks but ${lines.length} records (each record is one block: the blob was rewritten)`,
+        message: `${blob}: ${options.blockCount} committed blocks but ${lines.length} records written in ${blocks} block${blocks === 1 ? '' : 's'} (the blob was rewritten)`,
       },
     };
   }
