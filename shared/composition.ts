@@ -29,7 +29,9 @@ import { createSourceVault } from './sources/index.js';
 import type { TargetClient } from './targets/contract.js';
 import { KeyVaultTarget, metadataOnlyRecovery, type KeyVaultRecoveryApi } from './targets/keyVault/index.js';
 import { SecretClient } from '@azure/keyvault-secrets';
-import { createKubernetesTarget } from './targets/kubernetes/index.js';
+import { createClusterAccess, createKubernetesTarget } from './targets/kubernetes/index.js';
+import { AuthorizationV1Api } from '@kubernetes/client-node';
+import type { PreflightPorts } from './control/index.js';
 
 /** Every setting the app reads (documented in docs/deployment.md; local values in local.settings.sample.json). */
 export const SETTINGS = {
@@ -163,14 +165,54 @@ export function createRuntime(env: Env = process.env, options: { log?: RelayLog;
       writeBudget: configured.writeBudget,
       log,
       ...(auth.type === 'aad' ? { credential: credentialFor(auth.identity?.clientId) } : {}),
-      readSecretValue: async (sourceId: string, name: string) => {
-        const port = source(sourceId);
-        const latest = await port.getLatestProperties(name);
-        if (!latest) throw new Error(`cluster credential ${sourceId}/${name} does not exist`);
-        return (await port.readVersion(name, latest.version, fingerprintKey)).value;
-      },
+      readSecretValue: readClusterCredential,
     });
   }
+
+  async function readClusterCredential(sourceId: string, name: string): Promise<string> {
+    const port = source(sourceId);
+    const latest = await port.getLatestProperties(name);
+    if (!latest) throw new Error(`cluster credential ${sourceId}/${name} does not exist`);
+    return (await port.readVersion(name, latest.version, fingerprintKey)).value;
+  }
+
+  // `target check`: the target's own SecretClient, or a SelfSubjectAccessReview with the cluster credential.
+  const preflight = (targetId: string): PreflightPorts => {
+    const configured = config.targets.find((t) => t.id === targetId);
+    if (!configured) throw new Error(`target "${targetId}" is not in the relay config`);
+    if (configured.kind === 'keyVault') {
+      const client = secretClientFor(configured.vaultUrl, configured.identity?.clientId);
+      return {
+        keyVault: {
+          async listOnePage(options = {}) {
+            await client.listPropertiesOfSecrets(options).byPage({ maxPageSize: 1 }).next();
+          },
+          async setSecret(name, value, options) {
+            await client.setSecret(name, value, options);
+          },
+          async deleteSecret(name, options = {}) {
+            await client.beginDeleteSecret(name, options);
+          },
+        },
+      };
+    }
+    const auth = configured.cluster.auth;
+    const access = createClusterAccess({
+      cluster: configured.cluster,
+      ...(auth.type === 'aad' ? { credential: credentialFor(auth.identity?.clientId) } : { readSecretValue: readClusterCredential }),
+    });
+    return {
+      kubernetes: {
+        async review(resourceAttributes, options = {}) {
+          const kc = await access.kubeConfig(options);
+          const review = await kc.makeApiClient(AuthorizationV1Api).createSelfSubjectAccessReview({
+            body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: { resourceAttributes } },
+          });
+          return { allowed: review.status?.allowed === true, ...(review.status?.reason ? { reason: review.status.reason } : {}) };
+        },
+      },
+    };
+  };
 
   // Rotators of routes that change a credential at its owner; their connection secrets are read by reference.
   const rotators = new Map<string, Rotator | undefined>();
@@ -228,6 +270,7 @@ export function createRuntime(env: Env = process.env, options: { log?: RelayLog;
     checkTimeLimitInMs: intSetting(env, SETTINGS.checkTimeLimitInMs, 30_000, 100, 600_000),
     generateValue,
     rotator,
+    preflight,
     log,
     now: () => new Date(),
   };

@@ -25,6 +25,8 @@ export interface RelayRuntime {
   generateValue(policy: import('./domain/config.js').RotationPolicy): string;
   /** The rotator of a route whose rotation policy names `postgres` or `webhook`; undefined for other routes. */
   rotator?(routeId: string): import('./rotation/contract.js').Rotator | undefined;
+  /** The calls `target check` probes a target's permissions with (shared/control/preflight.ts). */
+  preflight?(targetId: string): import('./control/preflight.js').PreflightPorts;
   readonly log: RelayLog;
   /** Time limit of one target check during reconciliation (default 30 s); setting RELAY_CHECK_TIME_LIMIT_MS. */
   readonly checkTimeLimitInMs?: number;

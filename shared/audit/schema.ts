@@ -29,6 +29,8 @@ export const AUDIT_ACTION_STATUSES = {
   plan: ['Planned', 'PlanFailed'],
   /** Removal of a placement the relay owns. */
   delete: ['Deleted', 'NotFound', 'NotOwned'],
+  /** An operator's preflight of one target (`secret-relay target check`): every required permission allowed, or not. */
+  preflight: ['PreflightPassed', 'PreflightFailed'],
 } as const satisfies Record<string, readonly string[]>;
 
 export type AuditAction = keyof typeof AUDIT_ACTION_STATUSES;
