@@ -6,3 +6,4 @@ export type { HttpAnswer } from './http.js';
 export { startReconcile } from './reconcile.js';
 export { startOnce } from './ports.js';
 export type { OrchestrationClientPort, InstanceStatus, EventHandling } from './ports.js';
+export { getFleetStatus, getTargetStatus, settledSnapshot, fleetPorts } from './fleet.js';
