@@ -24,6 +24,7 @@ import type {
 import type { RelayRuntime } from './runtime.js';
 import { SourceVaultError as SourceError } from './sources/index.js';
 import * as rotation from './rotation/protocol.js';
+import { settleSecret, takeSnapshot, type FleetPorts, type FleetSecret } from './fleet/index.js';
 
 /** How long one target check of a reconciliation may take (unreachable endpoints, hung connections). */
 export const DEFAULT_CHECK_TIME_LIMIT_IN_MS = 30_000;
@@ -237,7 +238,63 @@ export function createActivities(runtime: RelayRuntime) {
     }
   }
 
+  const fleetPorts = (): FleetPorts | undefined =>
+    runtime.listing
+      ? {
+          config,
+          fingerprintKey: runtime.fingerprintKey,
+          listing: runtime.listing,
+          source: (id) => runtime.source(id),
+          target: (id) => runtime.target(id),
+          log: runtime.log,
+          checkTimeLimitInMs: runtime.checkTimeLimitInMs ?? DEFAULT_CHECK_TIME_LIMIT_IN_MS,
+          now: () => runtime.now(),
+        }
+      : undefined;
+
+  /**
+   * Lists every source vault, target vault and cluster namespace page by page (shared/fleet) and compares the marks
+   * in memory. Returns only the source secrets with a placement out of sync, each with those placements: the output
+   * (and the orchestration's history) grows with drift, not with the number of secrets. In-sync placements cost
+   * nothing beyond the list pages. Without a listing port (older runtimes) it lists sources and leaves each check to
+   * `checkDrift`.
+   */
   async function listReconcileItems(): Promise<ReconcileListing> {
+    const ports = fleetPorts();
+    if (ports) {
+      const snapshot = await takeSnapshot(ports);
+      const items: ReconcileItem[] = [];
+      let inSyncPlacements = 0;
+      let inSyncSecrets = 0;
+      for (const secret of snapshot.secrets) {
+        const drifted = secret.placements.filter((p) => p.drift !== undefined);
+        if (drifted.length === 0) {
+          inSyncSecrets++;
+          inSyncPlacements += secret.placements.length;
+          continue;
+        }
+        items.push({
+          sourceId: secret.sourceId,
+          vaultUrl: secret.vaultUrl,
+          name: secret.name,
+          ...(secret.currentVersion ? { version: secret.currentVersion } : {}),
+          state: secret.sourceState,
+          ...(secret.sourceState === 'deleted' ? { tags: secret.tags } : {}),
+          fleet: {
+            createdOn: secret.createdOn,
+            planned: secret.placements.length,
+            ...(secret.needsVersion ? { needsVersion: true } : {}),
+            placements: drifted,
+          },
+        });
+      }
+      return {
+        items,
+        unlistedSources: snapshot.unlistedSources,
+        inSync: { secrets: inSyncSecrets, placements: inSyncPlacements },
+        listPages: Object.values(snapshot.pages).reduce((n, p) => n + p, 0),
+      };
+    }
     const items: ReconcileItem[] = [];
     const unlistedSources: ReconcileListing['unlistedSources'][number][] = [];
     const routed = (sourceId: string, name: string, tags: Readonly<Record<string, string>>) =>
@@ -281,6 +338,8 @@ export function createActivities(runtime: RelayRuntime) {
    * Throws only when the source itself cannot be read (the orchestration retries, then records the failure).
    */
   async function checkDrift(item: ReconcileItem): Promise<DriftCheck> {
+    const ports = item.fleet ? fleetPorts() : undefined;
+    if (item.fleet && ports) return settleDrift(ports, item, item.fleet);
     const port = runtime.source(item.sourceId);
     const current = item.state === 'deleted' ? undefined : await port.getLatestProperties(item.name, { includeDisabled: true });
     const state: SourceState = current ? (current.enabled ? 'enabled' : 'disabled') : 'deleted';
@@ -328,6 +387,50 @@ export function createActivities(runtime: RelayRuntime) {
       );
     }
     return { checked: planned.length, sourceState: state, findings: found };
+  }
+
+  /**
+   * The snapshot's drifted placements of one source secret, made exact: the current version read once when no mark
+   * settled it, each uncertain placement read once (shared/fleet `settleSecret`). Throws only when the source cannot
+   * be read.
+   */
+  async function settleDrift(ports: FleetPorts, item: ReconcileItem, fleet: NonNullable<ReconcileItem['fleet']>): Promise<DriftCheck> {
+    const secret: FleetSecret = {
+      sourceId: item.sourceId,
+      vaultUrl: item.vaultUrl,
+      name: item.name,
+      sourceState: item.state ?? 'enabled',
+      createdOn: fleet.createdOn,
+      ...(item.version ? { currentVersion: item.version } : {}),
+      ...(fleet.needsVersion ? { needsVersion: true } : {}),
+      tags: item.tags ?? {},
+      placements: fleet.placements,
+    };
+    let settled: FleetSecret;
+    try {
+      settled = await settleSecret(ports, secret);
+    } catch (error) {
+      if (error instanceof SourceError) throw new Error(`${error.status}: ${error.message}`);
+      throw asRetryable(error);
+    }
+    const ref = { sourceId: item.sourceId, vaultUrl: item.vaultUrl, name: item.name, ...(settled.currentVersion && settled.sourceState === 'enabled' ? { version: settled.currentVersion } : {}) };
+    const findings: DriftFinding[] = settled.placements
+      .filter((p) => p.drift !== undefined)
+      .map((p) => ({
+        ref,
+        targetId: p.targetId,
+        kind: p.kind,
+        location: p.location,
+        drift: p.drift!,
+        ...(p.heldVersion ? { heldVersion: p.heldVersion } : {}),
+        ...(p.failure ? { reason: p.failure.reason, message: p.failure.message } : {}),
+      }));
+    if (settled.sourceState !== 'enabled' && findings.length > 0) {
+      runtime.log.warn(
+        `reconcile: ${item.sourceId}/${item.name} is ${settled.sourceState} in the source; ${findings.length} target(s) keep their copies: ${findings.map((f) => f.location).join(', ')}`,
+      );
+    }
+    return { checked: fleet.planned, sourceState: settled.sourceState, findings };
   }
 
   async function writeDriftReport(report: ReconcileReport): Promise<string> {

@@ -30,8 +30,11 @@ import type { TargetClient } from './targets/contract.js';
 import { KeyVaultTarget, metadataOnlyRecovery, type KeyVaultRecoveryApi } from './targets/keyVault/index.js';
 import { SecretClient } from '@azure/keyvault-secrets';
 import { createClusterAccess, createKubernetesTarget } from './targets/kubernetes/index.js';
-import { AuthorizationV1Api } from '@kubernetes/client-node';
+import { AuthorizationV1Api, CoreV1Api } from '@kubernetes/client-node';
 import type { PreflightPorts } from './control/index.js';
+import type { FleetListingPort } from './fleet/types.js';
+import { listDeletedSecretPages, listSecretPages } from './targets/keyVault/listing.js';
+import { listManagedSecretPages, type KubernetesListingApi } from './targets/kubernetes/listing.js';
 
 /** Every setting the app reads (documented in docs/deployment.md; local values in local.settings.sample.json). */
 export const SETTINGS = {
@@ -247,6 +250,67 @@ export function createRuntime(env: Env = process.env, options: { log?: RelayLog;
     return rotators.get(routeId);
   };
 
+  // List-page readers over the same clients and cluster access as the targets (shared/fleet).
+  const clusterApis = new Map<string, Promise<KubernetesListingApi>>();
+  const listingTimeLimit = intSetting(env, SETTINGS.checkTimeLimitInMs, 30_000, 100, 600_000);
+  const configuredTarget = (targetId: string) => {
+    const configured = config.targets.find((t) => t.id === targetId);
+    if (!configured) throw new Error(`target "${targetId}" is not in the relay config`);
+    return configured;
+  };
+  const configuredSource = (sourceId: string) => {
+    const configured = config.sources.find((s) => s.id === sourceId);
+    if (!configured) throw new Error(`source "${sourceId}" is not in the relay config`);
+    return configured;
+  };
+  const vaultListing = (vaultUrl: string, clientId: string | undefined) => secretClientFor(vaultUrl, clientId);
+  const listing: FleetListingPort = {
+    sourceSecrets: (sourceId, callOptions = {}) => {
+      const s = configuredSource(sourceId);
+      return listSecretPages(vaultListing(s.vaultUrl, s.identity?.clientId), new URL(s.vaultUrl).host, { pageTimeLimitInMs: listingTimeLimit, ...callOptions });
+    },
+    sourceDeletedSecrets: (sourceId, callOptions = {}) => {
+      const s = configuredSource(sourceId);
+      return listDeletedSecretPages(vaultListing(s.vaultUrl, s.identity?.clientId), new URL(s.vaultUrl).host, { pageTimeLimitInMs: listingTimeLimit, ...callOptions });
+    },
+    vaultSecrets: (targetId, callOptions = {}) => {
+      const t = configuredTarget(targetId);
+      if (t.kind !== 'keyVault') throw new Error(`target "${targetId}" is not a Key Vault`);
+      return listSecretPages(vaultListing(t.vaultUrl, t.identity?.clientId), new URL(t.vaultUrl).host, { pageTimeLimitInMs: listingTimeLimit, ...callOptions });
+    },
+    vaultDeletedSecrets: (targetId, callOptions = {}) => {
+      const t = configuredTarget(targetId);
+      if (t.kind !== 'keyVault') throw new Error(`target "${targetId}" is not a Key Vault`);
+      return listDeletedSecretPages(vaultListing(t.vaultUrl, t.identity?.clientId), new URL(t.vaultUrl).host, { pageTimeLimitInMs: listingTimeLimit, ...callOptions });
+    },
+    clusterSecrets: (targetId, callOptions = {}) => {
+      const t = configuredTarget(targetId);
+      if (t.kind !== 'kubernetes') throw new Error(`target "${targetId}" is not a Kubernetes target`);
+      let api = clusterApis.get(targetId);
+      if (!api) {
+        const auth = t.cluster.auth;
+        const access = createClusterAccess({
+          cluster: t.cluster,
+          ...(auth.type === 'aad' ? { credential: credentialFor(auth.identity?.clientId) } : {}),
+          readSecretValue: async (sourceId: string, name: string) => {
+            const port = source(sourceId);
+            const latest = await port.getLatestProperties(name);
+            if (!latest) throw new Error(`cluster credential ${sourceId}/${name} does not exist`);
+            return (await port.readVersion(name, latest.version, fingerprintKey)).value;
+          },
+        });
+        api = access.kubeConfig().then((kc) => kc.makeApiClient(CoreV1Api));
+        // A failed credential is retried by the next listing, not cached.
+        api.catch(() => clusterApis.delete(targetId));
+        clusterApis.set(targetId, api);
+      }
+      const ready = api;
+      return (async function* () {
+        yield* listManagedSecretPages(await ready, t.namespace, `${t.cluster.name}/${t.namespace}`, { pageTimeLimitInMs: listingTimeLimit, ...callOptions });
+      })();
+    },
+  };
+
   // With AUDIT_CHAIN_KEY the chain is keyed and sealed outside the audit container (docs/security.md).
   const auditLog = auditLogFromSettings(env, {
     onSealError: (error) => log.warn(`audit seal not written (its heads are sealed with the next one): ${error instanceof Error ? error.message.slice(0, 300) : String(error)}`),
@@ -268,6 +332,7 @@ export function createRuntime(env: Env = process.env, options: { log?: RelayLog;
       maxPerEndpoint: intSetting(env, SETTINGS.maxConcurrentPerTarget, 4, 1, 100),
     },
     checkTimeLimitInMs: intSetting(env, SETTINGS.checkTimeLimitInMs, 30_000, 100, 600_000),
+    listing,
     generateValue,
     rotator,
     preflight,
@@ -534,6 +599,24 @@ function reportPort(container: ContainerClient): ReportPort {
         blobHTTPHeaders: { blobContentType: 'application/json' },
       });
       return `${container.containerName}/${name}`;
+    },
+    async latestDriftReport() {
+      // Blob names start with the run's start time, so the greatest name of the newest day is the latest run.
+      const now = Date.now();
+      for (const day of [now, now - 86_400_000]) {
+        const prefix = `drift/${new Date(day).toISOString().slice(0, 10).replace(/-/g, '/')}/`;
+        let latest: string | undefined;
+        try {
+          for await (const blob of container.listBlobsFlat({ prefix })) if (!latest || blob.name > latest) latest = blob.name;
+        } catch (error) {
+          if ((error as { statusCode?: number }).statusCode === 404) return undefined;
+          throw error;
+        }
+        if (!latest) continue;
+        const body = await container.getBlockBlobClient(latest).downloadToBuffer();
+        return { ...(JSON.parse(body.toString('utf8')) as ReconcileReport), reportBlob: `${container.containerName}/${latest}` };
+      }
+      return undefined;
     },
   };
 }

@@ -28,6 +28,8 @@ export interface RelayRuntime {
   /** The calls `target check` probes a target's permissions with (shared/control/preflight.ts). */
   preflight?(targetId: string): import('./control/preflight.js').PreflightPorts;
   readonly log: RelayLog;
+  /** Page readers of whole vaults and namespaces (fleet snapshot, reconciliation); see shared/fleet. */
+  readonly listing?: import('./fleet/types.js').FleetListingPort;
   /** Time limit of one target check during reconciliation (default 30 s); setting RELAY_CHECK_TIME_LIMIT_MS. */
   readonly checkTimeLimitInMs?: number;
   /** Wall clock (activities and triggers only; orchestrations use the durable clock). */
@@ -65,6 +67,8 @@ export interface LockPort {
 export interface ReportPort {
   /** Writes a drift report; returns the blob name. */
   writeDriftReport(report: ReconcileReport): Promise<string>;
+  /** The latest drift report (today's or yesterday's, UTC) with its blob name; undefined when none. Reads one listing and one blob. */
+  latestDriftReport?(): Promise<(ReconcileReport & { reportBlob: string }) | undefined>;
 }
 
 export interface RelayLog {

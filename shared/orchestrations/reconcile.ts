@@ -71,7 +71,7 @@ export function* reconcile(context: OrchestrationContext): Generator<df.Task, Re
     const listing = (yield context.df.callActivityWithRetry(ACTIVITIES.listReconcileItems, reconcileRetryOptions(), {})) as ReconcileListing;
     const drift: DriftFinding[] = [];
     const unchecked: UncheckedSource[] = [...listing.unlistedSources];
-    let checkedTargets = 0;
+    let checkedTargets = listing.inSync?.placements ?? 0;
     for (const batch of chunk(listing.items, CHECK_BATCH)) {
       const tasks = batch.map((item) => context.df.callActivityWithRetry(ACTIVITIES.checkDrift, reconcileRetryOptions(), item));
       try {
@@ -162,13 +162,14 @@ export function* reconcile(context: OrchestrationContext): Generator<df.Task, Re
     const report: ReconcileReport = {
       instanceId: context.df.instanceId,
       startedAt,
-      checkedSecrets: listing.items.length,
+      checkedSecrets: listing.items.length + (listing.inSync?.secrets ?? 0),
       checkedTargets,
       checkFailed: drift.filter((finding) => finding.drift === 'check-failed').length,
       unchecked,
       drift,
       repairs,
       unrepaired,
+      ...(listing.listPages !== undefined ? { listPages: listing.listPages } : {}),
     };
     const reportBlob = (yield context.df.callActivityWithRetry(ACTIVITIES.writeDriftReport, reconcileRetryOptions(), report)) as string;
     context.df.setCustomStatus({ phase: 'done', drift: drift.length, repairs: repairs.length });

@@ -168,6 +168,19 @@ export interface ReconcileItem {
   readonly state?: SourceState;
   /** Tags of the deleted secret (route tag selectors), for `deleted` items. */
   readonly tags?: Readonly<Record<string, string>>;
+  /**
+   * Set when the item comes from the fleet snapshot (list pages): only its drifted placements, which `checkDrift`
+   * settles with a few reads instead of observing every target.
+   */
+  readonly fleet?: {
+    /** Creation time of the source's current version (unix seconds). */
+    readonly createdOn: number;
+    /** Placements the routes give the secret (in sync or not). */
+    readonly planned: number;
+    /** The current version id must be read (no mark settled it). */
+    readonly needsVersion?: boolean;
+    readonly placements: readonly import('../fleet/types.js').FleetPlacement[];
+  };
 }
 
 export type { DriftKind, SourceState } from '../domain/drift.js';
@@ -204,6 +217,10 @@ export interface ReconcileListing {
   readonly items: readonly ReconcileItem[];
   /** Sources whose secrets could not be listed (constant reason, value-free message). */
   readonly unlistedSources: readonly UncheckedSource[];
+  /** Fleet snapshot only: routed secrets (and their placements) found in sync, not returned as items. */
+  readonly inSync?: { readonly secrets: number; readonly placements: number };
+  /** Fleet snapshot only: list pages read (sources, target vaults, cluster namespaces). */
+  readonly listPages?: number;
 }
 
 /** A source, or one secret of it, that could not be read: none of its targets were checked. */
@@ -229,6 +246,8 @@ export interface ReconcileReport {
   readonly repairs: readonly { readonly ref: SecretVersionRef; readonly instanceId: string; readonly summary: RelaySummary }[];
   /** Findings the relay will not repair by itself (not owned, disabled or deleted, immutable, check failed). */
   readonly unrepaired: readonly DriftFinding[];
+  /** List pages the run read (fleet snapshot). */
+  readonly listPages?: number;
   readonly reportBlob?: string;
 }
 

@@ -8,3 +8,4 @@ export type { AuditTimelineQuery } from './audit.js';
 export { startReconcile } from './reconcile.js';
 export { startOnce } from './ports.js';
 export type { OrchestrationClientPort, InstanceStatus, EventHandling } from './ports.js';
+export { getFleetStatus, getTargetStatus, settledSnapshot, fleetPorts } from './fleet.js';

@@ -71,9 +71,10 @@ describe('reconciliation with failing targets and changed sources', () => {
     await (await e2e.vault('platform').beginDeleteSecret('app-gone')).pollUntilDone();
     const disabledCopy = (await e2e.vault('contoso').getSecret('app-dis')).properties.version!;
     await e2e.vault('contoso').updateSecretProperties('app-dis', disabledCopy, { enabled: false });
-    // fabrikam refuses the relay (403); northwind hangs (an unreachable vault).
-    e2e.stack.keyVault.addFault({ vault: 'fabrikam', operation: 'listSecretVersions', effect: { kind: 'forbidden', innerCode: 'ForbiddenByRbac' } });
-    e2e.stack.keyVault.addFault({ vault: 'northwind', operation: 'listSecretVersions', effect: { kind: 'latency', latencyInMs: 600_000 } });
+    // fabrikam refuses the relay (403); northwind hangs (an unreachable vault). Reconciliation reads targets by list
+    // pages (`GET /secrets`), so that is where the faults go.
+    e2e.stack.keyVault.addFault({ vault: 'fabrikam', operation: 'listSecrets', effect: { kind: 'forbidden', innerCode: 'ForbiddenByRbac' } });
+    e2e.stack.keyVault.addFault({ vault: 'northwind', operation: 'listSecrets', effect: { kind: 'latency', latencyInMs: 600_000 } });
     let report;
     try {
       report = await reconcileRun();
