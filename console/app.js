@@ -6,7 +6,8 @@
 'use strict';
 
 (() => {
-  /** @typedef {{ targetId: string, kind?: string, placement?: unknown, inSync?: boolean, state?: string, heldVersion?: string | null, status?: string | null, lastDelivery?: string | number | null, hint?: string | null, drift?: string | null, reason?: string | null, message?: string | null }} TargetCell */
+  /** @typedef {{ status: string, hint?: string, time: string, message?: string | null }} Delivery */
+  /** @typedef {{ targetId: string, kind?: string, placement?: unknown, inSync?: boolean, state?: string, heldVersion?: string | null, status?: string | null, lastDelivery?: { at?: string } | string | number | null, hint?: string | null, drift?: string | null, reason?: string | null, message?: string | null, delivery?: Delivery }} TargetCell */
   /** @typedef {{ source: string, name: string, currentVersion?: string | null, sourceState?: string, targets: TargetCell[] }} SecretRow */
   /** @typedef {{ status: number, json: any }} ApiAnswer */
 
@@ -85,8 +86,9 @@
     return version ? String(version).slice(0, 8) : '—';
   }
 
-  /** @param {string | number | null | undefined} when */
-  function time(when) {
+  /** @param {{ at?: string } | string | number | null | undefined} value */
+  function time(value) {
+    const when = value && typeof value === 'object' ? value.at : value;
     if (when === null || when === undefined || when === '') return null;
     const date = typeof when === 'number' ? new Date(when < 1e12 ? when * 1000 : when) : new Date(when);
     if (Number.isNaN(date.getTime())) return null;
@@ -110,10 +112,36 @@
    * @param {TargetCell} cell
    */
   function cellState(cell) {
-    const status = cell.status ?? '';
-    if (status.startsWith('Failed') || cell.state === 'error') return 'failed';
     if (cell.inSync) return 'in-sync';
+    const status = namedStatus(cell) ?? '';
+    if (status.startsWith('Failed') || cell.state === 'check-failed' || cell.state === 'error') return 'failed';
     return 'out-of-sync';
+  }
+
+  /**
+   * The named status of a cell: the API's delivery status, else that of the latest delivery in the audit trail (a
+   * failure is shown only while the cell is not in sync), else the drift kind or state.
+   * @param {TargetCell} cell
+   */
+  function namedStatus(cell) {
+    if (cell.status) return cell.status;
+    const last = cell.delivery?.status;
+    if (last && (!cell.inSync || !last.startsWith('Failed'))) return last;
+    if (cell.inSync) return null;
+    return cell.drift ?? (cell.state && cell.state !== 'present' ? cell.state : null);
+  }
+
+  /**
+   * What to do about a cell that is not in sync: the failed delivery's hint, then the API's hint if it says more.
+   * @param {TargetCell} cell
+   */
+  function hints(cell) {
+    if (cell.inSync) return [];
+    const out = [];
+    const last = cell.delivery;
+    if (last?.hint && (namedStatus(cell) ?? '').startsWith('Failed')) out.push(last.hint);
+    if (cell.hint && !out.includes(cell.hint)) out.push(cell.hint);
+    return out;
   }
 
   /** @param {TargetCell} cell */
@@ -129,20 +157,23 @@
   function matrixCell(secret, cell) {
     if (!cell) return el('td', { class: 'cell none', 'data-target': '' }, 'not routed');
     const state = cellState(cell);
-    const named = cell.status ?? cell.drift ?? (cell.state && cell.state !== 'present' ? cell.state : null);
-    const versions =
-      cell.heldVersion === secret.currentVersion || !cell.heldVersion
-        ? `holds ${short(cell.heldVersion)}${cell.heldVersion ? ' (current)' : ''}`
-        : `holds ${short(cell.heldVersion)}, current ${short(secret.currentVersion)}`;
+    const named = namedStatus(cell);
+    const reason = cell.reason && !cell.inSync ? ` (${cell.reason})` : '';
+    const versions = cell.heldVersion
+      ? cell.heldVersion === secret.currentVersion
+        ? `holds ${short(cell.heldVersion)} (current)`
+        : `holds ${short(cell.heldVersion)}, current ${short(secret.currentVersion)}`
+      : `${cell.state === 'check-failed' || cell.state === 'error' ? 'held version unknown' : 'holds no copy'}, current ${short(secret.currentVersion)}`;
     const delivered = time(cell.lastDelivery);
     return el(
       'td',
       { class: `cell ${state}`, 'data-target': cell.targetId, 'data-state': state, title: placementText(cell.placement) },
       el('span', { class: 'badge' }, cellLabel(cell)),
-      named ? el('span', { class: 'status' }, named) : null,
+      named ? el('span', { class: 'status' }, `${named}${reason}`) : null,
       el('div', { class: 'versions' }, versions),
       el('div', { class: 'when' }, delivered ? 'delivered ' : 'no delivery recorded', delivered),
-      state !== 'in-sync' && cell.hint ? el('div', { class: 'hint' }, cell.hint) : null,
+      cell.delivery && cell.delivery.status.startsWith('Failed') && !cell.inSync ? el('div', { class: 'when' }, 'last attempt ', time(cell.delivery.time)) : null,
+      ...hints(cell).map((hint) => el('div', { class: 'hint' }, hint)),
     );
   }
 
@@ -158,6 +189,23 @@
       secrets.push(...answer.json.secrets);
       token = answer.json.continuationToken ?? '';
       if (!token) break;
+    }
+    // The latest delivery of each secret × target from the audit trail, for the named status of the last attempt
+    // (the fleet listing reads the targets' marks, which say what is held, not why a write failed).
+    const audit = await api('GET', '/audit?action=deliver&limit=1000');
+    if (audit.status === 200 && audit.json && Array.isArray(audit.json.records)) {
+      /** @type {Map<string, Delivery>} */
+      const latest = new Map();
+      for (const r of audit.json.records) {
+        const id = `${r.source?.sourceId}/${String(r.source?.name ?? '').toLowerCase()}/${r.target?.id}`;
+        if (!latest.has(id)) latest.set(id, { status: String(r.status), hint: r.hint, time: String(r.time), message: r.error?.message ?? null });
+      }
+      for (const secret of secrets) {
+        for (const cell of secret.targets ?? []) {
+          const found = latest.get(`${secret.source}/${secret.name.toLowerCase()}/${cell.targetId}`);
+          if (found) cell.delivery = found;
+        }
+      }
     }
     return { secrets };
   }
@@ -410,7 +458,7 @@
             null,
             ...(s.targets ?? []).map((/** @type {TargetCell} */ t) => {
               const fromFleet = fleet?.find((row) => row.source === source && row.name === name)?.targets?.find((c) => c.targetId === t.targetId);
-              const cell = { ...t, ...(fromFleet ? { status: fromFleet.status, lastDelivery: fromFleet.lastDelivery } : {}) };
+              const cell = { ...t, ...(fromFleet ? { status: fromFleet.status, lastDelivery: fromFleet.lastDelivery, delivery: fromFleet.delivery } : {}) };
               return el('tr', { 'data-target': t.targetId }, el('th', null, t.targetId), el('td', { class: 'mono' }, placementText(t.placement)), matrixCell(s, cell));
             }),
           ),
@@ -462,11 +510,21 @@
     const answer = await api('GET', `/targets/${encodeURIComponent(id)}`);
     const section = el('section', { id: 'target' }, el('h2', null, `Target ${id}`));
     if (answer.status === 200 && answer.json && typeof answer.json === 'object') {
-      const { secrets, placements, ...about } = answer.json;
+      const t = answer.json;
+      const counts = t.counts ?? {};
       section.append(
-        el('dl', { class: 'kv' }, ...Object.entries(about).flatMap(([name, value]) => [el('dt', null, name), el('dd', { class: 'mono' }, typeof value === 'object' ? JSON.stringify(value) : String(value))])),
+        el(
+          'dl',
+          { class: 'kv' },
+          el('dt', null, 'kind'),
+          el('dd', null, String(t.target?.kind ?? '')),
+          el('dt', null, 'placements'),
+          el('dd', null, `${counts.placements ?? '—'} (${counts.inSync ?? '—'} in sync, ${counts.outOfSync ?? '—'} out of sync)`),
+          t.failure ? el('dt', null, 'cannot be read') : null,
+          t.failure ? el('dd', { class: 'error' }, `${t.failure.reason}: ${t.failure.message}`) : null,
+        ),
       );
-      const rows = /** @type {any[]} */ (secrets ?? placements ?? []);
+      const rows = /** @type {any[]} */ (t.placements ?? []);
       if (Array.isArray(rows) && rows.length > 0) {
         section.append(
           el('h3', null, 'Placements'),

@@ -1,4 +1,5 @@
 import { AUDIT_ACTIONS, type AuditAction, type AuditQueryFilter } from '../audit/index.js';
+import { isDeliveryStatus, STATUS_INFO } from '../domain/statuses.js';
 import type { RelayRuntime } from '../runtime.js';
 import type { HttpAnswer } from './http.js';
 
@@ -21,7 +22,8 @@ const SECRET_NAME = /^[0-9A-Za-z-]{1,127}$/;
 /**
  * `GET /api/audit?source=&secret=&target=&action=&days=&limit=`: the audit records of the last `days` days (default 7,
  * at most 90) that match, newest first, at most `limit` (default 200, at most 1000; `truncated` says more matched).
- * Records carry references, statuses, reasons and keyed fingerprints, never a value. Needs `Storage Blob Data
+ * Records carry references (with the source's config id), statuses, reasons, keyed fingerprints and, for a failed
+ * delivery, its status's hint; never a value. Needs `Storage Blob Data
  * Reader` on the audit container. 400 naming the parameter for bad input, 501 when the runtime has no readable trail.
  */
 export async function getAuditTimeline(query: AuditTimelineQuery, runtime: RelayRuntime): Promise<HttpAnswer> {
@@ -59,6 +61,8 @@ export async function getAuditTimeline(query: AuditTimelineQuery, runtime: Relay
     return { status: 502, jsonBody: { error: 'AuditUnavailable', message: `cannot read the audit trail: ${message}` } };
   }
   const newestFirst = [...result.records].reverse();
+  // Records store the source vault's origin; callers (the console, the CLI) name sources by their config id.
+  const sourceIds = new Map(runtime.config.sources.map((s) => [originOf(s.vaultUrl), s.id]));
   return {
     status: 200,
     jsonBody: {
@@ -73,15 +77,25 @@ export async function getAuditTimeline(query: AuditTimelineQuery, runtime: Relay
         reason: r.reason,
         actor: r.actor,
         instanceId: r.cause.instanceId,
-        source: r.source,
+        source: r.source ? { ...r.source, sourceId: sourceIds.get(originOf(r.source.vault)) ?? null } : null,
         target: r.target,
         fingerprint: r.fingerprint,
         error: r.error,
+        // A failed delivery carries its status's operator hint, as GET /api/rotations/{id} outcomes do.
+        ...(isDeliveryStatus(r.status) && !STATUS_INFO[r.status].ok ? { hint: STATUS_INFO[r.status].hint } : {}),
       })),
       duplicates: result.duplicates,
       unreadableLines: result.unreadableLines,
     },
   };
+}
+
+function originOf(url: string): string {
+  try {
+    return new URL(url).origin.toLowerCase();
+  } catch {
+    return url.toLowerCase();
+  }
 }
 
 function integer(text: string | null | undefined, name: string, fallback: number, min: number, max: number): number | string {

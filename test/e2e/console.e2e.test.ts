@@ -10,6 +10,10 @@ import { newValue, startE2E, type E2E } from './support.js';
 // correctly, filters, opens the per-secret audit timeline, never holds a secret value, and is refused without a key.
 
 const browserFound = await findBrowser();
+if (!browserFound && process.env['CI']) {
+  // CI must run this test: `npm install` brings the browser (devDependency @sparticuz/chromium).
+  throw new Error('console.e2e: no Chromium found in CI; `npm install` should have brought @sparticuz/chromium (or set CHROMIUM_PATH)');
+}
 if (!browserFound) {
   console.warn(
     'console.e2e: SKIPPED: no Chromium found. `npm install` brings one (devDependency @sparticuz/chromium); or set CHROMIUM_PATH, or `apt-get install -y chromium`.',
@@ -92,7 +96,8 @@ describe.skipIf(!browserFound)('web console in headless Chromium', () => {
     expect(await fabrikam.getAttribute('data-state')).toBe('failed');
     expect(await fabrikam.innerText()).toContain('FailedAccessDenied');
     expect(await fabrikam.innerText()).toContain(STATUS_INFO.FailedAccessDenied.hint);
-    expect(await fabrikam.innerText()).toContain(`holds ${first.properties.version!.slice(0, 8)}, current ${second.properties.version!.slice(0, 8)}`);
+    // fabrikam refuses reads too (its role is gone), so what it holds is unknown; the current version is named.
+    expect(await fabrikam.innerText()).toContain(`held version unknown, current ${second.properties.version!.slice(0, 8)}`);
     expect(await page.locator('tr[data-secret="platform/app-steady"] td[data-target="fabrikam"]').getAttribute('data-state')).not.toBe('failed');
 
     // Filter "failed": the steady secret goes, the failing one stays.

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { AuditQueryFilter, AuditRecord } from '../../../shared/audit/index.js';
+import { STATUS_INFO } from '../../../shared/domain/statuses.js';
 import { getAuditTimeline } from '../../../shared/triggers/index.js';
 import { fakeRuntime, PLATFORM, V1 } from './fakes.js';
 
@@ -27,8 +28,9 @@ describe('GET /api/audit', () => {
     const answer = await getAuditTimeline({ source: 'platform', secret: 'db-a', target: 'fabrikam', days: '2', limit: '1' }, runtime);
     expect(answer.status).toBe(200);
     expect(filters).toEqual([{ sourceVault: PLATFORM, secret: 'db-a', target: 'fabrikam', from: new Date('2026-11-22T10:00:00Z'), to: new Date('2026-11-24T10:00:00Z') }]);
-    const body = answer.jsonBody as { records: { status: string; target: { id: string } }[]; truncated: boolean };
+    const body = answer.jsonBody as { records: { status: string; target: { id: string }; hint?: string }[]; truncated: boolean };
     expect(body.records.map((r) => r.status)).toEqual(['FailedAccessDenied']);
+    expect(body.records[0]).toMatchObject({ source: { sourceId: 'platform', name: 'db-a' }, hint: STATUS_INFO.FailedAccessDenied.hint });
     expect(body.truncated).toBe(true);
   });
 
