@@ -35,7 +35,7 @@ async function main(): Promise<void> {
     await set('bmc-rack-07');
     await set('orders-db-credential');
     await set('cluster-admin-password');
-    stack.keyVault.addFault({ vault: 'fabrikam', effect: { kind: 'forbidden', innerCode: 'ForbiddenByRbac' } });
+    stack.keyVault.addFault({ vault: 'fabrikam', operation: 'setSecret', effect: { kind: 'forbidden', innerCode: 'ForbiddenByRbac' } });
     await set('cluster-admin-password');
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     await page.goto(stack.info.dashboard.url);

@@ -55,7 +55,9 @@ describe.skipIf(!browserFound)('web console in headless Chromium', () => {
     const page = await browser.newPage();
     page.on('pageerror', (error) => pageErrors.push(String(error)));
     page.on('console', (message) => {
-      if (message.type() === 'error') pageErrors.push(message.text());
+      // A 404 of a route the page degrades on (no reconciliation has run yet) is logged by Chromium; scripts errors
+      // and Content-Security-Policy refusals are what must not happen.
+      if (message.type() === 'error' && !/status of 404/.test(message.text())) pageErrors.push(message.text());
     });
     await page.goto(url);
     await page.waitForSelector('body[data-ready]');
@@ -63,12 +65,12 @@ describe.skipIf(!browserFound)('web console in headless Chromium', () => {
   }
 
   it('shows the healthy target in sync and the failing one with its named status and hint, rendered by JavaScript', async () => {
-    // app-steady reaches every target; app-console then gets a new version while fabrikam refuses every call (403).
+    // app-steady reaches every target; app-console then gets a new version while fabrikam refuses writes (403).
     const steady = await e2e.vault('platform').setSecret('app-steady', e2e.remember(newValue('steady')));
     expect((await relayed('app-steady', steady.properties.version!)).result).toBe('succeeded');
     const first = await e2e.vault('platform').setSecret('app-console', e2e.remember(newValue('console')));
     expect((await relayed('app-console', first.properties.version!)).result).toBe('succeeded');
-    e2e.stack.keyVault.addFault({ vault: 'fabrikam', effect: { kind: 'forbidden', innerCode: 'ForbiddenByRbac' } });
+    e2e.stack.keyVault.addFault({ vault: 'fabrikam', operation: 'setSecret', effect: { kind: 'forbidden', innerCode: 'ForbiddenByRbac' } });
     const second = await e2e.vault('platform').setSecret('app-console', e2e.remember(newValue('console')));
     const relay = await relayed('app-console', second.properties.version!);
     expect(relay.result).toBe('failed-deliveries');
@@ -96,8 +98,7 @@ describe.skipIf(!browserFound)('web console in headless Chromium', () => {
     expect(await fabrikam.getAttribute('data-state')).toBe('failed');
     expect(await fabrikam.innerText()).toContain('FailedAccessDenied');
     expect(await fabrikam.innerText()).toContain(STATUS_INFO.FailedAccessDenied.hint);
-    // fabrikam refuses reads too (its role is gone), so what it holds is unknown; the current version is named.
-    expect(await fabrikam.innerText()).toContain(`held version unknown, current ${second.properties.version!.slice(0, 8)}`);
+    expect(await fabrikam.innerText()).toContain(`holds ${first.properties.version!.slice(0, 8)}, current ${second.properties.version!.slice(0, 8)}`);
     expect(await page.locator('tr[data-secret="platform/app-steady"] td[data-target="fabrikam"]').getAttribute('data-state')).not.toBe('failed');
 
     // Filter "failed": the steady secret goes, the failing one stays.
