@@ -137,11 +137,11 @@
    */
   function hints(cell) {
     if (cell.inSync) return [];
-    const out = [];
+    const named = namedStatus(cell) ?? '';
     const last = cell.delivery;
-    if (last?.hint && (namedStatus(cell) ?? '').startsWith('Failed')) out.push(last.hint);
-    if (cell.hint && !out.includes(cell.hint)) out.push(cell.hint);
-    return out;
+    // A failed write says what to do; the drift kind's hint ("reconciliation relays it") would only mislead then.
+    if (named.startsWith('Failed') && last?.hint && last.status === named) return [last.hint];
+    return cell.hint ? [cell.hint] : [];
   }
 
   /** @param {TargetCell} cell */
@@ -320,20 +320,23 @@
     }
     const report = answer.json;
     const output = report.report ?? report;
-    const findings = /** @type {any[]} */ (output.findings ?? output.drift ?? []);
-    const repairs = /** @type {any[]} */ (output.repairs ?? []);
+    const findings = /** @type {any[] | undefined} */ (output.findings ?? output.drift);
+    const repairs = /** @type {any[] | undefined} */ (output.repairs);
+    // Without the lists, the run's own progress still counts them.
+    const progress = report.progress ?? {};
+    const count = (/** @type {unknown} */ list, /** @type {unknown} */ fallback) => (Array.isArray(list) ? String(list.length) : typeof fallback === 'number' ? String(fallback) : '—');
     section.append(
       el(
         'dl',
         { class: 'kv' },
         el('dt', null, 'run'),
-        el('dd', null, `${report.runtimeStatus ?? ''}${report.result ? ` · ${report.result}` : ''}`),
+        el('dd', null, String(report.runtimeStatus ?? '')),
         el('dt', null, 'finished'),
         el('dd', null, time(report.lastUpdatedTime) ?? '—'),
         el('dt', null, 'findings'),
-        el('dd', null, Array.isArray(findings) ? String(findings.length) : '—'),
+        el('dd', null, count(findings, progress.drift)),
         el('dt', null, 'repairs'),
-        el('dd', null, Array.isArray(repairs) ? String(repairs.length) : '—'),
+        el('dd', null, count(repairs, progress.repairs)),
       ),
     );
     if (Array.isArray(findings) && findings.length > 0) {

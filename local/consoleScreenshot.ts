@@ -37,6 +37,13 @@ async function main(): Promise<void> {
     await set('cluster-admin-password');
     stack.keyVault.addFault({ vault: 'fabrikam', operation: 'setSecret', effect: { kind: 'forbidden', innerCode: 'ForbiddenByRbac' } });
     await set('cluster-admin-password');
+    // A reconciliation run, so the drift report has the refused target in it (its repair fails the same way).
+    await fetch(`${api}/reconcile`, { method: 'POST', headers: { 'x-functions-key': key } });
+    for (let i = 0; i < 300; i++) {
+      const run = await call('/rotations/reconcile');
+      if (run.runtimeStatus && !['Pending', 'Running'].includes(run.runtimeStatus)) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     await page.goto(stack.info.dashboard.url);
     await page.waitForSelector('body[data-ready]');
