@@ -14,3 +14,5 @@ export type {
   TargetListing,
   UnlistedSource,
 } from './types.js';
+export { driftReportView, isReconcileReport } from './report.js';
+export type { DriftReportFinding, DriftReportRepair, DriftReportView } from './report.js';
