@@ -16,3 +16,4 @@ export type {
 } from './types.js';
 export { driftReportView, isReconcileReport } from './report.js';
 export type { DriftReportFinding, DriftReportRepair, DriftReportView } from './report.js';
+export { latestDriftReportIn } from './reports.js';
