@@ -67,14 +67,20 @@ async function main(): Promise<void> {
     for (const name of names) seed(name);
     stack.keyVault.addFault({ effect: { kind: 'latency', latencyInMs: LATENCY_IN_MS } });
 
+    const say = (text: string) => process.stderr.write(`[bench] ${text}\n`);
+    say(`seeded ${N} × ${M}; reconciling in sync`);
     const inSync = await reconcileRun(stack, 'in sync', 0);
+    say('fleet status in sync');
     const statusInSync = await statusRun(stack);
     // 1 % of the source secrets get a new version without an event (a missed event): each of their M copies drifts.
     await new Promise((r) => setTimeout(r, 1_100)); // a new second, so creation times differ from the seeded ones
     const driftedNames = names.filter((_, i) => i % Math.round(1 / DRIFT_SHARE) === 0);
     for (const name of driftedNames) stack.keyVault.createSecret('platform', name, randomBytes(18).toString('base64url'), { emitEvent: false });
+    say('fleet status with drift');
     const statusDrift = await statusRun(stack);
+    say('reconciling 1 % drift');
     const drift = await reconcileRun(stack, '1 % drift', driftedNames.length * M);
+    say('naive baseline');
     const naive = await naiveRun(stack, names, vaults);
 
     const section = render({ inSync, drift, naive, statusInSync, statusDrift, driftedSecrets: driftedNames.length });
@@ -145,7 +151,8 @@ async function statusRun(stack: Stack): Promise<{ calls: number; timeInMs: numbe
 async function naiveRun(stack: Stack, names: readonly string[], vaults: readonly string[]): Promise<{ calls: number; timeInMs: number }> {
   const ca = readFileSync(stack.info.keyVault.caCertPath, 'utf8');
   const credential = { getToken: async () => ({ token: 'bench', expiresOnTimestamp: Date.now() + 3_600_000 }) };
-  const client = (vault: string) => new SecretClient(stack.info.keyVault.vaults[vault]!, credential, { tlsOptions: { ca }, disableChallengeResourceVerification: true, retryOptions: { maxRetries: 0 } });
+  // The SDK's default retries (a reused keep-alive socket the emulator closed answers "socket hang up" under load).
+  const client = (vault: string) => new SecretClient(stack.info.keyVault.vaults[vault]!, credential, { tlsOptions: { ca }, disableChallengeResourceVerification: true });
   const platform = client('platform');
   const targets = vaults.map(client);
   await platform.getSecret(names[0]!);
