@@ -33,6 +33,7 @@ import { createClusterAccess, createKubernetesTarget } from './targets/kubernete
 import { AuthorizationV1Api, CoreV1Api } from '@kubernetes/client-node';
 import type { PreflightPorts } from './control/index.js';
 import type { FleetListingPort } from './fleet/types.js';
+import { latestDriftReportIn } from './fleet/reports.js';
 import { listDeletedSecretPages, listSecretPages } from './targets/keyVault/listing.js';
 import { listManagedSecretPages, type KubernetesListingApi } from './targets/kubernetes/listing.js';
 
@@ -600,24 +601,7 @@ function reportPort(container: ContainerClient): ReportPort {
       });
       return `${container.containerName}/${name}`;
     },
-    async latestDriftReport() {
-      // Blob names start with the run's start time, so the greatest name of the newest day is the latest run.
-      const now = Date.now();
-      for (const day of [now, now - 86_400_000]) {
-        const prefix = `drift/${new Date(day).toISOString().slice(0, 10).replace(/-/g, '/')}/`;
-        let latest: string | undefined;
-        try {
-          for await (const blob of container.listBlobsFlat({ prefix })) if (!latest || blob.name > latest) latest = blob.name;
-        } catch (error) {
-          if ((error as { statusCode?: number }).statusCode === 404) return undefined;
-          throw error;
-        }
-        if (!latest) continue;
-        const body = await container.getBlockBlobClient(latest).downloadToBuffer();
-        return { ...(JSON.parse(body.toString('utf8')) as ReconcileReport), reportBlob: `${container.containerName}/${latest}` };
-      }
-      return undefined;
-    },
+    latestDriftReport: () => latestDriftReportIn(container),
   };
 }
 

@@ -14,3 +14,6 @@ export type {
   TargetListing,
   UnlistedSource,
 } from './types.js';
+export { driftReportView, isReconcileReport } from './report.js';
+export type { DriftReportFinding, DriftReportRepair, DriftReportView } from './report.js';
+export { latestDriftReportIn } from './reports.js';

@@ -8,6 +8,7 @@ import { ORCHESTRATIONS, relayInstanceId, rotateInstanceId } from '../orchestrat
 import type { Actor, RelayInput, RelaySummary, RotateInput } from '../orchestrations/types.js';
 import type { RelayRuntime } from '../runtime.js';
 import type { OrchestrationClientPort } from './ports.js';
+import { driftReportView, isReconcileReport } from '../fleet/report.js';
 
 /** A framework-free HTTP answer; functions/ turn it into an HttpResponseInit. */
 export interface HttpAnswer {
@@ -150,7 +151,10 @@ export async function getRotationStatus(instanceId: string, client: Orchestratio
     | null
     | undefined;
   const summary = output?.relay ?? (output?.outcomes ? (output as RelaySummary) : undefined);
-  const outcomes = (summary?.outcomes ?? []).map((outcome) =>
+  // A reconciliation's output is its report: its repairs' outcomes, and the findings with what became of each.
+  const reconcile = isReconcileReport(output) ? driftReportView(output) : undefined;
+  const repairOutcomes = isReconcileReport(output) ? output.repairs.flatMap((repair) => repair.summary?.outcomes ?? []) : [];
+  const outcomes = (summary?.outcomes ?? repairOutcomes).map((outcome) =>
     isDeliveryStatus(outcome.status) && !STATUS_INFO[outcome.status].ok && outcome.hint === undefined
       ? { ...outcome, hint: STATUS_INFO[outcome.status].hint }
       : outcome,
@@ -172,6 +176,7 @@ export async function getRotationStatus(instanceId: string, client: Orchestratio
       failed: summary ? failedDeliveries : null,
       counts: summary?.counts ?? null,
       outcomes,
+      ...(reconcile ? { reconcile } : {}),
       ...(output && output.ok === false && !summary ? { failure: withStatusHint(output) } : {}),
       ...(summary?.rejected ? { failure: withStatusHint(summary.rejected) } : {}),
       ...(typeof output?.requestReason === 'string' ? { requestReason: output.requestReason } : {}),

@@ -1,4 +1,8 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { run as cli } from '../../cli/commands/fleet.js';
 import { relayInstanceId } from '../../shared/orchestrations/names.js';
 import { newValue, startE2E, type E2E } from './support.js';
 
@@ -113,6 +117,69 @@ describe('GET /api/targets/{id}', () => {
     } finally {
       e2e.stack.keyVault.clearFaults();
     }
+    const scan = await e2e.scanForLeaks();
+    expect(scan.leaks).toEqual([]);
+  });
+});
+
+describe('drift reports and the CLI', () => {
+  const cliRun = async (args: string[]) => {
+    const file = join(mkdtempSync(join(tmpdir(), 'relay-fleet-cli-')), 'stack.json');
+    writeFileSync(file, JSON.stringify(e2e.stack.info));
+    let out = '';
+    let err = '';
+    const code = await cli([...args, '--stack', file], { out: (t) => void (out += t), err: (t) => void (err += t) });
+    e2e.responses.push(out);
+    return { code, out, err };
+  };
+
+  it('secret-relay status prints every placement, marks the out-of-sync ones, and exits 1 while any is', async () => {
+    const all = await cliRun(['status']);
+    expect(all.err).toBe('');
+    expect(all.code).toBe(1);
+    expect(all.out).toMatch(/^SECRET\s+TARGET\s+PLACEMENT\s+STATE\s+HELD\s+CURRENT\s+STATUS\s+LAST DELIVERY/);
+    expect(all.out).toMatch(/platform\/app-fleet-one\s+contoso\s+app-fleet-one\s+in-sync/);
+    expect(all.out).toMatch(/platform\/app-fleet-two\s+fabrikam\s+fabrikam--app-fleet-two\s+version/);
+    const json = JSON.parse((await cliRun(['status', '--out-of-sync', '--json'])).out) as { secrets: Row[] };
+    expect(json.secrets.map((s) => s.name)).toEqual(['app-fleet-two']);
+  });
+
+  it('a reconciliation repairs the silent version; GET /api/rotations/reconcile and secret-relay drift show findings and repairs', async () => {
+    const current = (await e2e.vault('platform').getSecret('app-fleet-two')).properties.version!;
+    e2e.stack.keyVault.resetCounters();
+    await e2e.stack.host.invokeTimer('reconcileTimer');
+    const run = await e2e.stack.host.waitForInstance('reconcile', WAIT);
+    expect(run.runtimeStatus).toBe('Completed');
+    // Two Key Vault copies and one Kubernetes copy drifted: exactly those are written, nothing else.
+    const counters = e2e.stack.keyVault.counters();
+    expect([counters.contoso!.setSecret, counters.fabrikam!.setSecret, counters.platform!.setSecret]).toEqual([1, 1, 0]);
+
+    const answer = await e2e.call('GET', '/rotations/reconcile');
+    expect(answer.status).toBe(200);
+    expect(answer.json.outcomes.map((o: { targetId: string; status: string }) => `${o.targetId}:${o.status}`).sort()).toEqual(['contoso:Updated', 'edge-1-apps:Updated', 'fabrikam:Updated']);
+    const findings = answer.json.reconcile.findings as { name: string; targetId: string; drift: string; outcome: string; version: string }[];
+    expect(findings.map((f) => `${f.name}:${f.targetId}:${f.drift}:${f.outcome}`).sort()).toEqual([
+      'app-fleet-two:contoso:version:repaired',
+      'app-fleet-two:edge-1-apps:version:repaired',
+      'app-fleet-two:fabrikam:version:repaired',
+    ]);
+    expect(findings.every((f) => f.version === current)).toBe(true);
+    expect(answer.json.reconcile.repairs).toHaveLength(1);
+
+    const text = await cliRun(['drift']);
+    expect(text.code).toBe(0);
+    expect(text.out).toMatch(/3 finding\(s\): 3 repaired, 0 repair failed, 0 left to you/);
+    expect(text.out).toMatch(/platform\/app-fleet-two\s+fabrikam\s+fabrikam:fabrikam--app-fleet-two\s+version\s+\S+\s+repaired\s+Updated/);
+    const last = await cliRun(['drift', '--last', '--json']);
+    expect(JSON.parse(last.out).counts).toEqual({ findings: 3, repaired: 3, repairFailed: 0, notRepaired: 0 });
+
+    const after = await e2e.call('GET', '/secrets?source=platform');
+    const two = (after.json.secrets as Row[]).find((s) => s.name === 'app-fleet-two')!;
+    expect(two.targets.map((t) => [t.targetId, t.state, t.status])).toEqual([
+      ['contoso', 'in-sync', 'Updated'],
+      ['fabrikam', 'in-sync', 'Updated'],
+      ['edge-1-apps', 'in-sync', 'Updated'],
+    ]);
     const scan = await e2e.scanForLeaks();
     expect(scan.leaks).toEqual([]);
   });

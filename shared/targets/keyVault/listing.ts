@@ -84,8 +84,9 @@ async function* paged<T>(open: (abortSignal: AbortSignal) => AsyncIterableIterat
     try {
       for (;;) {
         const next = await withPageTimeLimit(iterator.next(), options.pageTimeLimitInMs, `${operation} on ${location}`, controller);
-        options.onPage?.();
+        // The SDK's last `next()` ends the listing without a request: only pages fetched are counted.
         if (next.done) return;
+        options.onPage?.();
         if (index++ < yielded) continue;
         yielded++;
         yield next.value;
