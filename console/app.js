@@ -303,8 +303,7 @@
 
   /** @param {any} finding */
   function findingName(finding) {
-    const ref = finding.ref ?? finding;
-    return `${ref.sourceId ?? finding.source ?? ''}/${ref.name ?? finding.name ?? ''}`;
+    return `${finding.source ?? ''}/${finding.name ?? ''}`;
   }
 
   async function driftSection() {
@@ -319,8 +318,9 @@
       return section;
     }
     const report = answer.json;
-    const output = report.report ?? report;
-    const findings = /** @type {any[] | undefined} */ (output.findings ?? output.drift);
+    // `reconcile` is the report of a completed run (findings with what became of each, repairs).
+    const output = report.reconcile ?? {};
+    const findings = /** @type {any[] | undefined} */ (output.findings);
     const repairs = /** @type {any[] | undefined} */ (output.repairs);
     // Without the lists, the run's own progress still counts them.
     const progress = report.progress ?? {};
@@ -331,8 +331,10 @@
         { class: 'kv' },
         el('dt', null, 'run'),
         el('dd', null, String(report.runtimeStatus ?? '')),
-        el('dt', null, 'finished'),
+        el('dt', null, report.runtimeStatus === 'Completed' ? 'finished' : 'updated'),
         el('dd', null, time(report.lastUpdatedTime) ?? '—'),
+        output.checkedSecrets !== undefined ? el('dt', null, 'checked') : null,
+        output.checkedSecrets !== undefined ? el('dd', null, `${output.checkedSecrets} secrets, ${output.checkedTargets ?? '—'} placements${output.checkFailed ? `, ${output.checkFailed} could not be checked` : ''}`) : null,
         el('dt', null, 'findings'),
         el('dd', null, count(findings, progress.drift)),
         el('dt', null, 'repairs'),
@@ -344,7 +346,7 @@
         el(
           'table',
           null,
-          el('thead', null, el('tr', null, el('th', null, 'secret'), el('th', null, 'target'), el('th', null, 'drift'), el('th', null, 'hint'))),
+          el('thead', null, el('tr', null, el('th', null, 'secret'), el('th', null, 'target'), el('th', null, 'drift'), el('th', null, 'outcome'), el('th', null, 'hint'))),
           el(
             'tbody',
             null,
@@ -354,7 +356,8 @@
                 null,
                 el('td', null, findingName(f)),
                 el('td', null, String(f.targetId ?? f.target ?? '')),
-                el('td', null, el('span', { class: 'status' }, `${f.drift ?? f.kind ?? ''}${f.reason ? `: ${f.reason}` : ''}`)),
+                el('td', null, el('span', { class: 'status' }, `${f.drift ?? ''}${f.reason ? `: ${f.reason}` : ''}`)),
+                el('td', null, el('span', { class: 'status' }, `${f.outcome ?? ''}${f.repairStatus ? ` (${f.repairStatus})` : ''}`)),
                 el('td', { class: 'hint' }, String(f.hint ?? '')),
               ),
             ),

@@ -110,8 +110,21 @@ describe.skipIf(!browserFound)('web console in headless Chromium', () => {
     await page.locator('#filter-target').selectOption('contoso');
     expect(await page.locator('table.matrix thead th').allInnerTexts()).toEqual(['secret', 'contoso']);
 
-    const fleetHtml = await page.content();
-    e2e.responses.push(fleetHtml);
+    e2e.responses.push(await page.content());
+
+    // A reconciliation finds fabrikam behind and fails to repair it the same way: the drift report says so.
+    expect((await e2e.call('POST', '/reconcile')).status).toBeLessThan(300);
+    await until('the reconciliation', async () => {
+      const run = await e2e.call('GET', '/rotations/reconcile');
+      return run.status === 200 && run.json.runtimeStatus === 'Completed' ? run.json : undefined;
+    });
+    await page.reload();
+    await page.waitForSelector('body[data-ready]');
+    const finding = page.locator('#drift tbody tr', { hasText: 'platform/app-console' });
+    expect(await finding.innerText()).toContain('fabrikam');
+    expect(await finding.innerText()).toContain('FailedAccessDenied');
+    expect(await page.locator('tr[data-secret="platform/app-console"] td[data-target="fabrikam"]').innerText()).toContain(STATUS_INFO.FailedAccessDenied.hint);
+    e2e.responses.push(await page.content());
 
     // The per-secret view: live state and the audit timeline, with the refused delivery in it.
     await page.goto(`${url}#/secret/platform/app-console`);
