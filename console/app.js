@@ -301,6 +301,21 @@
     return section;
   }
 
+  /**
+   * A failed repair's own hint (what to do about the refused write), over the drift kind's.
+   * @param {any} finding
+   * @param {any[] | undefined} repairs
+   */
+  function repairHint(finding, repairs) {
+    if (finding.outcome !== 'repair-failed' || !Array.isArray(repairs)) return undefined;
+    for (const repair of repairs) {
+      if (repair.source !== finding.source || repair.name !== finding.name) continue;
+      const outcome = (repair.outcomes ?? []).find((/** @type {any} */ o) => o.targetId === finding.targetId && o.hint);
+      if (outcome) return String(outcome.hint);
+    }
+    return undefined;
+  }
+
   /** @param {any} finding */
   function findingName(finding) {
     return `${finding.source ?? ''}/${finding.name ?? ''}`;
@@ -358,7 +373,7 @@
                 el('td', null, String(f.targetId ?? f.target ?? '')),
                 el('td', null, el('span', { class: 'status' }, `${f.drift ?? ''}${f.reason ? `: ${f.reason}` : ''}`)),
                 el('td', null, el('span', { class: 'status' }, `${f.outcome ?? ''}${f.repairStatus ? ` (${f.repairStatus})` : ''}`)),
-                el('td', { class: 'hint' }, String(f.hint ?? '')),
+                el('td', { class: 'hint' }, String(repairHint(f, repairs) ?? f.hint ?? '')),
               ),
             ),
           ),

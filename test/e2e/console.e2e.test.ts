@@ -123,6 +123,7 @@ describe.skipIf(!browserFound)('web console in headless Chromium', () => {
     const finding = page.locator('#drift tbody tr', { hasText: 'platform/app-console' });
     expect(await finding.innerText()).toContain('fabrikam');
     expect(await finding.innerText()).toContain('FailedAccessDenied');
+    expect(await finding.innerText()).toContain(STATUS_INFO.FailedAccessDenied.hint);
     expect(await page.locator('tr[data-secret="platform/app-console"] td[data-target="fabrikam"]').innerText()).toContain(STATUS_INFO.FailedAccessDenied.hint);
     e2e.responses.push(await page.content());
 
