@@ -5,7 +5,7 @@ import type { TargetObservation } from './domain/decision.js';
 import { driftOf, type DriftKind, type SourceState } from './domain/drift.js';
 import type { SecretVersionRef } from './domain/references.js';
 import { ownerOf } from './domain/references.js';
-import { STATUS_INFO } from './domain/statuses.js';
+import { ROLLOUT_RESTART_HINT, STATUS_INFO } from './domain/statuses.js';
 import { TransientTargetError } from './targets/contract.js';
 import type { RotateSourceResult } from './orchestrations/rotate.js';
 import type {
@@ -23,6 +23,7 @@ import type {
 } from './orchestrations/types.js';
 import type { RelayRuntime } from './runtime.js';
 import { SourceVaultError as SourceError } from './sources/index.js';
+import { LockAccessDeniedError } from './locks/index.js';
 import * as rotation from './rotation/protocol.js';
 import { settleSecret, takeSnapshot, type FleetPorts, type FleetSecret } from './fleet/index.js';
 
@@ -179,6 +180,10 @@ export function createActivities(runtime: RelayRuntime) {
     try {
       outcome = delivery.kind === 'keyVault' ? await runtime.locks.withLock(placementLockKey(delivery), deliver) : await deliver();
     } catch (error) {
+      // Nothing was written (the lock comes first); retrying cannot help until the role is granted.
+      if (error instanceof LockAccessDeniedError) {
+        return finish({ ...base, location: fallbackLocation, status: 'FailedAccessDenied', reason: 'lock-access-denied', message: error.message });
+      }
       throw asRetryable(error);
     }
     return finish({
@@ -190,6 +195,7 @@ export function createActivities(runtime: RelayRuntime) {
       ...(outcome.message !== undefined ? { message: outcome.message } : {}),
       ...(outcome.writtenVersion !== undefined ? { writtenVersion: outcome.writtenVersion } : {}),
       ...(outcome.restarted !== undefined ? { restarted: outcome.restarted } : {}),
+      ...(outcome.restartFailed !== undefined ? { restartFailed: outcome.restartFailed } : {}),
     });
   }
 
@@ -494,6 +500,11 @@ function describe(error: unknown): string {
 function logDelivery(runtime: RelayRuntime, ref: SecretVersionRef, result: DeliveryResult): void {
   const line = `delivery ${ref.sourceId}/${ref.name}@${ref.version.slice(0, 8)} → ${result.targetId} ${result.location}: ${result.status} (${result.reason})`;
   if (STATUS_INFO[result.status].ok) {
+    if (result.restartFailed?.length) {
+      // The copy is right but the workloads did not pick it up: the operator must restart them.
+      runtime.log.warn(`${line}: ${result.message ?? 'rollout restart failed'}; hint: ${ROLLOUT_RESTART_HINT}`, { status: result.status, reason: 'restart-failed' });
+      return;
+    }
     runtime.log.info(line);
     return;
   }

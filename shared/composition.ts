@@ -554,6 +554,9 @@ function rotatorFromConfig(configured: PostgresRotatorConfig | WebhookRotatorCon
 }
 
 /** One POST over node:https (node:http only for local http:// endpoints), with a timeout and the trusted CA. */
+/** Largest owner answer a webhook rotation reads. */
+const MAX_OWNER_ANSWER_BYTES = 256 * 1024;
+
 function httpsPost(trustedCa: string | undefined): HttpsPost {
   return (url, body, options) =>
     new Promise((resolvePost, rejectPost) => {
@@ -570,7 +573,17 @@ function httpsPost(trustedCa: string | undefined): HttpsPost {
         },
         (res) => {
           const chunks: Buffer[] = [];
-          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          let received = 0;
+          res.on('data', (chunk: Buffer) => {
+            received += chunk.length;
+            // An owner's answer is a small JSON document (a Key Vault value is ≤ 25 KiB): a larger one is refused
+            // before it fills memory, and its content is never quoted.
+            if (received > MAX_OWNER_ANSWER_BYTES) {
+              req.destroy(new Error(`the answer is larger than ${MAX_OWNER_ANSWER_BYTES} bytes`));
+              return;
+            }
+            chunks.push(chunk);
+          });
           res.on('end', () => {
             const headers: Record<string, string | undefined> = {};
             for (const [key, value] of Object.entries(res.headers)) headers[key] = Array.isArray(value) ? value.join(', ') : value;

@@ -5,7 +5,7 @@ import { configBlobClientFrom, SETTINGS } from '../../shared/composition.js';
 import { blobConfigDocument, ConfigConflictError, diffConfigs, type ConfigChange } from '../../shared/config/index.js';
 import { validateConfigText, type ConfigProblem, type RelayConfig } from '../../shared/domain/index.js';
 import type { CliContext, CliIo } from '../router.js';
-import { CliError, EXIT_OK, EXIT_PROBLEMS, EXIT_UNAVAILABLE } from '../router.js';
+import { CliError, EXIT_OK, EXIT_PROBLEMS, EXIT_UNAVAILABLE, EXIT_USAGE } from '../router.js';
 
 /**
  * `secret-relay config push <file>`: checks the file like `config check`, prints the plan of the change (which
@@ -44,7 +44,13 @@ export async function pushConfig(file: string, io: CliIo, options: PushConfigOpt
     return { outcome: 'Invalid', problems: checked.problems };
   }
   const blob = configBlobClientFrom(env, { credential: new DefaultAzureCredential() });
-  if (!blob) throw new Error(`set --blob-service-uri or --connection-string (or ${SETTINGS.configBlobServiceUri} / ${SETTINGS.configStorageConnectionString})`);
+  if (!blob) {
+    // A usage problem, not an outage: nothing was tried.
+    throw new CliError(
+      EXIT_USAGE,
+      `no config account: set --blob-service-uri or --connection-string (or ${SETTINGS.configBlobServiceUri} / ${SETTINGS.configStorageConnectionString})`,
+    );
+  }
   const document = blobConfigDocument(blob);
   const current = await document.read();
   const before = current.state === 'found' ? check(current.text) : undefined;
@@ -68,7 +74,7 @@ export function registerConfigPush(config: Command, ctx: CliContext): void {
     .argument('<file>', 'path of the config file (JSON)')
     .option('--dry-run', 'check and print the plan; upload nothing')
     .option('--blob-service-uri <uri>', 'blob endpoint of the relay storage account (default: RELAY_CONFIG_BLOB_SERVICE_URI)')
-    .option('--connection-string <cs>', 'storage connection string instead of Entra ID (default: RELAY_CONFIG_STORAGE_CONNECTION_STRING)')
+    .option('--connection-string <cs>', 'storage connection string instead of Entra ID (prefer the setting: a command line is visible in ps) (default: RELAY_CONFIG_STORAGE_CONNECTION_STRING)')
     .option('--blob <container/blob>', 'config blob (default: RELAY_CONFIG_BLOB or config/relay.config.json)')
     .action(async (file: string, v: { dryRun?: boolean; blobServiceUri?: string; connectionString?: string; blob?: string }) => {
       try {
@@ -81,6 +87,7 @@ export function registerConfigPush(config: Command, ctx: CliContext): void {
         });
         ctx.exit(result.outcome === 'Invalid' ? EXIT_PROBLEMS : EXIT_OK);
       } catch (error) {
+        if (error instanceof CliError) throw error;
         if (error instanceof ConfigConflictError) throw new CliError(EXIT_PROBLEMS, error.message);
         throw new CliError(EXIT_UNAVAILABLE, `config push failed: ${error instanceof Error ? error.message : String(error)}`);
       }

@@ -34,6 +34,9 @@ export const KEY_SETTINGS = {
   eventGridKey: 'LOCAL_HOST_EVENTGRID_KEY',
 } as const;
 
+/** Shortest key the host accepts from options or settings. */
+export const MIN_KEY_LENGTH = 16;
+
 function generateKey(): string {
   return randomBytes(30).toString('base64url');
 }
@@ -43,7 +46,13 @@ export function resolveKeys(options: HostKeysOptions | undefined, settings: Reco
   const generated: string[] = [];
   const pick = (name: keyof typeof KEY_SETTINGS): string => {
     const value = options?.[name] ?? settings[KEY_SETTINGS[name]];
-    if (value) return value;
+    if (value) {
+      // A short key is guessable, and the log redaction skips short strings (they would blank ordinary words).
+      if (value.length < MIN_KEY_LENGTH) {
+        throw new Error(`${KEY_SETTINGS[name]} (${name}) is ${value.length} characters long; a host key needs at least ${MIN_KEY_LENGTH}`);
+      }
+      return value;
+    }
     generated.push(name);
     return generateKey();
   };

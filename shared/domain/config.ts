@@ -330,6 +330,7 @@ export const CONFIG_PROBLEM_CODES = [
   'NAME_COLLISION_POSSIBLE',
   'ROUTING_LOOP',
   'FIELD_NOT_APPLICABLE',
+  'TLS_UNVERIFIED',
   'UNUSED_SOURCE',
   'UNUSED_TARGET',
   ...TEMPLATE_PROBLEM_CODES,
@@ -689,6 +690,10 @@ class Validation {
     if (rotator.kind === 'postgres') {
       if (rotator.tls === 'disable' && ctx.mode !== 'local') {
         this.error(toJsonPath([...base, 'tls']), 'SERVER_URL_NOT_HTTPS', 'tls "disable" is allowed only with mode "local"');
+      }
+      if (rotator.tls === 'require' && ctx.mode !== 'local') {
+        // Encrypted but unauthenticated: whoever answers for the host name receives the admin password.
+        this.warn(toJsonPath([...base, 'tls']), 'TLS_UNVERIFIED', 'tls "require" does not check the server certificate; use "verify-full" outside local mode');
       }
       return;
     }

@@ -1,4 +1,4 @@
-export { DELIVERY_STATUSES, STATUS_INFO, isSuccess, isWrite, isDeliveryStatus } from './statuses.js';
+export { DELIVERY_STATUSES, ROLLOUT_RESTART_HINT, STATUS_INFO, isSuccess, isWrite, isDeliveryStatus } from './statuses.js';
 export type { DeliveryStatus, StatusInfo } from './statuses.js';
 export { fingerprint, fingerprintKeyFrom, parseFingerprint, sameFingerprint } from './fingerprint.js';
 export type { FingerprintKey } from './fingerprint.js';

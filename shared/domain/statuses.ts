@@ -113,6 +113,10 @@ export const STATUS_INFO: Readonly<Record<DeliveryStatus, StatusInfo>> = {
 };
 
 /** True for statuses that mean the target now holds (or already held) what the source says. */
+/** What to do when a Kubernetes copy was written but restarting its Deployments failed (a write with a warning). */
+export const ROLLOUT_RESTART_HINT =
+  'the Secret holds the new value but these Deployments still run the old one: run `kubectl rollout restart deployment/<name>`, and grant the relay patch on deployments (docs/kubernetes.md, RBAC)';
+
 export function isSuccess(status: DeliveryStatus): boolean {
   return STATUS_INFO[status].ok;
 }

@@ -3,6 +3,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ContainerClient } from '@azure/storage-blob';
 import type { LockPort } from '../runtime.js';
 
+/**
+ * The relay's identity may not use the lock container (401/403): not retryable, the operator must grant the role.
+ * Carries no key text (lock blobs are named by a hash).
+ */
+export class LockAccessDeniedError extends Error {
+  override readonly name = 'LockAccessDeniedError';
+}
+
 export interface BlobLeaseLocksOptions {
   /** Blob name prefix of the lock blobs. Default `locks/`. */
   readonly prefix?: string;
@@ -54,10 +62,13 @@ export function blobLeaseLocks(container: ContainerClient, options: BlobLeaseLoc
         } catch (error) {
           const status = (error as { statusCode?: number }).statusCode;
           if (status === 404 && !created) {
-            await ensureBlob(name);
+            await ensureBlob(name).catch((ensureError: unknown) => {
+              throw deniedOr(ensureError);
+            });
             created = true;
             continue;
           }
+          if (status === 401 || status === 403) throw deniedOr(error);
           if (status !== 409) throw new Error(`FailedUnavailable: cannot take the delivery lock: ${describe(error)}`);
           if (Date.now() >= deadline) {
             throw new Error(`FailedUnavailable: another delivery to the same place held its lock for more than ${waitInMs} ms`);
@@ -79,6 +90,16 @@ export function blobLeaseLocks(container: ContainerClient, options: BlobLeaseLoc
       }
     },
   };
+}
+
+/** A 401/403 as {@link LockAccessDeniedError}; anything else unchanged. */
+function deniedOr(error: unknown): unknown {
+  const status = (error as { statusCode?: number }).statusCode;
+  if (status !== 401 && status !== 403) return error;
+  const code = (error as { code?: string }).code;
+  return new LockAccessDeniedError(
+    `the relay may not take delivery locks (${status}${code ? ` ${code}` : ''}): grant its identity Storage Blob Data Contributor on the reports container`,
+  );
 }
 
 function describe(error: unknown): string {

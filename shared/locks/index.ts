@@ -1,2 +1,2 @@
-export { blobLeaseLocks } from './blobLeaseLocks.js';
+export { blobLeaseLocks, LockAccessDeniedError } from './blobLeaseLocks.js';
 export type { BlobLeaseLocksOptions } from './blobLeaseLocks.js';

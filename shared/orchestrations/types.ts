@@ -89,6 +89,8 @@ export interface DeliveryResult {
   readonly fingerprint?: string;
   /** Deployments restarted because the value changed (Kubernetes). */
   readonly restarted?: readonly string[];
+  /** Deployments whose rollout restart failed after the value changed: they still run the old value (Kubernetes). */
+  readonly restartFailed?: readonly string[];
   /** What the operator should do (failures only): the status's hint. */
   readonly hint?: string;
   /** True when the delivery activity appended this outcome's audit record itself (as soon as it was known). */

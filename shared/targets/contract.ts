@@ -85,6 +85,11 @@ export interface DeliveryOutcome {
   readonly previousSourceVersion?: string;
   /** Workloads restarted because the value changed (Kubernetes rollout restarts). */
   readonly restarted?: readonly string[];
+  /**
+   * Workloads whose rollout restart failed after the value changed (`annotated deployments` when they could not be
+   * listed): they keep serving the old value until restarted. The write itself stands.
+   */
+  readonly restartFailed?: readonly string[];
 }
 
 export type DeleteOutcome = 'Deleted' | 'NotFound' | 'NotOwned';

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHost } from '../../local/host/index.js';
+import { resolveKeys } from '../../local/host/keys.js';
 import type { LocalHost, LogEntry } from '../../local/host/index.js';
 import { actorFromRequest, isAppServiceAuthEnabled } from '../../shared/triggers/index.js';
 
@@ -40,6 +41,15 @@ beforeAll(async () => {
 afterAll(async () => {
   await host?.close();
   rmSync(dir, { recursive: true, force: true });
+});
+
+describe('host keys from settings', () => {
+  it('refuses a key too short to guess hard or to redact from logs, naming the setting', () => {
+    expect(() => resolveKeys(undefined, { LOCAL_HOST_MASTER_KEY: 'abc123' })).toThrow(
+      'LOCAL_HOST_MASTER_KEY (masterKey) is 6 characters long; a host key needs at least 16',
+    );
+    expect(() => resolveKeys({ functionKey: 'sixteen-chars-ok' }, {})).not.toThrow();
+  });
 });
 
 function withKey(url: string, presented: Presented, how: 'query' | 'header' = 'query'): { url: string; headers: Record<string, string> } {

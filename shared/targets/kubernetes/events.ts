@@ -12,7 +12,7 @@
  */
 import { hostname } from 'node:os';
 import { PatchStrategy, setHeaderOptions, type CoreV1Api, type CoreV1Event } from '@kubernetes/client-node';
-import { STATUS_INFO, isWrite, type DeliveryStatus } from '../../domain/statuses.js';
+import { ROLLOUT_RESTART_HINT, STATUS_INFO, isWrite, type DeliveryStatus } from '../../domain/statuses.js';
 import { kubernetesErrorInfo } from './errors.js';
 
 /** `source.component` and `reportingComponent` of every Event the relay records. */
@@ -117,7 +117,12 @@ export interface RecordedOutcome {
   readonly key?: string;
   /** Deployments restarted because the value changed. */
   readonly restarted?: readonly string[];
+  /** Deployments whose rollout restart failed after the value changed (a Warning Event of its own). */
+  readonly restartFailed?: readonly string[];
 }
+
+/** Reason of the Warning Event that a write's rollout restart failed. */
+export const ROLLOUT_RESTART_FAILED_REASON = 'RolloutRestartFailed';
 
 /** Records delivery Events on Secrets of one namespace; see the module comment. */
 export interface SecretEventRecorder {
@@ -145,12 +150,18 @@ export function eventMessageOf(outcome: RecordedOutcome): string {
   if (isWrite(outcome.status)) {
     const what = outcome.source ? `source ${outcome.source.owner} version ${outcome.source.version}` : 'the source value';
     const restarted = outcome.restarted?.length ? ` Restarted deployments: ${outcome.restarted.join(', ')}.` : '';
-    text = `Wrote ${what}${key}.${restarted}${outcome.message ? ` ${detail(outcome.message)}.` : ''}`;
+    // A failed restart's detail can quote the API server: it gets its own Warning Event, by Deployment name only.
+    const extra = outcome.message && !outcome.restartFailed?.length ? ` ${detail(outcome.message)}.` : '';
+    text = `Wrote ${what}${key}.${restarted}${extra}`;
   } else {
     // Not the outcome's detail: it can quote the API server's answer (an admission webhook may echo object data), and
     // Events are readable by roles that cannot read Secrets. The detail stays in the audit record and the log.
     text = `${detail(info.meaning)}${key}. Hint: ${info.hint}`;
   }
+  return truncateMessage(text);
+}
+
+function truncateMessage(text: string): string {
   return text.length <= MAX_EVENT_MESSAGE_LENGTH ? text : `${text.slice(0, MAX_EVENT_MESSAGE_LENGTH - 1)}…`;
 }
 
@@ -208,41 +219,50 @@ export function createSecretEventRecorder(options: SecretEventRecorderOptions): 
     }
   };
 
+  /** Creates an Event, or bumps the count of the same Event recorded before (client-go's aggregation). */
+  const emit = async (api: KubernetesEventsApi, secret: InvolvedSecret, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> => {
+    const key = JSON.stringify([secret.name, secret.uid ?? '', type, reason, message]);
+    const now = new Date(clock());
+    try {
+      const previous = written.get(key);
+      // A repeat waits for the create of the Event it counts on, so concurrent repeats bump one Event.
+      if (previous && (await previous.created)) {
+        // Count before the call, so a concurrent repeat counts on from this one.
+        previous.count += 1;
+        remember(key, previous);
+        try {
+          await withTimeout(api.bumpEvent(previous.name, { count: previous.count, lastTimestamp: now }));
+          return;
+        } catch (error) {
+          // The Event expired (the API server's event TTL) or was deleted: start a new one.
+          if (kubernetesErrorInfo(error).statusCode !== 404) throw error;
+          if (written.get(key) === previous) written.delete(key);
+        }
+      }
+      const name = eventName(secret.name, now.getTime(), sequence++);
+      const create = withTimeout(api.createEvent({ name, involvedObject: secret, type, reason, message, timestamp: now, reportingInstance: instance }));
+      const entry: CachedEvent = { name, count: 1, created: create.then(() => true, () => false) };
+      remember(key, entry);
+      try {
+        await create;
+      } catch (error) {
+        if (written.get(key) === entry) written.delete(key);
+        throw error;
+      }
+    } catch (error) {
+      warnOnce(error, secret);
+    }
+  };
+
   return {
     async record(api, secret, outcome) {
       const type = eventTypeOf(outcome.status);
       if (!type) return;
-      const message = eventMessageOf(outcome);
-      const key = JSON.stringify([secret.name, secret.uid ?? '', type, outcome.status, message]);
-      const now = new Date(clock());
-      try {
-        const previous = written.get(key);
-        // A repeat waits for the create of the Event it counts on, so concurrent repeats bump one Event.
-        if (previous && (await previous.created)) {
-          // Count before the call, so a concurrent repeat counts on from this one.
-          previous.count += 1;
-          remember(key, previous);
-          try {
-            await withTimeout(api.bumpEvent(previous.name, { count: previous.count, lastTimestamp: now }));
-            return;
-          } catch (error) {
-            // The Event expired (the API server's event TTL) or was deleted: start a new one.
-            if (kubernetesErrorInfo(error).statusCode !== 404) throw error;
-            if (written.get(key) === previous) written.delete(key);
-          }
-        }
-        const name = eventName(secret.name, now.getTime(), sequence++);
-        const create = withTimeout(api.createEvent({ name, involvedObject: secret, type, reason: outcome.status, message, timestamp: now, reportingInstance: instance }));
-        const entry: CachedEvent = { name, count: 1, created: create.then(() => true, () => false) };
-        remember(key, entry);
-        try {
-          await create;
-        } catch (error) {
-          if (written.get(key) === entry) written.delete(key);
-          throw error;
-        }
-      } catch (error) {
-        warnOnce(error, secret);
+      await emit(api, secret, type, outcome.status, eventMessageOf(outcome));
+      if (isWrite(outcome.status) && outcome.restartFailed?.length) {
+        // Names only: the failure's detail can quote the API server, and Events are widely readable.
+        const names = outcome.restartFailed.join(', ');
+        await emit(api, secret, 'Warning', ROLLOUT_RESTART_FAILED_REASON, truncateMessage(`Rollout restart failed for ${names}. Hint: ${ROLLOUT_RESTART_HINT}`));
       }
     },
   };

@@ -227,6 +227,7 @@ export class KubernetesTarget implements TargetClient {
         status: outcome.status,
         ...(outcome.message ? { message: outcome.message } : {}),
         ...(outcome.restarted ? { restarted: outcome.restarted } : {}),
+        ...(outcome.restartFailed ? { restartFailed: outcome.restartFailed } : {}),
       });
     }
     return outcome;
@@ -280,12 +281,14 @@ export class KubernetesTarget implements TargetClient {
           if (isConflict(error)) continue;
           throw error;
         }
-        const restarts = changed ? await this.restart(api, placement, request, signal) : { restarted: [], failures: [] };
+        const restarts = changed ? await this.restart(api, placement, request, signal) : { restarted: [], failures: [], failed: [] };
         return this.outcome(placement, decision.status, decision.reason, {
           ...previous,
           writtenVersion: resourceVersion,
           ...(restarts.restarted.length > 0 ? { restarted: restarts.restarted } : {}),
-          ...(restarts.failures.length > 0 ? { message: `Secret written; rollout restart failed for ${restarts.failures.join('; ')}` } : {}),
+          ...(restarts.failures.length > 0
+            ? { message: `Secret written; rollout restart failed for ${restarts.failures.join('; ')}`, restartFailed: restarts.failed }
+            : {}),
         });
       }
       throw new TransientTargetError(
@@ -484,9 +487,10 @@ export class KubernetesTarget implements TargetClient {
     placement: Placement,
     request: DeliveryRequest,
     abortSignal: AbortSignal | undefined,
-  ): Promise<{ restarted: string[]; failures: string[] }> {
+  ): Promise<{ restarted: string[]; failures: string[]; failed: string[] }> {
     const names = new Set([...(this.options.restartDeployments ?? []), ...(request.kubernetes?.restartDeployments ?? [])]);
     const failures: string[] = [];
+    const failed: string[] = [];
     if (this.options.restartAnnotated) {
       try {
         const deployments = await this.call(() => api.listDeployments(), abortSignal);
@@ -496,6 +500,7 @@ export class KubernetesTarget implements TargetClient {
         }
       } catch (error) {
         failures.push(`annotated deployments (${this.describe(error, 'list deployments', placement)})`);
+        failed.push('annotated deployments');
       }
     }
     const restarted: string[] = [];
@@ -508,9 +513,10 @@ export class KubernetesTarget implements TargetClient {
         restarted.push(name);
       } catch (error) {
         failures.push(`${name} (${this.describe(error, `patch deployment ${name}`, placement)})`);
+        failed.push(name);
       }
     }
-    return { restarted, failures };
+    return { restarted, failures, failed };
   }
 
   /** One API call with the 429 ladder (honouring Retry-After); other errors pass through unchanged. */
@@ -556,7 +562,7 @@ export class KubernetesTarget implements TargetClient {
     placement: Placement,
     status: DeliveryOutcome['status'],
     reason: string,
-    extra: Partial<Pick<DeliveryOutcome, 'message' | 'writtenVersion' | 'previousSourceVersion' | 'restarted'>> = {},
+    extra: Partial<Pick<DeliveryOutcome, 'message' | 'writtenVersion' | 'previousSourceVersion' | 'restarted' | 'restartFailed'>> = {},
   ): DeliveryOutcome {
     return { status, targetId: this.targetId, location: this.locate(placement), reason, ...extra };
   }

@@ -166,4 +166,28 @@ describe('Kubernetes Events on the target Secret (real @kubernetes/client-node a
       expect(text).not.toContain(Buffer.from(value).toString('base64'));
     }
   });
+
+  it('a write whose rollout restart fails records a Warning RolloutRestartFailed Event naming the Deployment (no API-server text)', async () => {
+    const target = targetOn(emulator, NS, { clock: steppingClock() });
+    const secretName = name('api');
+    const v1 = sourceVersion('api-token');
+    values.push(v1.value);
+    const missing = `${secretName}-gone`;
+    const outcome = await target.deliver({
+      ...request(secretName, v1),
+      kubernetes: { type: 'Opaque', restartDeployments: [missing] },
+    });
+    expect(outcome).toMatchObject({ status: 'Created', restartFailed: [missing] });
+    expect(outcome.message).toContain(`rollout restart failed for ${missing}`);
+
+    const events = await eventsOf(secretName);
+    expect(events.map((e) => [e.type, e.reason])).toEqual([
+      ['Normal', 'Created'],
+      ['Warning', 'RolloutRestartFailed'],
+    ]);
+    expect(events[0]!.message).toBe(`Wrote source platform.vault.test/api-token version ${v1.facts.version} (key password).`);
+    expect(events[1]!.message).toMatch(new RegExp(`^Rollout restart failed for ${missing}\\. Hint: .*kubectl rollout restart`));
+    // The 404's text ("deployments.apps … not found") stays in the outcome and the log, not in a widely readable Event.
+    expect(events[1]!.message).not.toMatch(/not found/i);
+  });
 });

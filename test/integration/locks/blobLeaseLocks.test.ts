@@ -1,13 +1,13 @@
-import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
+import { BlobServiceClient, ContainerClient, ContainerSASPermissions, type ContainerClient as Container } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { blobLeaseLocks } from '../../../shared/locks/index.js';
+import { blobLeaseLocks, LockAccessDeniedError } from '../../../shared/locks/index.js';
 import { startAzurite, type AzuriteBlob } from '../../support/azurite.js';
 
 // The delivery lock over real blob leases (Azurite): holders of one key never overlap, even from separate lock
 // instances (as on separate hosts); other keys are not held up; a holder that throws releases the lock.
 
 let azurite: AzuriteBlob;
-let container: ContainerClient;
+let container: Container;
 
 beforeAll(async () => {
   azurite = await startAzurite();
@@ -71,5 +71,17 @@ describe('blobLeaseLocks', () => {
     await expect(impatient.withLock('busy', async () => 'never')).rejects.toThrow(/^FailedUnavailable: /);
     release();
     await held;
+  });
+
+  it('a container the identity may only read is a named access failure, not a retryable one', async () => {
+    await container.createIfNotExists();
+    // A real 403 from the storage service: a SAS that grants read and list, not write (what a missing role gives).
+    const sas = await container.generateSasUrl({ permissions: ContainerSASPermissions.parse('rl'), expiresOn: new Date(Date.now() + 3_600_000) });
+    const readOnly = blobLeaseLocks(new ContainerClient(sas));
+    let ran = false;
+    const failure = await readOnly.withLock('keyVault:contoso.vault.azure.net/denied', async () => void (ran = true)).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(LockAccessDeniedError);
+    expect((failure as Error).message).toMatch(/^the relay may not take delivery locks \(403[^)]*\): grant its identity Storage Blob Data Contributor/);
+    expect(ran).toBe(false);
   });
 });

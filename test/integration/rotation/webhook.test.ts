@@ -37,7 +37,8 @@ const hmacKey = randomBytes(32).toString('hex');
 const received: Received[] = [];
 const values: string[] = [];
 /** What the owner does with the next requests: answer, fail with 503 once, or hang. */
-let behaviour: 'answer' | 'unavailable-once' | 'hang' = 'answer';
+let behaviour: 'answer' | 'unavailable-once' | 'hang' | 'huge' = 'answer';
+const HUGE_MARKER = `huge-${randomUUID()}`;
 
 function startOwner(tls: { certPem: string; keyPem: string }, ownerVaultUrl: () => string): Promise<Server> {
   const server = createServer({ cert: tls.certPem, key: tls.keyPem }, (req, res) => {
@@ -54,6 +55,10 @@ function startOwner(tls: { certPem: string; keyPem: string }, ownerVaultUrl: () 
       const audience = bearer ? decodeLocalToken(bearer)?.aud : undefined;
       received.push({ body, signatureValid, ...(audience ? { audience } : {}) });
       if (behaviour === 'hang') return;
+      if (behaviour === 'huge') {
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ nonce: body.nonce, value: HUGE_MARKER.repeat(8_000) }));
+        return;
+      }
       if (behaviour === 'unavailable-once') {
         behaviour = 'answer';
         res.writeHead(503, { 'retry-after': '1' }).end();
@@ -121,6 +126,7 @@ describe('the webhook rotator against an owner endpoint over HTTPS', () => {
         route('bmc', 'bmc-1', webhook('bmc-hmac-key')),
         route('bmc-wrong-key', 'bmc-2', webhook('bmc-hmac-key-wrong')),
         route('bmc-slow', 'bmc-3', webhook('bmc-hmac-key', { timeoutInMs: 300, maxAttempts: 1 })),
+        route('bmc-huge', 'bmc-5', webhook('bmc-hmac-key', { maxAttempts: 1 })),
         route('bmc-mi', 'bmc-4', webhook('bmc-hmac-key', { auth: { type: 'managedIdentity', scope: 'api://bmc-rotator/.default' } })),
       ],
     };
@@ -207,5 +213,20 @@ describe('the webhook rotator against an owner endpoint over HTTPS', () => {
       behaviour = 'answer';
     }
     expect(await runtime.source('platform').getLatestProperties('bmc-3')).toBeUndefined();
+  });
+
+  it('an oversized owner answer is refused without quoting it, and publishes nothing', async () => {
+    behaviour = 'huge';
+    try {
+      const failure = await activities.rotateAtOwner({ sourceId: 'platform', name: 'bmc-5', rotationId: 'w-6' }).then(
+        (result) => JSON.stringify(result),
+        (error: unknown) => String(error),
+      );
+      expect(failure).toMatch(/larger than 262144 bytes/);
+      expect(failure).not.toContain(HUGE_MARKER);
+    } finally {
+      behaviour = 'answer';
+    }
+    expect(await runtime.source('platform').getLatestProperties('bmc-5')).toBeUndefined();
   });
 });

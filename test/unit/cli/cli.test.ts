@@ -92,6 +92,7 @@ describe('runCli (commander program)', () => {
     [['audit', 'query', '--action', 'deliver', '--status', 'Rotated'], 2, '--status Rotated never occurs with --action deliver; its statuses are Created'],
     [['audit', 'verify', '--from', 'yesterday'], 2, 'not a date/time'],
     [['config', 'schema', 'extra'], 2, 'too many arguments'],
+    [['config', 'push', 'test/fixtures/config/good.json'], 2, 'no config account: set --blob-service-uri or --connection-string'],
     [['nope'], 2, "unknown command 'nope'"],
     [[], 2, 'Commands:'],
     [['-h'], 0, 'Commands:'],

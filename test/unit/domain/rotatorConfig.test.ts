@@ -76,6 +76,13 @@ describe('route rotation: rotator and retirement', () => {
     expect(codes(result.warnings)).toEqual(['FIELD_NOT_APPLICABLE $.routes[0].rotation.retirement']);
   });
 
+  it('warns that tls "require" leaves the server unauthenticated outside local mode, not in local mode', () => {
+    const azure = validateConfig(withRotation(postgres({ tls: 'require' })));
+    expect(azure.ok).toBe(true);
+    expect(codes(azure.warnings)).toEqual(['TLS_UNVERIFIED $.routes[0].rotation.rotator.tls']);
+    expect(codes(validateConfig(withRotation(postgres({ tls: 'require' }), 'local')).warnings)).toEqual([]);
+  });
+
   it('config check shows the rotator, its slots and the retirement rule', () => {
     const result = validateConfig(withRotation({ ...postgres(), retirement: { rule: 'grace', graceMinutes: 15 } }));
     if (!result.ok) throw new Error('invalid');
