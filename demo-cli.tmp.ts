@@ -21,6 +21,17 @@ const cli = async (args: string[]) => {
   const code = await runCli([...args, '--stack', file], io);
   out(`$ secret-relay ${args.join(' ')} --stack`, text, code);
 };
+{
+  let text = '';
+  const io = { out: (t: string) => void (text += t), err: (t: string) => void (text += t) };
+  const code = await runCli(['--help'], io);
+  out('$ secret-relay --help', text, code);
+  for (const c of ['status', 'drift']) {
+    let t2 = '';
+    const code2 = await runCli([c, '--help'], { out: (t: string) => void (t2 += t), err: (t: string) => void (t2 += t) });
+    out(`$ secret-relay ${c} --help`, t2, code2);
+  }
+}
 for (const name of ['cluster-admin-password', 'bmc-rack1', 'bmc-rack2']) {
   const s = await vault('platform').setSecret(name, `demo-${name}-${Math.random()}`);
   await stack.host.waitForInstance(relayInstanceId('platform', name, s.properties.version!), 60_000);
