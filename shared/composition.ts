@@ -29,7 +29,7 @@ import { createSourceVault } from './sources/index.js';
 import type { TargetClient } from './targets/contract.js';
 import { KeyVaultTarget, metadataOnlyRecovery, type KeyVaultRecoveryApi } from './targets/keyVault/index.js';
 import { SecretClient } from '@azure/keyvault-secrets';
-import { createClusterAccess, createKubernetesTarget } from './targets/kubernetes/index.js';
+import { createClusterAccess, createKubernetesTarget, type ClusterAccess } from './targets/kubernetes/index.js';
 import { AuthorizationV1Api, CoreV1Api } from '@kubernetes/client-node';
 import type { PreflightPorts } from './control/index.js';
 import type { FleetListingPort } from './fleet/types.js';
@@ -252,7 +252,7 @@ export function createRuntime(env: Env = process.env, options: { log?: RelayLog;
   };
 
   // List-page readers over the same clients and cluster access as the targets (shared/fleet).
-  const clusterApis = new Map<string, Promise<KubernetesListingApi>>();
+  const clusterAccesses = new Map<string, ClusterAccess>();
   const listingTimeLimit = intSetting(env, SETTINGS.checkTimeLimitInMs, 30_000, 100, 600_000);
   const configuredTarget = (targetId: string) => {
     const configured = config.targets.find((t) => t.id === targetId);
@@ -287,10 +287,10 @@ export function createRuntime(env: Env = process.env, options: { log?: RelayLog;
     clusterSecrets: (targetId, callOptions = {}) => {
       const t = configuredTarget(targetId);
       if (t.kind !== 'kubernetes') throw new Error(`target "${targetId}" is not a Kubernetes target`);
-      let api = clusterApis.get(targetId);
-      if (!api) {
+      let access = clusterAccesses.get(targetId);
+      if (!access) {
         const auth = t.cluster.auth;
-        const access = createClusterAccess({
+        access = createClusterAccess({
           cluster: t.cluster,
           ...(auth.type === 'aad' ? { credential: credentialFor(auth.identity?.clientId) } : {}),
           readSecretValue: async (sourceId: string, name: string) => {
@@ -300,14 +300,13 @@ export function createRuntime(env: Env = process.env, options: { log?: RelayLog;
             return (await port.readVersion(name, latest.version, fingerprintKey)).value;
           },
         });
-        api = access.kubeConfig().then((kc) => kc.makeApiClient(CoreV1Api));
-        // A failed credential is retried by the next listing, not cached.
-        api.catch(() => clusterApis.delete(targetId));
-        clusterApis.set(targetId, api);
+        clusterAccesses.set(targetId, access);
       }
-      const ready = api;
+      // The access refreshes its token before expiry and reuses its KubeConfig meanwhile.
+      const cluster = access;
       return (async function* () {
-        yield* listManagedSecretPages(await ready, t.namespace, `${t.cluster.name}/${t.namespace}`, { pageTimeLimitInMs: listingTimeLimit, ...callOptions });
+        const api: KubernetesListingApi = (await cluster.kubeConfig()).makeApiClient(CoreV1Api);
+        yield* listManagedSecretPages(api, t.namespace, `${t.cluster.name}/${t.namespace}`, { pageTimeLimitInMs: listingTimeLimit, ...callOptions });
       })();
     },
   };

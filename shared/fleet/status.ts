@@ -58,14 +58,15 @@ export interface FleetStatusFilter {
 
 /** The status row of one placement; `report` supplies the latest delivery status (bounded: one report blob). */
 export function placementStatus(secret: FleetSecret, placement: FleetPlacement, report?: Pick<ReconcileReport, 'repairs'>): FleetStatusTarget {
-  const state: FleetState = placement.drift ?? 'in-sync';
+  // A disabled or deleted source has no current version to be in sync with, even where a target holds nothing of it.
+  const state: FleetState = placement.drift ?? (secret.sourceState === 'enabled' ? 'in-sync' : secret.sourceState === 'disabled' ? 'source-disabled' : 'source-deleted');
   const label = `${placement.placement.name}${placement.placement.key ? `#${placement.placement.key}` : ''}`;
   const status = latestStatus(report, secret, placement);
-  const hint = placement.drift ? DRIFT_INFO[placement.drift as DriftKind].hint : status && !STATUS_INFO[status].ok ? STATUS_INFO[status].hint : null;
+  const hint = state !== 'in-sync' ? DRIFT_INFO[state as DriftKind].hint : status && !STATUS_INFO[status].ok ? STATUS_INFO[status].hint : null;
   return {
     targetId: placement.targetId,
     placement: label,
-    inSync: placement.drift === undefined && secret.sourceState === 'enabled',
+    inSync: state === 'in-sync',
     state,
     heldVersion: placement.heldVersion ?? null,
     status,

@@ -205,6 +205,23 @@ describe('reconcile (orchestrator spec)', () => {
     expect(JSON.parse((report as { inputJson: string }).inputJson)).toMatchObject({ checkedTargets: 2, unchecked: [{ name: 'app-a', reason: 'source-access-denied' }] });
   });
 
+  it('schedules the same few steps for a fleet in sync whatever its size: listing, report, two audit records', async () => {
+    const spec = new Spec();
+    spec.complete((await spec.work())[0]!, 1);
+    const [list] = await spec.work();
+    // 1,000 secrets × 10 placements found in sync by list pages: none of them is an item.
+    spec.complete(list!, { items: [], unlistedSources: [], inSync: { secrets: 1_000, placements: 10_000 }, listPages: 441 } satisfies ReconcileListing);
+    const [report] = await spec.work();
+    expect(shape(report!)).toMatchObject({ activity: 'writeDriftReport', retry: RETRY });
+    expect(JSON.parse((report as { inputJson: string }).inputJson)).toMatchObject({ checkedSecrets: 1_000, checkedTargets: 10_000, listPages: 441, drift: [], repairs: [] });
+    spec.complete(report!, 'reports/drift/2026/12/01/y.json');
+    const [completed] = await spec.work();
+    expect(entries(completed!)).toEqual([expect.objectContaining({ action: 'reconcile', status: 'ReconcileCompleted', reason: 'in-sync' })]);
+    spec.complete(completed!, 1);
+    expect(await spec.episode()).toMatchObject({ kind: 'completed' });
+    expect(spec.history.length).toBeLessThan(30);
+  });
+
   it('writes ReconcileFailed when the run cannot list the sources, then fails', async () => {
     const spec = new Spec();
     spec.complete((await spec.work())[0]!, 1);
