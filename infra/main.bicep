@@ -109,6 +109,8 @@ param targetVaultIds string = ''
 @maxValue(1440)
 @description('Minutes between reconciliation runs; must match reconcileSchedule (the alert fires after two periods without one).')
 param reconcilePeriodMinutes int = 15
+@description('Application (client) id of an Entra ID app registration for signing in to the web console (App Service authentication, docs/console.md). Empty: no sign-in; the console then needs only a function key.')
+param consoleSignInClientId string = ''
 
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var vaultIds = filter(map(split(sourceVaultIds, ','), id => trim(id)), id => !empty(id))
@@ -359,6 +361,16 @@ module targetVaultAlerts 'modules/vault-alerts.bicep' = [for (id, i) in alertTar
 output AZURE_LOCATION string = location
 output AZURE_TENANT_ID string = tenant().tenantId
 output AZURE_RESOURCE_GROUP string = rg.name
+module consoleSignIn 'modules/console-auth.bicep' = if (!empty(consoleSignInClientId)) {
+  name: 'console-auth'
+  scope: rg
+  params: {
+    functionAppName: functionApp.outputs.name
+    clientId: consoleSignInClientId
+    tenantId: tenant().tenantId
+  }
+}
+
 output SERVICE_API_NAME string = functionApp.outputs.name
 output AZURE_FUNCTION_NAME string = functionApp.outputs.name
 output APPLICATIONINSIGHTS_CONNECTION_STRING string = monitoring.outputs.connectionString

@@ -26,6 +26,8 @@ export interface StackInfo {
   audit: { chainKeyId: string; chainKeyPath: string };
   /** The relay's OpenTelemetry metrics in Prometheus text format (`GET`, no key). */
   metrics: { url: string };
+  /** The web console, with the function key in the URL (`code`) so the link opens as printed (docs/console.md). */
+  dashboard: { url: string };
   configPath: string;
   durableDir: string;
   /** The demo PostgreSQL server (absent when PostgreSQL is not installed). */
@@ -177,6 +179,7 @@ export async function startStack(options: StartStackOptions = {}): Promise<Stack
       storage: { connectionString: azurite.connectionString, auditContainer: 'audit', reportsContainer: 'reports', sealContainer: settings['AUDIT_SEAL_CONTAINER'] ?? 'audit-seals' },
       audit: { chainKeyId: settings['AUDIT_CHAIN_KEY_ID'] ?? CHAIN_KEY_ID, chainKeyPath: join(stateDir, 'audit-chain.key') },
       metrics: { url: localMetrics.url },
+      dashboard: { url: consoleUrl(host.baseUrl, host.functionKey) },
       configPath,
       durableDir,
       ...(postgres ? { postgres: { host: postgres.host, port: postgres.port, database: postgres.database } } : {}),
@@ -200,6 +203,11 @@ export async function startStack(options: StartStackOptions = {}): Promise<Stack
     for (const service of started.reverse()) await Promise.resolve(service.close()).catch(() => undefined);
     throw error;
   }
+}
+
+/** The console's URL with the key the local host checks before serving it. */
+export function consoleUrl(baseUrl: string, functionKey: string): string {
+  return `${baseUrl.replace(/\/$/, '')}/api/console?code=${encodeURIComponent(functionKey)}`;
 }
 
 /** The function app's modules: every .js (built) or .ts (tests, tsx) file in functions/. */
@@ -279,6 +287,7 @@ function tryThis(info: StackInfo, stateDir: string): string {
     '',
     'Secret Relay is running locally:',
     `  Functions host     ${info.functions.baseUrl}  (function key: ${info.functions.key})`,
+    `  Console            ${info.dashboard.url}`,
     ...Object.entries(info.keyVault.vaults).map(([name, url]) => `  Key Vault ${name.padEnd(9)}${url}`),
     `  Kubernetes ${DEMO_CLUSTER}    ${info.kubernetes.clusters[DEMO_CLUSTER]!.server}  (kubeconfig: ${rel(join(stateDir, 'kubeconfig'))})`,
     `  Blob Storage       ${info.storage.connectionString.match(/BlobEndpoint=([^;]+)/)?.[1] ?? ''}`,

@@ -508,6 +508,7 @@ export function auditPort(log: AuditLog): AuditPort {
     validate(entries: readonly AuditEntry[]) {
       for (const entry of entries) buildRecordContent(toRecordInput(entry));
     },
+    query: (filter) => log.query(filter),
   };
 }
 

@@ -1,6 +1,7 @@
 import type { FingerprintKey } from './domain/fingerprint.js';
 import type { SourceVault } from './sources/index.js';
 import type { TargetClient } from './targets/contract.js';
+import type { AuditQueryFilter, AuditQueryResult } from './audit/index.js';
 import type { AuditEntry, ConcurrencyLimits, ReconcileReport } from './orchestrations/types.js';
 
 /**
@@ -49,6 +50,11 @@ export interface AuditPort {
    * callers check the record a write will need before the write, so a write without its record cannot happen.
    */
   validate(entries: readonly AuditEntry[]): void;
+  /**
+   * Reads the records of a time range that match the filter, oldest first (the console's audit timeline). Needs
+   * `Storage Blob Data Reader` on the audit container. Optional: runtimes without a readable trail omit it.
+   */
+  query?(filter: AuditQueryFilter): Promise<AuditQueryResult>;
 }
 
 export interface LockPort {

@@ -3,6 +3,8 @@ export { handleRotationEvent } from './rotationEvents.js';
 export { startRotationRequest, getRotationStatus, getSecretStatus, actorFromRequest, isAppServiceAuthEnabled } from './http.js';
 export type { ActorSources } from './http.js';
 export type { HttpAnswer } from './http.js';
+export { getAuditTimeline } from './audit.js';
+export type { AuditTimelineQuery } from './audit.js';
 export { startReconcile } from './reconcile.js';
 export { startOnce } from './ports.js';
 export type { OrchestrationClientPort, InstanceStatus, EventHandling } from './ports.js';

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import ignore from 'ignore';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CONSOLE_ASSETS } from '../../../shared/console/index.js';
 import { repoRoot } from './files.js';
 
 // Builds the app package the way azd does for this service (azure.yaml: language ts, remoteBuild false): from a
@@ -66,6 +67,8 @@ describe('the app package azd uploads', () => {
     expect(own.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))).toEqual([]);
     expect(own.filter((f) => /^(test|bench|docs|infra|local|cli|dist\/local|dist\/cli)\//.test(f))).toEqual([]);
     expect(own).not.toContain('local.settings.json');
+    // The web console's static files ship as they are (no build step, no CDN): the console function reads them.
+    for (const asset of CONSOLE_ASSETS) expect(own, asset).toContain(asset);
   });
 
   it('holds every production dependency and no development dependency', () => {
@@ -97,17 +100,23 @@ describe('the app package azd uploads', () => {
         'installFunctionsCoreStub();',
         `for (const file of ${JSON.stringify(expected)}) await import(${JSON.stringify(join(packageDir, 'dist/functions'))} + '/' + file);`,
         'const registry = getCoreRegistry();',
-        'console.log(JSON.stringify({ functions: [...registry.functions.keys()].sort(), hooks: [...registry.hooks.keys()] }));',
+        `const { renderConsolePage } = await import(${JSON.stringify(join(packageDir, 'dist/shared/console/index.js'))});`,
+        'const page = renderConsolePage();',
+        "const consolePage = page.status === 200 && page.body.includes('<script>') && page.body.includes('<style>');",
+        'console.log(JSON.stringify({ functions: [...registry.functions.keys()].sort(), hooks: [...registry.hooks.keys()], consolePage }));',
       ].join('\n'),
     );
     const run = spawnSync(process.execPath, [loader], { cwd: packageDir, encoding: 'utf8', env: { PATH: process.env['PATH'] ?? '' } });
     expect(run.stderr).toBe('');
-    const loaded = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as { functions: string[]; hooks: string[] };
+    const loaded = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as { functions: string[]; hooks: string[]; consolePage: boolean };
     expect(loaded.functions).toEqual(
       expect.arrayContaining(['keyVaultEvents', 'credentialRotationEvents', 'rotations', 'relaySecretVersion', 'deliverSecret', 'reconcileTimer']),
     );
     // configRefresh.js registers a hook, telemetry.js starts the process's telemetry: neither is a function.
     expect(loaded.functions.length).toBeGreaterThanOrEqual(expected.length - 2);
     expect(loaded.hooks).toContain('preInvocation');
+    // The console page renders from the package's own files (dist/ finds console/ beside it).
+    expect(loaded.consolePage).toBe(true);
+    expect(loaded.functions).toContain('console');
   });
 });
