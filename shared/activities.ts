@@ -25,6 +25,7 @@ import type {
 import type { RelayRuntime } from './runtime.js';
 import { SourceVaultError as SourceError } from './sources/index.js';
 import { LockAccessDeniedError } from './locks/index.js';
+import { withTimeLimit } from './timeLimit.js';
 import * as rotation from './rotation/protocol.js';
 import { observeDelivery, observeDriftCheck, observeReconcileReport, otelTelemetry } from './telemetry/index.js';
 import { settleSecret, takeSnapshot, type FleetPorts, type FleetSecret } from './fleet/index.js';
@@ -546,24 +547,6 @@ function logDelivery(runtime: RelayRuntime, ref: SecretVersionRef, result: Deliv
   else runtime.log.error(detail, { status: result.status, reason: result.reason });
 }
 
-/** Runs `fn` with an abort signal that fires after `limitInMs`; rejects with a `TimeoutError` then, whatever `fn` does. */
-async function withTimeLimit<T>(limitInMs: number, what: string, fn: (abortSignal: AbortSignal) => Promise<T>): Promise<T> {
-  const controller = new AbortController();
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      const error = new Error(`${what} took longer than ${limitInMs} ms`);
-      error.name = 'TimeoutError';
-      controller.abort(error);
-      reject(error);
-    }, limitInMs);
-  });
-  try {
-    return await Promise.race([fn(controller.signal), expired]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** A constant reason and a value-free message for a check that failed (classified errors carry both). */
 function checkFailure(error: unknown): { reason: string; message: string } {

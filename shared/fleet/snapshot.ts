@@ -1,3 +1,4 @@
+import { withTimeLimit } from '../timeLimit.js';
 import type { RelayConfig } from '../domain/config.js';
 import { driftOf } from '../domain/drift.js';
 import type { FingerprintKey } from '../domain/fingerprint.js';
@@ -195,21 +196,3 @@ async function forEachLimited<T>(items: readonly T[], concurrency: number, fn: (
   await Promise.all(workers);
 }
 
-/** Runs `fn` with an abort signal that fires after `limitInMs`; rejects with a `TimeoutError` then. */
-async function withTimeLimit<T>(limitInMs: number, what: string, fn: (abortSignal: AbortSignal) => Promise<T>): Promise<T> {
-  const controller = new AbortController();
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      const error = new Error(`${what} took longer than ${limitInMs} ms`);
-      error.name = 'TimeoutError';
-      controller.abort(error);
-      reject(error);
-    }, limitInMs);
-  });
-  try {
-    return await Promise.race([fn(controller.signal), expired]);
-  } finally {
-    clearTimeout(timer);
-  }
-}

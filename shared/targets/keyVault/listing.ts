@@ -1,3 +1,4 @@
+import { withTimeLimit } from '../../timeLimit.js';
 import type { DeletedSecret, SecretProperties } from '@azure/keyvault-secrets';
 import { classifyKeyVaultError } from './errors.js';
 import { unixSecondsFrom } from './transformations.js';
@@ -83,7 +84,9 @@ async function* paged<T>(open: (abortSignal: AbortSignal) => AsyncIterableIterat
     let index = 0;
     try {
       for (;;) {
-        const next = await withPageTimeLimit(iterator.next(), options.pageTimeLimitInMs, `${operation} on ${location}`, controller);
+        const next = await (options.pageTimeLimitInMs === undefined
+          ? iterator.next()
+          : withTimeLimit(options.pageTimeLimitInMs, `${operation} on ${location}`, () => iterator.next(), controller));
         // The SDK's last `next()` ends the listing without a request: only pages fetched are counted.
         if (next.done) return;
         options.onPage?.();
@@ -118,23 +121,6 @@ function listedFrom(properties: SecretProperties): ListedSecret {
   };
 }
 
-async function withPageTimeLimit<T>(promise: Promise<T>, limitInMs: number | undefined, what: string, controller: AbortController): Promise<T> {
-  if (limitInMs === undefined) return promise;
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      const error = new Error(`${what} took longer than ${limitInMs} ms`);
-      error.name = 'TimeoutError';
-      controller.abort(error);
-      reject(error);
-    }, limitInMs);
-  });
-  try {
-    return await Promise.race([promise, expired]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 function sleep(ms: number, abortSignal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {

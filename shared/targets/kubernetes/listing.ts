@@ -1,3 +1,4 @@
+import { withTimeLimit } from '../../timeLimit.js';
 import type { CoreV1Api } from '@kubernetes/client-node';
 import type { TargetObservation } from '../../domain/decision.js';
 import { fingerprint, sameFingerprint, type FingerprintKey } from '../../domain/fingerprint.js';
@@ -39,11 +40,9 @@ export async function* listManagedSecretPages(api: KubernetesListingApi, namespa
   do {
     let page;
     try {
-      page = await withTimeLimit(
-        api.listNamespacedSecret({ namespace, labelSelector: MANAGED_SELECTOR, limit: options.limit ?? LIST_PAGE_SIZE, ...(continueToken ? { _continue: continueToken } : {}) }),
-        options.pageTimeLimitInMs,
-        `list secrets on ${location}`,
-      );
+      const list = () =>
+        api.listNamespacedSecret({ namespace, labelSelector: MANAGED_SELECTOR, limit: options.limit ?? LIST_PAGE_SIZE, ...(continueToken ? { _continue: continueToken } : {}) });
+      page = options.pageTimeLimitInMs === undefined ? await list() : await withTimeLimit(options.pageTimeLimitInMs, `list secrets on ${location}`, () => list());
     } catch (error) {
       if ((error as { name?: unknown } | null)?.name === 'TimeoutError') throw error;
       throw classifyKubernetesError(error, { operation: 'list secrets', location });
@@ -83,19 +82,3 @@ function actualFingerprint(secret: SecretState, keys: readonly string[], marks: 
   return fingerprint(key, Buffer.concat(keys.map((k) => bytesOf(secret.data[k] ?? ''))));
 }
 
-async function withTimeLimit<T>(promise: Promise<T>, limitInMs: number | undefined, what: string): Promise<T> {
-  if (limitInMs === undefined) return promise;
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      const error = new Error(`${what} took longer than ${limitInMs} ms`);
-      error.name = 'TimeoutError';
-      reject(error);
-    }, limitInMs);
-  });
-  try {
-    return await Promise.race([promise, expired]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
