@@ -1,3 +1,4 @@
+import { writeBenchmarkSection } from './support/benchmarksDoc.js';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -726,16 +727,7 @@ function interpretation(results: readonly ScenarioResults[]): string[] {
 }
 
 function writeSection(section: string): void {
-  const file = path.join('docs', 'benchmarks.md');
-  let text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n\nMeasured numbers of the project\'s benchmarks (`bench/`); each section says how to rerun it.\n';
-  const start = text.indexOf(HEADING);
-  if (start >= 0) {
-    const next = text.indexOf('\n## ', start + HEADING.length);
-    text = text.slice(0, start) + section + (next >= 0 ? text.slice(next + 1) : '');
-  } else {
-    text = `${text.trimEnd()}\n\n${section}`;
-  }
-  writeFileSync(file, text);
+  writeBenchmarkSection(HEADING, section);
 }
 
 function readHostActivitySlots(): number {

@@ -1,5 +1,5 @@
+import { writeBenchmarkSection } from './support/benchmarksDoc.js';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { TokenCredential } from '@azure/identity';
 import { SecretClient, type SecretClientOptions } from '@azure/keyvault-secrets';
@@ -263,16 +263,7 @@ function render(rows: readonly Row[], elapsedInMs: number): string {
 }
 
 function writeSection(section: string): void {
-  const file = path.join('docs', 'benchmarks.md');
-  let text = existsSync(file) ? readFileSync(file, 'utf8') : "# Benchmarks\n\nMeasured numbers of the project's benchmarks (`bench/`); each section says how to rerun it.\n";
-  const start = text.indexOf(HEADING);
-  if (start >= 0) {
-    const next = text.indexOf('\n## ', start + HEADING.length);
-    text = text.slice(0, start) + section + (next >= 0 ? text.slice(next + 1) : '');
-  } else {
-    text = `${text.trimEnd()}\n\n${section}`;
-  }
-  writeFileSync(file, text);
+  writeBenchmarkSection(HEADING, section);
 }
 
 main().catch((error: unknown) => {

@@ -1,4 +1,5 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { writeBenchmarkSection } from './support/benchmarksDoc.js';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { EventType, startHost } from '../local/host/index.js';
@@ -50,16 +51,7 @@ async function main(): Promise<void> {
     ...rows,
     '',
   ].join('\n');
-  const file = path.join('docs', 'benchmarks.md');
-  let text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n\nMeasured numbers of the project\'s benchmarks (`bench/`); each section says how to rerun it.\n';
-  const start = text.indexOf(HEADING);
-  if (start >= 0) {
-    const next = text.indexOf('\n## ', start + HEADING.length);
-    text = text.slice(0, start) + section + (next >= 0 ? text.slice(next + 1) : '');
-  } else {
-    text = `${text.trimEnd()}\n\n${section}`;
-  }
-  writeFileSync(file, text);
+  writeBenchmarkSection(HEADING, section);
   process.stdout.write(`${section}\n`);
 }
 

@@ -1,5 +1,6 @@
+import { writeBenchmarkSection } from './support/benchmarksDoc.js';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { SecretClient } from '@azure/keyvault-secrets';
@@ -231,16 +232,7 @@ function render(r: {
 }
 
 function writeSection(section: string): void {
-  const file = path.join('docs', 'benchmarks.md');
-  let text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
-  const start = text.indexOf(HEADING);
-  if (start >= 0) {
-    const next = text.indexOf('\n## ', start + HEADING.length);
-    text = text.slice(0, start) + section + (next >= 0 ? text.slice(next + 1) : '');
-  } else {
-    text = `${text.trimEnd()}\n\n${section}`;
-  }
-  writeFileSync(file, text);
+  writeBenchmarkSection(HEADING, section);
 }
 
 main().catch((error: unknown) => {
