@@ -172,7 +172,8 @@ export async function getRotationStatus(instanceId: string, client: Orchestratio
       ref: summary?.ref ?? (output as { ref?: unknown } | undefined)?.ref ?? null,
       relayInstanceId: output?.relayInstanceId ?? null,
       ok: output ? (output.ok ?? null) : null,
-      result: resultOf(status.runtimeStatus, output, failedDeliveries),
+      // A reconciliation has no `ok`: it succeeded when every target could be checked (repairs count as deliveries).
+      result: resultOf(status.runtimeStatus, isReconcileReport(output) ? { ok: output.checkFailed === 0 && output.unchecked.length === 0 } : output, failedDeliveries),
       failed: summary ? failedDeliveries : null,
       counts: summary?.counts ?? null,
       outcomes,

@@ -156,6 +156,7 @@ describe('drift reports and the CLI', () => {
 
     const answer = await e2e.call('GET', '/rotations/reconcile');
     expect(answer.status).toBe(200);
+    expect(answer.json.result).toBe('succeeded');
     expect(answer.json.outcomes.map((o: { targetId: string; status: string }) => `${o.targetId}:${o.status}`).sort()).toEqual(['contoso:Updated', 'edge-1-apps:Updated', 'fabrikam:Updated']);
     const findings = answer.json.reconcile.findings as { name: string; targetId: string; drift: string; outcome: string; version: string }[];
     expect(findings.map((f) => `${f.name}:${f.targetId}:${f.drift}:${f.outcome}`).sort()).toEqual([
