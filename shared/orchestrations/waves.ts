@@ -6,14 +6,8 @@ import type { ConcurrencyLimits } from './types.js';
  * so an orchestrator may call it on every replay.
  */
 export function planWaves<T extends { readonly endpoint: string }>(items: readonly T[], limits: ConcurrencyLimits): T[][] {
-  const maxConcurrent = Math.max(1, Math.floor(limits.maxConcurrent));
-  const maxPerEndpoint = Math.max(1, Math.floor(limits.maxPerEndpoint));
-  const queues = new Map<string, T[]>();
-  for (const item of items) {
-    const queue = queues.get(item.endpoint);
-    if (queue) queue.push(item);
-    else queues.set(item.endpoint, [item]);
-  }
+  const { maxConcurrent, maxPerEndpoint } = wholeLimits(limits);
+  const queues = byEndpoint(items);
   const waves: T[][] = [];
   while (queues.size > 0) {
     const wave: T[] = [];
@@ -43,14 +37,8 @@ export function planWaves<T extends { readonly endpoint: string }>(items: readon
  * Together the lanes never exceed either limit at any moment, however many there are. Deterministic.
  */
 export function planLanes<T extends { readonly endpoint: string }>(items: readonly T[], limits: ConcurrencyLimits): T[][] {
-  const maxConcurrent = Math.max(1, Math.floor(limits.maxConcurrent));
-  const maxPerEndpoint = Math.max(1, Math.floor(limits.maxPerEndpoint));
-  const queues = new Map<string, T[]>();
-  for (const item of items) {
-    const queue = queues.get(item.endpoint);
-    if (queue) queue.push(item);
-    else queues.set(item.endpoint, [item]);
-  }
+  const { maxConcurrent, maxPerEndpoint } = wholeLimits(limits);
+  const queues = byEndpoint(items);
   const endpoints = [...queues.values()];
   if (endpoints.length > maxConcurrent) {
     // Fewer lanes than endpoints: whole endpoints, largest first, each to the lane with the fewest items so far.
@@ -88,4 +76,20 @@ export function chunk<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;
+}
+
+/** The limits as whole numbers of at least 1. */
+function wholeLimits(limits: ConcurrencyLimits): { maxConcurrent: number; maxPerEndpoint: number } {
+  return { maxConcurrent: Math.max(1, Math.floor(limits.maxConcurrent)), maxPerEndpoint: Math.max(1, Math.floor(limits.maxPerEndpoint)) };
+}
+
+/** Items by endpoint, in first-seen order of the endpoints and input order within each. */
+function byEndpoint<T extends { readonly endpoint: string }>(items: readonly T[]): Map<string, T[]> {
+  const queues = new Map<string, T[]>();
+  for (const item of items) {
+    const queue = queues.get(item.endpoint);
+    if (queue) queue.push(item);
+    else queues.set(item.endpoint, [item]);
+  }
+  return queues;
 }
