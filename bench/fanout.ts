@@ -251,10 +251,10 @@ async function runScenario(scenario: Scenario): Promise<RunResult> {
     await stack.kubernetes.resetCounters();
     // Let the start-up garbage go before the baseline (the app's RSS, emulators excluded: they are child processes).
     globalThis.gc?.();
-    const baselineRss = process.memoryUsage().rss;
+    const baselineRss = process.memoryUsage.rss();
     let peakRss = baselineRss;
     const sampler = setInterval(() => {
-      peakRss = Math.max(peakRss, process.memoryUsage().rss);
+      peakRss = Math.max(peakRss, process.memoryUsage.rss());
     }, 10);
 
     const value = randomBytes(24).toString('base64url');
