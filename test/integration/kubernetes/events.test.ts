@@ -256,6 +256,25 @@ describe('Kubernetes Events on the target Secret (real @kubernetes/client-node a
     expect(log.lines).toEqual([]);
   });
 
+  it('a foreign Secret costs one read and no write; its Warning Event follows the delivery', async () => {
+    const log = capturingLog();
+    const target = targetOn(emulator, NS, { log });
+    const secretName = name('theirs');
+    await core.createNamespacedSecret({ namespace: NS, body: { metadata: { name: secretName }, stringData: { password: 'theirs' } } });
+    const before = emulator.counters();
+    expect((await target.deliver(request(secretName, sourceVersion('db-password')))).status).toBe('FailedNotOwned');
+    await target.settle();
+    const after = emulator.counters();
+    const delta = (key: string) => (after[key] ?? 0) - (before[key] ?? 0);
+    expect({ get: delta('get secrets'), writes: delta('create secrets') + delta('update secrets') + delta('patch secrets'), events: delta('create events') }).toEqual({
+      get: 1,
+      writes: 0,
+      events: 1,
+    });
+    expect((await core.readNamespacedSecret({ name: secretName, namespace: NS })).data?.password).toBe(Buffer.from('theirs').toString('base64'));
+    expect(log.lines).toEqual([]);
+  });
+
   it('repeats that overlap (deliveries do not wait for their Events) still count up one Event in order', async () => {
     const target = targetOn(emulator, NS, { clock: steppingClock() });
     const secretName = name('overlap');
