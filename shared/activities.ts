@@ -239,7 +239,8 @@ export function createActivities(runtime: RelayRuntime) {
    * its own span and metrics); the value is read once per process. Transient failures do not fail the batch: they
    * come back in `retry` for the orchestration's delivery retry policy. No delivery starts after
    * `BATCH_START_TIME_LIMIT_IN_MS`; those come back in `notStarted`. Returns counts and the outcomes the
-   * orchestration needs (failures, unaudited ones; every one with `listAll`), never a value. Repeated (a retried
+   * orchestration needs (failures, unaudited ones; every one with `listAll`), never a value, after the side work the
+   * deliveries left (Kubernetes Events, `TargetClient.settle`) has settled. Repeated (a retried
    * batch after a host crash), finished deliveries find their target `UpToDate`.
    */
   async function deliverBatch(input: DeliverBatchInput): Promise<DeliverBatchResult> {
@@ -262,6 +263,17 @@ export function createActivities(runtime: RelayRuntime) {
         }
       },
       { shouldStart: () => performance.now() - startedAt < BATCH_START_TIME_LIMIT_IN_MS },
+    );
+    // Best-effort side work the deliveries started and did not wait for (Kubernetes Events) ends before the batch
+    // does: nothing is left running after the activity answers (a host may freeze or recycle the worker then).
+    await Promise.all(
+      [...new Set(input.deliveries.map((d) => d.targetId))].map(async (id) => {
+        try {
+          await runtime.target(id).settle?.();
+        } catch {
+          // A target gone from the config since the plan has nothing to settle (its delivery said why).
+        }
+      }),
     );
     const order = new Map(input.deliveries.map((d, index) => [d.deliveryId, index]));
     outcomes.sort((a, b) => (order.get(a.deliveryId) ?? 0) - (order.get(b.deliveryId) ?? 0));
