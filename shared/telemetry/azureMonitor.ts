@@ -21,8 +21,6 @@ export interface AzureMonitorTelemetry {
   shutdown(): Promise<void>;
 }
 
-/** The distro's default: at most 5 traces per second are sampled (Application Insights' rate-limited sampler). */
-const TRACES_PER_SECOND = 5;
 const DEFAULT_METRIC_EXPORT_INTERVAL_IN_MS = 60_000;
 
 let started: Promise<AzureMonitorTelemetry> | undefined;
@@ -30,9 +28,11 @@ let started: Promise<AzureMonitorTelemetry> | undefined;
 /**
  * Registers a meter provider and a tracer provider that export to Application Insights as this process's global
  * ones, once per process (repeated calls return the first start). What the Azure Monitor distro did for the relay,
- * with its exporter package alone: the relay's instruments every minute (counters as deltas), its spans in batches
- * through the distro's rate-limited sampler, and the distro's resource (service name, cloud role and instance from
- * the Functions environment). No auto-instrumentation: the Functions host records invocations and their logs.
+ * with its exporter package alone: the relay's instruments every minute (counters as deltas), its spans in batches,
+ * and the distro's resource (cloud role and instance from the Functions environment). Every span is sent: the
+ * distro's default sampler (5 spans per second) cut a fan-out's trace to a few of its deliveries, and without
+ * auto-instrumentation a relay sends one span per delivery attempt (`OTEL_TRACES_SAMPLER` still applies). No
+ * auto-instrumentation: the Functions host records invocations and their logs.
  * The exporter and SDK modules are imported only here, so processes without Application Insights (the local
  * stack, tests, the CLI) never load them.
  */
@@ -74,7 +74,6 @@ export function startAzureMonitor(settings: AzureMonitorSettings): Promise<Azure
     });
     const tracerProvider = new sdkTrace.BasicTracerProvider({
       resource,
-      sampler: new exporter.RateLimitedSampler(TRACES_PER_SECOND),
       spanProcessors: [new sdkTrace.BatchSpanProcessor(new exporter.AzureMonitorTraceExporter(exporterOptions))],
     });
     metrics.disable();
