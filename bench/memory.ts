@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +24,8 @@ const MiB = 1024 * 1024;
 const RUNS = 3;
 /** Issue 10.3's bound: a 1,000-target fan-out under 512 MB of app RSS (read as MiB, as the fan-out section does). */
 const FANOUT_BOUND_IN_MIB = 512;
+/** The last commit whose manifest had the Azure Monitor distro (the install's naive baseline). */
+const DISTRO_COMMIT = 'a08e501';
 
 interface Memory {
   readonly rss: number;
@@ -49,6 +51,8 @@ interface HostScenario {
   readonly runtime: Runtime;
   readonly app: 'relay' | 'bare';
   readonly appInsights?: boolean;
+  /** Application Insights through the Azure Monitor distro, as the relay did before (a dev-only transitive package). */
+  readonly distro?: boolean;
 }
 
 /** What the relay needs to load its functions idle (no config read before the first invocation). */
@@ -98,7 +102,10 @@ async function measureHost(scenario: HostScenario): Promise<Measured> {
   const runs: HostResult[] = [];
   for (let i = 0; i < RUNS; i++) {
     const settings = scenario.app === 'relay' ? { ...RELAY_SETTINGS, ...(scenario.appInsights ? APP_INSIGHTS_SETTINGS : {}) } : {};
-    runs.push(await runChild<HostResult>({ kind: 'host', runtime: scenario.runtime, app: scenario.app, settings }, scenario.runtime));
+    const distro = scenario.distro
+      ? { connectionString: APP_INSIGHTS_SETTINGS.APPLICATIONINSIGHTS_CONNECTION_STRING, clientId: APP_INSIGHTS_SETTINGS.AZURE_CLIENT_ID }
+      : undefined;
+    runs.push(await runChild<HostResult>({ kind: 'host', runtime: scenario.runtime, app: scenario.app, settings, distro }, scenario.runtime));
   }
   const pick = (key: keyof Memory) => median(runs.map((r) => r.idle[key]));
   const idle: Memory = { rss: pick('rss'), heapUsed: pick('heapUsed'), heapTotal: pick('heapTotal'), external: pick('external'), arrayBuffers: pick('arrayBuffers') };
@@ -106,10 +113,13 @@ async function measureHost(scenario: HostScenario): Promise<Measured> {
 }
 
 /** Size and file count of a production install of the repo's manifest and lock, in a temporary folder. */
-function productionInstall(): { bytes: number; files: number; packages: Record<string, number> } {
+function productionInstall(commit?: string): { bytes: number; files: number; packages: Record<string, number> } {
   const dir = execFileSync('mktemp', ['-d', path.join(os.tmpdir(), 'bench-install-XXXXXX')], { encoding: 'utf8' }).trim();
   try {
-    for (const file of ['package.json', 'package-lock.json']) execFileSync('cp', [path.join(root, file), dir]);
+    for (const file of ['package.json', 'package-lock.json']) {
+      if (commit) writeFileSync(path.join(dir, file), execFileSync('git', ['show', `${commit}:${file}`], { cwd: root }));
+      else execFileSync('cp', [path.join(root, file), dir]);
+    }
     execFileSync('npm', ['ci', '--omit=dev', '--ignore-scripts', '--prefer-offline', '--no-audit', '--no-fund'], { cwd: dir, stdio: 'pipe' });
     const modules = path.join(dir, 'node_modules');
     const bytes = Number(execFileSync('du', ['-sb', modules], { encoding: 'utf8' }).split('\t')[0]);
@@ -135,14 +145,18 @@ async function main(): Promise<void> {
   if (!existsSync(path.join(root, 'dist', 'functions')) || !existsSync(path.join(root, 'dist', 'local', 'host'))) {
     throw new Error('the compiled runs need dist/: run `npm run build` first');
   }
+  // The distro the relay used before its exporters alone: azurite's applicationinsights still installs it.
+  const distroInstalled = existsSync(path.join(root, 'node_modules', '@azure', 'monitor-opentelemetry', 'package.json'));
   const loadBefore = os.loadavg()[0]!;
   const startedAt = performance.now();
   const scenarios: HostScenario[] = [
     { label: 'the relay, compiled', kind: 'host', runtime: 'compiled', app: 'relay' },
     { label: 'the relay, compiled, Application Insights configured', kind: 'host', runtime: 'compiled', app: 'relay', appInsights: true },
+    ...(distroInstalled ? [{ label: 'the relay, compiled, Application Insights by the distro (before)', kind: 'host', runtime: 'compiled', app: 'relay', distro: true } as const] : []),
     { label: 'bare durable app, compiled', kind: 'host', runtime: 'compiled', app: 'bare' },
     { label: 'the relay, tsx', kind: 'host', runtime: 'tsx', app: 'relay' },
     { label: 'the relay, tsx, Application Insights configured', kind: 'host', runtime: 'tsx', app: 'relay', appInsights: true },
+    ...(distroInstalled ? [{ label: 'the relay, tsx, Application Insights by the distro (before)', kind: 'host', runtime: 'tsx', app: 'relay', distro: true } as const] : []),
     { label: 'bare durable app, tsx', kind: 'host', runtime: 'tsx', app: 'bare' },
   ];
   const hosts: Measured[] = [];
@@ -154,6 +168,7 @@ async function main(): Promise<void> {
   const manifest = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
   const steps = (await runChild<{ steps: Step[] }>({ kind: 'attribute', runtime: 'compiled', packages: Object.keys(manifest.dependencies), settings: RELAY_SETTINGS }, 'compiled')).steps;
   const install = quick ? undefined : productionInstall();
+  const distroInstall = quick ? undefined : productionInstall(DISTRO_COMMIT);
   const loadAfter = os.loadavg()[0]!;
   const elapsed = (performance.now() - startedAt) / 1000;
 
@@ -190,7 +205,9 @@ async function main(): Promise<void> {
     'configured" sets `APPLICATIONINSIGHTS_CONNECTION_STRING` as in Azure, so the process starts its exporters (the',
     'endpoint is unreachable; idle, nothing is sent). The **naive baseline** is the smallest durable Functions app on',
     'the same two libraries (`bench/support/bare-app.mjs`: an HTTP starter, an orchestration, an activity, a timer),',
-    `in the same host; Node alone (before the host is imported) is ${mib(nodeAlone)} MiB.`,
+    `in the same host; Node alone (before the host is imported) is ${mib(nodeAlone)} MiB. "by the distro (before)" starts`,
+    '`@azure/monitor-opentelemetry` as the relay did until it used the exporter packages alone (the distro is still',
+    'installed, as a development-only dependency of Azurite).',
     '',
     `The **bound** is issue 10.3's: a 1,000-target fan-out within ${FANOUT_BOUND_IN_MIB} MB of app RSS (read as MiB, as the fan-out`,
     'section does). The idle app is the floor that fan-out starts from; "headroom" is what it leaves for the fan-out\'s',
@@ -202,10 +219,19 @@ async function main(): Promise<void> {
     '',
     `- **The relay, compiled, over the naive baseline:** ${mib(relayCompiled.idle.rss - by('bare durable app, compiled').idle.rss)} MiB more RSS, ` +
       `${(relayCompiled.idle.rss / by('bare durable app, compiled').idle.rss).toFixed(2)}× its RSS.`,
-    `- **Application Insights configured:** +${mib(by('the relay, compiled, Application Insights configured').idle.rss - relayCompiled.idle.rss)} MiB compiled, ` +
+    `- **Application Insights configured** (the exporters alone): +${mib(by('the relay, compiled, Application Insights configured').idle.rss - relayCompiled.idle.rss)} MiB compiled, ` +
       `+${mib(by('the relay, tsx, Application Insights configured').idle.rss - by('the relay, tsx').idle.rss)} MiB under tsx; ` +
       `${telemetryModules(by('the relay, compiled, Application Insights configured'))} OpenTelemetry / Azure Monitor modules loaded with it, ` +
       `${telemetryModules(relayCompiled)} without (the API only).`,
+    ...(distroInstalled
+      ? [
+          `- **The Azure Monitor distro instead** (what the relay started before; same settings, live metrics off): ` +
+            `+${mib(by('the relay, compiled, Application Insights by the distro (before)').idle.rss - relayCompiled.idle.rss)} MiB RSS and ` +
+            `+${mib(by('the relay, compiled, Application Insights by the distro (before)').idle.heapUsed - relayCompiled.idle.heapUsed)} MiB heap compiled, ` +
+            `+${mib(by('the relay, tsx, Application Insights by the distro (before)').idle.rss - by('the relay, tsx').idle.rss)} MiB RSS under tsx; ` +
+            `${telemetryModules(by('the relay, compiled, Application Insights by the distro (before)'))} OpenTelemetry / Azure Monitor modules.`,
+        ]
+      : []),
     `- **tsx over compiled:** +${mib(by('the relay, tsx').idle.rss - relayCompiled.idle.rss)} MiB (the loader thread and transformed sources).`,
     `- **Modules loaded by package** (the relay, compiled, idle): ${topPackages}.`,
     '',
@@ -220,9 +246,14 @@ async function main(): Promise<void> {
     ...(install
       ? [
           `**Production install** (\`npm ci --omit=dev\` of package.json and the lock, what the package azd uploads holds in`,
-          `\`node_modules/\`): **${mib(install.bytes)} MiB** in ${install.files} files; largest: ${Object.entries(install.packages)
+          `\`node_modules/\`, file sizes summed): **${mib(install.bytes)} MiB** in ${install.files} files; largest: ${Object.entries(install.packages)
             .map(([p, b]) => `${p} ${mib(b)} MiB`)
-            .join(', ')}.`,
+            .join(', ')}. With the Azure Monitor distro instead of the exporters (the manifest and lock of ${DISTRO_COMMIT}, the`,
+          `same run): ${mib(distroInstall!.bytes)} MiB in ${distroInstall!.files} files (${Object.entries(distroInstall!.packages)
+            .slice(0, 3)
+            .map(([p, b]) => `${p} ${mib(b)} MiB`)
+            .join(', ')}); now ${(install.bytes / distroInstall!.bytes).toFixed(2)}× its size. The package test keeps the whole package under 300 MiB`,
+          '(Flex Consumption deploys up to 1 GB).',
           '',
         ]
       : []),

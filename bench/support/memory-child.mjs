@@ -1,7 +1,8 @@
 // One measurement of bench/memory.ts in a fresh process (plain JavaScript, so the compiled runs need no tsx).
 // argv[2] is the scenario as JSON:
-//   { kind: 'host', runtime: 'tsx' | 'compiled', app: 'relay' | 'bare', settings }: the app in the local Functions
-//     host, idle; prints the garbage-collected memory and the modules loaded, per package.
+//   { kind: 'host', runtime: 'tsx' | 'compiled', app: 'relay' | 'bare', settings, distro? }: the app in the local
+//     Functions host, idle; prints the garbage-collected memory and the modules loaded, per package. `distro`: the
+//     Azure Monitor distro started first, as the relay did before it used the exporters alone.
 //   { kind: 'attribute', runtime, packages }: imports each package in turn (then the host and the relay app) and
 //     prints what each step added.
 import { createRequire, registerHooks } from 'node:module';
@@ -81,6 +82,14 @@ async function startIdleHost(app, settings) {
 const result = {};
 if (scenario.kind === 'host') {
   const before = await settled();
+  if (scenario.distro) {
+    // What shared/telemetry/azureMonitor.ts did with @azure/monitor-opentelemetry (still installed for azurite).
+    const [{ useAzureMonitor }, { ManagedIdentityCredential }] = await Promise.all([import('@azure/monitor-opentelemetry'), import('@azure/identity')]);
+    useAzureMonitor({
+      azureMonitorExporterOptions: { connectionString: scenario.distro.connectionString, credential: new ManagedIdentityCredential({ clientId: scenario.distro.clientId }) },
+      enableLiveMetrics: false,
+    });
+  }
   const host = await startIdleHost(scenario.app, scenario.settings ?? {});
   // Idle: timers armed, nothing running; give start-up work (config load, telemetry start) time to finish.
   await sleep(1500);
