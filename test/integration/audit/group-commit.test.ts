@@ -165,11 +165,16 @@ describe('group commit', () => {
     const { container, arm, fired } = faultyContainer(containerOf(azurite.connectionString).containerName);
     const log = createAuditLog({ containerClient: container, shards: 1 });
     await log.append(deliveryInput(0));
-    // The first block goes at once with the first append; the others queue behind it and share the second block.
+    // Five appends share the first block; five more, made while it is on its way, queue behind it and share the
+    // second block, which dies.
     arm('cut-body', { after: 1 });
     const inputs = Array.from({ length: 10 }, (_, index) => deliveryInput(1 + index));
-    const outcomes = await Promise.allSettled(inputs.map((input) => log.append(input)));
+    const first = inputs.slice(0, 5).map((input) => log.append(input));
+    await new Promise((resolve) => setImmediate(resolve));
+    const second = inputs.slice(5).map((input) => log.append(input));
+    const outcomes = await Promise.allSettled([...first, ...second]);
     expect(fired()).toBe(1);
+    expect(outcomes.map((outcome) => outcome.status)).toEqual([...Array(5).fill('fulfilled'), ...Array(5).fill('rejected')]);
     const [name] = await blobNames(container);
     const landed = new Set(parsed(await linesOf(container, name!)).map((record) => record.cause.eventId));
     const failed = outcomes.filter((outcome) => outcome.status === 'rejected');
