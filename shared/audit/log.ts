@@ -626,6 +626,9 @@ export function createAuditLog(options: CreateAuditLogOptions): AuditLog {
 
   async function verify(verifyOptions: VerifyOptions = {}): Promise<VerifyReport> {
     const { from, to, abortSignal } = verifyOptions;
+    // Seals first: every blob a seal names existed, with at least the sealed records, before the listing and the
+    // downloads that follow, so a writer appending and sealing during the verify cannot look like a cut or a deletion.
+    const seals = options.seal ? await checkSeals(options.seal.containerClient, { from, to, abortSignal }) : undefined;
     const blobs = await listBlobs(from, to);
     const problems: VerifyProblem[] = [];
     const segments = new Map<string, number[]>();
@@ -655,33 +658,52 @@ export function createAuditLog(options: CreateAuditLogOptions): AuditLog {
     let recordsChecked = 0;
     let duplicateRecords = 0;
     const requireKeyed = keys.size > 0 && verifyOptions.allowUnkeyed !== true;
-    const walks = new Map<string, ReturnType<typeof walkBlob>>();
-    /** Per walkable blob: how many lines it has, and the hashes found for each seq (a seal names a seq's hash). */
+    /**
+     * Per walkable blob: how many lines it has, the highest seq on them, and the hashes found at the seqs the seals
+     * name (a seal names the hash of record `count - 1`).
+     */
     const lineHashes = new Map<string, { length: number; bySeq: Map<number, string[]>; maxSeq: number }>();
+    const blobProblems = new Map<string, VerifyProblem>();
     await forEachLimited(walkable, readConcurrency, async (name) => {
       const { bytes, blockCount } = await downloadWithBlockCount(container.getAppendBlobClient(name), abortSignal);
-      walks.set(name, walkBlob(name, bytes, { keys, blockCount, requireKeyed }));
+      const wanted = new Set((seals?.heads.get(name) ?? []).map((head) => head.count - 1));
       const bySeq = new Map<number, string[]>();
       let maxSeq = -1;
-      const { lines } = splitLines(bytes);
-      for (const line of lines) {
-        const link = tailLinkOf(line.text);
-        if (!link) continue;
-        bySeq.set(link.seq, [...(bySeq.get(link.seq) ?? []), link.hash]);
-        maxSeq = Math.max(maxSeq, link.seq);
+      let length = 0;
+      // Records are counted and dropped as they are checked: a trail of 100,000 records is never held parsed.
+      const walk = walkBlob(name, bytes, {
+        keys,
+        blockCount,
+        requireKeyed,
+        onRecord: (record) => {
+          recordsChecked += 1;
+          if (ids.has(record.id)) duplicateRecords += 1;
+          else ids.add(record.id);
+          if (wanted.has(record.seq)) bySeq.set(record.seq, [record.hash]);
+          maxSeq = record.seq;
+          length += 1;
+        },
+      });
+      if (walk.problem) {
+        blobProblems.set(name, walk.problem);
+        // A broken chain: read the links of every line (not only the intact prefix) for the seal checks.
+        bySeq.clear();
+        maxSeq = -1;
+        const { lines } = splitLines(bytes);
+        length = lines.length;
+        for (const line of lines) {
+          const link = tailLinkOf(line.text);
+          if (!link) continue;
+          if (wanted.has(link.seq)) bySeq.set(link.seq, [...(bySeq.get(link.seq) ?? []), link.hash]);
+          maxSeq = Math.max(maxSeq, link.seq);
+        }
       }
-      lineHashes.set(name, { length: lines.length, bySeq, maxSeq });
+      lineHashes.set(name, { length, bySeq, maxSeq });
     });
     for (const name of walkable) {
-      const walk = walks.get(name)!;
-      recordsChecked += walk.records.length;
-      for (const { record } of walk.records) {
-        if (ids.has(record.id)) duplicateRecords += 1;
-        else ids.add(record.id);
-      }
-      if (walk.problem) problems.push(walk.problem);
+      const problem = blobProblems.get(name);
+      if (problem) problems.push(problem);
     }
-    const seals = options.seal ? await checkSeals(options.seal.containerClient, { from, to, abortSignal }) : undefined;
     let unsealedRecords = 0;
     if (seals) {
       problems.push(...seals.problems);
