@@ -112,7 +112,7 @@ var relaySettings = {
   RECONCILE_SCHEDULE: reconcileSchedule
   RELAY_MAX_CONCURRENT_DELIVERIES: string(maxConcurrentDeliveries)
   RELAY_MAX_CONCURRENT_PER_TARGET: string(maxConcurrentPerTarget)
-  AUDIT_SHARDS: '4'
+  AUDIT_SHARDS: '100'
   RELAY_REPORTS_CONTAINER: 'reports'
   RELAY_SOURCE_CACHE_TTL_MS: '60000'
   RELAY_CHECK_TIME_LIMIT_MS: '30000'

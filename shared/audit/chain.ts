@@ -11,7 +11,17 @@ import type { AuditRecord, AuditRecordContent } from './schema.js';
  * in other blocks changes its committed block count, which `blk` pins.
  */
 export const PLAIN_CHAIN = 'sha256';
-const HASH_SUFFIX = /,"hash":"([0-9a-f]{64})"\}$/;
+const HASH_MEMBER = ',"hash":"';
+const HEX_64 = /^[0-9a-f]{64}$/;
+
+/** Where a line's closing `,"hash":"<64 hex>"}` member starts, and the hash; undefined when it does not end so. */
+function hashSuffixOf(line: string): { start: number; hash: string } | undefined {
+  // Sliced, not matched with a regex anchored at the end: verify runs this on every line of the trail.
+  const start = line.length - HASH_MEMBER.length - 64 - 2;
+  if (start < 0 || !line.endsWith('"}') || !line.startsWith(HASH_MEMBER, start)) return undefined;
+  const hash = line.slice(start + HASH_MEMBER.length, start + HASH_MEMBER.length + 64);
+  return HEX_64.test(hash) ? { start, hash } : undefined;
+}
 
 /** The `prev` of a blob's first record: binds the chain to the blob name, so a moved blob does not verify. */
 export function genesisOf(blobName: string): string {
@@ -68,14 +78,14 @@ export function isPlainChain(chain: string): boolean {
  * `keys` are the chain keys known to the verifier, by id.
  */
 export function checkLine(line: string, keys: ReadonlyMap<string, FingerprintKey>): LineCheck {
-  const suffix = HASH_SUFFIX.exec(line);
+  const suffix = hashSuffixOf(line);
   let record: AuditRecord;
   try {
     record = JSON.parse(line) as AuditRecord;
   } catch {
     return { ok: false, kind: 'unparseable-record', message: 'not valid JSON' };
   }
-  if (!suffix || typeof record !== 'object' || record === null || record.hash !== suffix[1]) {
+  if (!suffix || typeof record !== 'object' || record === null || record.hash !== suffix.hash) {
     return { ok: false, kind: 'unparseable-record', message: 'does not end with its "hash" member' };
   }
   if (typeof record.seq !== 'number' || typeof record.prev !== 'string' || typeof record.chain !== 'string') {
@@ -89,7 +99,7 @@ export function checkLine(line: string, keys: ReadonlyMap<string, FingerprintKey
       return { ok: false, kind: 'key-unavailable', message: `chain "${record.chain}" needs a key the verifier was not given`, record };
     }
   }
-  const body = `${line.slice(0, line.length - suffix[0].length)}}`;
+  const body = `${line.slice(0, suffix.start)}}`;
   if (digest(body, key) !== record.hash) {
     return {
       ok: false,
@@ -105,8 +115,8 @@ export function checkLine(line: string, keys: ReadonlyMap<string, FingerprintKey
 
 /** Reads `seq` and `hash` of a line written by {@link sealLine}, without checking it; undefined if it is not one. */
 export function tailLinkOf(line: string): { seq: number; hash: string } | undefined {
-  const suffix = HASH_SUFFIX.exec(line);
+  const suffix = hashSuffixOf(line);
   const seq = /,"seq":(\d+),"chain":/.exec(line);
-  if (!suffix?.[1] || !seq?.[1]) return undefined;
-  return { seq: Number(seq[1]), hash: suffix[1] };
+  if (!suffix || !seq?.[1]) return undefined;
+  return { seq: Number(seq[1]), hash: suffix.hash };
 }

@@ -20,7 +20,11 @@ import { splitLines, walkBlob, type VerifyProblem } from './verify.js';
 export interface CreateAuditLogOptions {
   /** The audit container (see `auditContainerFromSettings`). Created on first append if missing. */
   readonly containerClient: ContainerClient;
-  /** Blobs written in parallel per hour (1–100, default 4). More shards, less contention between writers. */
+  /**
+   * Shards per hour (1–100, default 100): the blobs writers may append to. Each instance sticks to one (chosen by its
+   * writer id, changed after it loses a race to another writer), so an hour has about as many blobs as instances
+   * appended in it; keep it above the number of processes that append at once.
+   */
   readonly shards?: number;
   /** Records per blob before moving to the next segment (default 40,000; the service limit is 50,000 blocks). */
   readonly maxBlocksPerBlob?: number;
@@ -190,6 +194,8 @@ interface Slot {
   writing: number;
   /** Whether a drain loop runs (one per slot: it alone writes the blob). */
   draining: boolean;
+  /** The last block written here lost a race: re-read the tail right before the next one (it is likely stale). */
+  contended: boolean;
 }
 
 type Attempt = { done: true; records: AuditRecord[]; blob: string } | { done: false };
@@ -198,10 +204,14 @@ const TAIL_WINDOW = 16 * 1024;
 const CATCH_UP_WINDOW = 256 * 1024;
 const BACKOFF_BASE_MS = 5;
 const BACKOFF_CAP_MS = 250;
+/** Default shards per hour: the whole layout, so separate processes find a blob of their own (see `pickShard`). */
+const DEFAULT_SHARDS = MAX_SHARDS;
 /** Most records of one group commit (one Append Block). */
-const MAX_BATCH_RECORDS = 500;
+const MAX_BATCH_RECORDS = 10_000;
 /** Most bytes of one group commit (the service takes Append Blocks of up to 4 MiB at every API version). */
-const MAX_BATCH_BYTES = 1024 * 1024;
+const MAX_BATCH_BYTES = 4 * 1024 * 1024;
+/** Idle slots (blob tails of other hours) kept before they are dropped. */
+const IDLE_SLOTS_KEPT = 16;
 
 /**
  * Creates an audit log over one container. Keep one instance per process: it caches the tail of the blobs it writes,
@@ -209,7 +219,7 @@ const MAX_BATCH_BYTES = 1024 * 1024;
  */
 export function createAuditLog(options: CreateAuditLogOptions): AuditLog {
   const container = options.containerClient;
-  const shards = options.shards ?? 4;
+  const shards = options.shards ?? DEFAULT_SHARDS;
   if (!Number.isInteger(shards) || shards < 1 || shards > MAX_SHARDS) throw new RangeError(`shards must be 1-${MAX_SHARDS}`);
   const maxBlocks = options.maxBlocksPerBlob ?? 40_000;
   if (!Number.isInteger(maxBlocks) || maxBlocks < 1 || maxBlocks > 50_000) throw new RangeError('maxBlocksPerBlob must be 1-50000');
@@ -285,17 +295,23 @@ export function createAuditLog(options: CreateAuditLogOptions): AuditLog {
     const id = `${hour}#${shard}`;
     let slot = slots.get(id);
     if (!slot) {
-      if (slots.size > 4 * shards) {
+      if (slots.size > IDLE_SLOTS_KEPT) {
         for (const [other, candidate] of slots) if (!other.startsWith(hour) && !candidate.draining && candidate.queue.length === 0) slots.delete(other);
       }
-      slot = { queue: [], writing: 0, draining: false };
+      slot = { queue: [], writing: 0, draining: false, contended: false };
       slots.set(id, slot);
     }
     return slot;
   }
 
-  /** The least busy shard of this process, starting from the writer's preferred one. */
+  /**
+   * The writer's preferred shard, so that every append waiting in this process joins the next block of one blob (the
+   * bigger the group, the fewer requests) and other processes, preferring other shards, never race it. Only when that
+   * blob's queue already holds a full block does the append go to the least busy other shard, written in parallel.
+   */
   function pickShard(hour: string): number {
+    const preferred = slots.get(`${hour}#${preferredShard}`);
+    if (!preferred || preferred.queue.length < MAX_BATCH_RECORDS) return preferredShard;
     let best = preferredShard;
     let bestWaiting = Number.POSITIVE_INFINITY;
     for (let step = 0; step < shards; step += 1) {
@@ -334,6 +350,8 @@ export function createAuditLog(options: CreateAuditLogOptions): AuditLog {
     slot.draining = true;
     try {
       while (slot.queue.length > 0) {
+        // Let every append that is ready join this block: callers woken by the block before re-append in microtasks.
+        await yieldToQueued();
         let attempt: Attempt;
         let batch: Pending[] = [];
         try {
@@ -353,7 +371,9 @@ export function createAuditLog(options: CreateAuditLogOptions): AuditLog {
           batch.forEach((entry, index) => entry.resolve(attempt.records[index]!));
           continue;
         }
-        // Another writer appended first: move this writer to another shard for good, so writers spread out.
+        // Another writer appended first: move this writer to another shard for good, so writers spread out; the blob's
+        // tail is re-read right before the next block written here.
+        slot.contended = true;
         if (shards > 1 && shard === preferredShard) preferredShard = (shard + 1 + Math.floor(Math.random() * (shards - 1))) % shards;
         const retry: Pending[] = [];
         for (const entry of batch) {
@@ -421,7 +441,8 @@ export function createAuditLog(options: CreateAuditLogOptions): AuditLog {
     let total: number | undefined;
     let blockCount: number | undefined;
     try {
-      const response = await blob.download(state.offset, CATCH_UP_WINDOW);
+      // At least our whole block, to tell whether it landed.
+      const response = await blob.download(state.offset, Math.max(CATCH_UP_WINDOW, Buffer.byteLength(line)));
       delta = await bufferOf(response.readableStreamBody);
       total = Number(/\/(\d+)$/.exec(response.contentRange ?? '')?.[1] ?? Number.NaN);
       blockCount = response.blobCommittedBlockCount;
@@ -429,7 +450,7 @@ export function createAuditLog(options: CreateAuditLogOptions): AuditLog {
       if (statusOf(error) !== 416 && statusOf(error) !== 404) throw error;
       return { landed: false, state: await readState(blob, name) };
     }
-    const landed = delta.subarray(0, Buffer.byteLength(line)).toString('utf8') === line;
+    const landed = line.length > 0 && delta.subarray(0, Buffer.byteLength(line)).toString('utf8') === line;
     const end = state.offset + delta.length;
     if (delta.length === 0 || total !== end || blockCount === undefined || delta[delta.length - 1] !== 0x0a) {
       return { landed, state: await readState(blob, name) };
@@ -453,6 +474,11 @@ export function createAuditLog(options: CreateAuditLogOptions): AuditLog {
       const name = blobNameOf({ hour, shard, segment: slot.segment });
       const blob = container.getAppendBlobClient(name);
       slot.state ??= await readState(blob, name);
+      if (slot.contended && slot.state.exists && !slot.state.closed) {
+        // Others append here too: read what they appended since (one request), so this block is not stale already.
+        slot.state = (await catchUp(blob, name, slot.state, '')).state;
+      }
+      slot.contended = false;
       const state = slot.state;
       if (state.closed || state.blockCount >= maxBlocks || state.seq >= maxBlocks) {
         slot.segment += 1;
@@ -600,6 +626,9 @@ export function createAuditLog(options: CreateAuditLogOptions): AuditLog {
 
   async function verify(verifyOptions: VerifyOptions = {}): Promise<VerifyReport> {
     const { from, to, abortSignal } = verifyOptions;
+    // Seals first: every blob a seal names existed, with at least the sealed records, before the listing and the
+    // downloads that follow, so a writer appending and sealing during the verify cannot look like a cut or a deletion.
+    const seals = options.seal ? await checkSeals(options.seal.containerClient, { from, to, abortSignal }) : undefined;
     const blobs = await listBlobs(from, to);
     const problems: VerifyProblem[] = [];
     const segments = new Map<string, number[]>();
@@ -629,33 +658,52 @@ export function createAuditLog(options: CreateAuditLogOptions): AuditLog {
     let recordsChecked = 0;
     let duplicateRecords = 0;
     const requireKeyed = keys.size > 0 && verifyOptions.allowUnkeyed !== true;
-    const walks = new Map<string, ReturnType<typeof walkBlob>>();
-    /** Per walkable blob: how many lines it has, and the hashes found for each seq (a seal names a seq's hash). */
+    /**
+     * Per walkable blob: how many lines it has, the highest seq on them, and the hashes found at the seqs the seals
+     * name (a seal names the hash of record `count - 1`).
+     */
     const lineHashes = new Map<string, { length: number; bySeq: Map<number, string[]>; maxSeq: number }>();
+    const blobProblems = new Map<string, VerifyProblem>();
     await forEachLimited(walkable, readConcurrency, async (name) => {
       const { bytes, blockCount } = await downloadWithBlockCount(container.getAppendBlobClient(name), abortSignal);
-      walks.set(name, walkBlob(name, bytes, { keys, blockCount, requireKeyed }));
+      const wanted = new Set((seals?.heads.get(name) ?? []).map((head) => head.count - 1));
       const bySeq = new Map<number, string[]>();
       let maxSeq = -1;
-      const { lines } = splitLines(bytes);
-      for (const line of lines) {
-        const link = tailLinkOf(line.text);
-        if (!link) continue;
-        bySeq.set(link.seq, [...(bySeq.get(link.seq) ?? []), link.hash]);
-        maxSeq = Math.max(maxSeq, link.seq);
+      let length = 0;
+      // Records are counted and dropped as they are checked: a trail of 100,000 records is never held parsed.
+      const walk = walkBlob(name, bytes, {
+        keys,
+        blockCount,
+        requireKeyed,
+        onRecord: (record) => {
+          recordsChecked += 1;
+          if (ids.has(record.id)) duplicateRecords += 1;
+          else ids.add(record.id);
+          if (wanted.has(record.seq)) bySeq.set(record.seq, [record.hash]);
+          maxSeq = record.seq;
+          length += 1;
+        },
+      });
+      if (walk.problem) {
+        blobProblems.set(name, walk.problem);
+        // A broken chain: read the links of every line (not only the intact prefix) for the seal checks.
+        bySeq.clear();
+        maxSeq = -1;
+        const { lines } = splitLines(bytes);
+        length = lines.length;
+        for (const line of lines) {
+          const link = tailLinkOf(line.text);
+          if (!link) continue;
+          if (wanted.has(link.seq)) bySeq.set(link.seq, [...(bySeq.get(link.seq) ?? []), link.hash]);
+          maxSeq = Math.max(maxSeq, link.seq);
+        }
       }
-      lineHashes.set(name, { length: lines.length, bySeq, maxSeq });
+      lineHashes.set(name, { length, bySeq, maxSeq });
     });
     for (const name of walkable) {
-      const walk = walks.get(name)!;
-      recordsChecked += walk.records.length;
-      for (const { record } of walk.records) {
-        if (ids.has(record.id)) duplicateRecords += 1;
-        else ids.add(record.id);
-      }
-      if (walk.problem) problems.push(walk.problem);
+      const problem = blobProblems.get(name);
+      if (problem) problems.push(problem);
     }
-    const seals = options.seal ? await checkSeals(options.seal.containerClient, { from, to, abortSignal }) : undefined;
     let unsealedRecords = 0;
     if (seals) {
       problems.push(...seals.problems);
@@ -855,6 +903,11 @@ function compare(a: string, b: string): number {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Resolves after the microtasks and I/O callbacks already due have run. */
+function yieldToQueued(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function statusOf(error: unknown): number | undefined {

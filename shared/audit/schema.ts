@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import { z } from 'zod';
 import { DELIVERY_STATUSES, type DeliveryStatus } from '../domain/statuses.js';
 import { parseFingerprint } from '../domain/fingerprint.js';
@@ -204,6 +204,21 @@ export function recordIdOf(record: AuditRecordContent): string {
     fingerprint: record.fingerprint,
     error: record.error ? { class: record.error.class, message: record.error.message } : null,
   });
+}
+
+const LINE_HEAD = /^\{"v":1,"id":"ar1-[0-9a-f]{32}","time":"[^"]{1,40}",/;
+
+/**
+ * The id of a stored line's content read from its text, for a line laid out as the writer lays it out (content
+ * members in schema order, then `seq`): SHA-256 of the members between `time` and `seq`. Undefined for any other
+ * layout (then {@link recordIdOf} of the parsed record decides). Saves verify re-serialising every record.
+ */
+export function idOfLine(line: string): string | undefined {
+  const head = LINE_HEAD.exec(line);
+  if (!head) return undefined;
+  const end = line.indexOf(',"seq":', head[0].length);
+  if (end === -1) return undefined;
+  return `ar1-${hash('sha256', `{"v":1,${line.slice(head[0].length, end)}}`, 'hex').slice(0, 32)}`;
 }
 
 function isHttpUrl(text: string): boolean {

@@ -1,6 +1,6 @@
 import type { FingerprintKey } from '../domain/fingerprint.js';
 import { checkLine, genesisOf, isPlainChain, tailLinkOf } from './chain.js';
-import { recordIdOf, type AuditRecord } from './schema.js';
+import { idOfLine, recordIdOf, type AuditRecord } from './schema.js';
 
 /** What can be wrong with the audit trail; constant, one per finding. */
 export const VERIFY_PROBLEM_KINDS = [
@@ -34,7 +34,7 @@ export interface VerifyProblem {
   readonly message: string;
 }
 
-/** Result of walking one blob's chain: the records up to the first problem, with their byte offsets. */
+/** Result of walking one blob's chain: the records up to the first problem, with their byte offsets (unless heard one by one). */
 export interface BlobWalk {
   readonly records: { record: AuditRecord; offset: number }[];
   readonly problem?: VerifyProblem;
@@ -71,6 +71,8 @@ export function walkBlob(
     requireKeyed?: boolean;
     /** Check each record's `id` against its content (audit records; not seals). Default true. */
     checkIds?: boolean;
+    /** Hears each intact record in order; when given, `records` stays empty (nothing parsed is kept). */
+    onRecord?: (record: AuditRecord, offset: number) => void;
   } = {},
 ): BlobWalk {
   const keys = options.keys ?? new Map<string, FingerprintKey>();
@@ -112,7 +114,8 @@ export function walkBlob(
           : `${at} (seq ${record.seq}): "prev" does not match the hash of the record before it at offset ${previousOffset} (that record was changed or replaced)`;
       return { records, problem: { blob, offset: line.offset, seq: record.seq, kind: 'broken-link', message } };
     }
-    if (options.checkIds !== false && record.id !== recordIdOf(record)) {
+    // The line's own text first (cheap); a line laid out otherwise is judged by its parsed content.
+    if (options.checkIds !== false && record.id !== idOfLine(line.text) && record.id !== recordIdOf(record)) {
       return {
         records,
         problem: {
@@ -142,7 +145,8 @@ export function walkBlob(
       blocks += 1;
     }
     previousBlock = record.blk;
-    records.push({ record, offset: line.offset });
+    if (options.onRecord) options.onRecord(record, line.offset);
+    else records.push({ record, offset: line.offset });
     expectedPrev = record.hash;
     previousOffset = line.offset;
   }
