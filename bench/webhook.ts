@@ -82,7 +82,7 @@ interface AppUnderTest {
 /** Starts the app in a process of its own against `stack` (its emulators and Azurite). */
 async function appApart(stack: Stack, stateDir: string): Promise<AppUnderTest> {
   const child = fork(path.join(root, 'bench/support/webhook-host.ts'), [], {
-    execArgv: ['--import', 'tsx'],
+    execArgv: ['--import', 'tsx', ...(process.env.BENCH_WEBHOOK_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_WEBHOOK_CPU_PROF}`] : [])],
     env: { ...process.env, BENCH_HOST_OPTIONS: JSON.stringify({ settings: stack.settings, durableDir: path.join(stateDir, 'durable-app'), hostJsonPath: path.join(root, 'host.json') }) },
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
@@ -245,6 +245,10 @@ async function scenario(apart: boolean): Promise<ScenarioResult> {
 
 async function main(): Promise<void> {
   const apart = await scenario(true);
+  if (process.env.BENCH_WEBHOOK_ONLY_APART === '1') {
+    console.log(JSON.stringify(apart, null, 1));
+    return;
+  }
   const shared = await scenario(false);
 
   // The engine's per-start journal write on its own (write + fsync + rename of a one-record file).
