@@ -51,6 +51,12 @@ export interface StartHostOptions {
   activityConcurrency?: number;
   /** Maximum orchestrator episodes running at once (default host.json `maxConcurrentOrchestratorFunctions`, else 10 × CPU cores). */
   orchestratorConcurrency?: number;
+  /**
+   * While requests are being answered, start durable work (episodes, activities) one item at a time (default true):
+   * the app shares one event loop with the host here, so a burst of webhook calls is answered before the work it
+   * started takes the CPU. `false` lets durable work run up to its limits regardless (for comparison).
+   */
+  durableYieldsToRequests?: boolean;
   /** host.json to read (default `host.json` in the cwd, when present). */
   hostJsonPath?: string;
   /** Durable timers and retry back-off run this many times faster than real time (tests; default 1). */
@@ -188,7 +194,7 @@ export async function startHost(options: StartHostOptions): Promise<LocalHost> {
     clock: createClock(options.timeScale !== undefined ? { timeScale: options.timeScale } : {}),
     activityConcurrency,
     orchestratorConcurrency,
-    foreground,
+    ...(options.durableYieldsToRequests === false ? {} : { foreground }),
     lookup,
     durableClientData,
   });
