@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest';
+import { Foreground, Semaphore } from '../../local/host/durable/semaphore.js';
+
+/** A job that runs until `finish()` is called; `started` tells whether it got a slot. */
+function job(): { started: boolean; finish: () => void; run: () => Promise<void> } {
+  let finish = (): void => undefined;
+  const state = {
+    started: false,
+    finish: () => finish(),
+    run: () =>
+      new Promise<void>((resolve) => {
+        state.started = true;
+        finish = resolve;
+      }),
+  };
+  return state;
+}
+
+const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+describe('durable work scheduling (Semaphore with a Foreground)', () => {
+  it('runs up to its limit, then starts waiting jobs in arrival order as slots free', async () => {
+    const slots = new Semaphore(2);
+    const jobs = [job(), job(), job()];
+    const done = jobs.map((j) => slots.run(j.run));
+    await settle();
+    expect(jobs.map((j) => j.started)).toEqual([true, true, false]);
+    jobs[1]!.finish();
+    await settle();
+    expect(jobs[2]!.started).toBe(true);
+    jobs[0]!.finish();
+    jobs[2]!.finish();
+    await Promise.all(done);
+    expect(slots.running).toBe(0);
+  });
+
+  it('starts one job at a time while a request is being answered, and up to the limit once it is answered', async () => {
+    const foreground = new Foreground();
+    const slots = new Semaphore(3, { foreground });
+    const leave = foreground.enter();
+    const jobs = [job(), job(), job(), job()];
+    const done = jobs.map((j) => slots.run(j.run));
+    await settle();
+    // work still progresses while the host answers: one job runs
+    expect(jobs.map((j) => j.started)).toEqual([true, false, false, false]);
+    jobs[0]!.finish();
+    await settle();
+    expect(jobs.map((j) => j.started)).toEqual([true, true, false, false]);
+
+    leave();
+    await settle();
+    expect(jobs.map((j) => j.started)).toEqual([true, true, true, true]);
+    expect(slots.running).toBe(3);
+
+    // a new request does not stop running jobs, but nothing more starts until fewer than one runs
+    const leaveAgain = foreground.enter();
+    const late = job();
+    const lateDone = slots.run(late.run);
+    jobs[1]!.finish();
+    await settle();
+    expect(late.started).toBe(false);
+    leaveAgain();
+    await settle();
+    expect(late.started).toBe(true);
+    for (const j of [...jobs, late]) j.finish();
+    await Promise.all([...done, lateDone]);
+    expect(slots.running).toBe(0);
+    expect(slots.waiting).toBe(0);
+  });
+
+  it('counts a request once however often it is left', () => {
+    const foreground = new Foreground();
+    const first = foreground.enter();
+    const second = foreground.enter();
+    first();
+    first();
+    expect(foreground.busy).toBe(true);
+    second();
+    expect(foreground.busy).toBe(false);
+  });
+});
