@@ -144,6 +144,24 @@ describe('orchestration features', () => {
     // batching is measured by bench/host-fanout.ts, not asserted here.
   });
 
+  it('gives way to requests being answered: while one is open, activities start one at a time and the fan-out still completes', async () => {
+    observed.maxConcurrent = 0;
+    let release = (): void => undefined;
+    observed.holdUntil = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const answered = fetch(`${host.baseUrl}/api/hold`);
+    await expect.poll(() => observed.holding, { timeout: 10_000 }).toBe(1);
+    const id = await host.startOrchestration('FanOut', { input: { count: 6, delayMs: 5 } });
+    const done = await host.waitForInstance(id, 20_000);
+    expect(done.output).toEqual([0, 2, 4, 6, 8, 10]);
+    expect(observed.maxConcurrent).toBe(1);
+    release();
+    const response = await answered;
+    expect(await response.text()).toBe('released');
+    observed.holdUntil = undefined;
+  });
+
   it('retries with backoff until success, honouring the coefficient', async () => {
     const id = await host.startOrchestration('Retrying', { input: { key: `ok-${Date.now()}`, failures: 2, attempts: 5, backoff: 2 } });
     const done = await host.waitForInstance(id, 20_000);
