@@ -34,9 +34,40 @@ describe('durable work scheduling (Semaphore with a Foreground)', () => {
     expect(slots.running).toBe(0);
   });
 
-  it('starts one job at a time while a request is being answered, and up to the limit once it is answered', async () => {
+  it('holds waiting jobs while a request is being answered and starts them once it is answered', async () => {
     const foreground = new Foreground();
-    const slots = new Semaphore(3, { foreground });
+    const slots = new Semaphore(2, { foreground, maxDeferralInMs: 3_600_000 });
+    const leave = foreground.enter();
+    const jobs = [job(), job(), job()];
+    const done = jobs.map((j) => slots.run(j.run));
+    await settle();
+    expect(jobs.map((j) => j.started)).toEqual([false, false, false]);
+    leave();
+    await settle();
+    expect(jobs.map((j) => j.started)).toEqual([true, true, false]);
+    for (const j of jobs) j.finish();
+    await settle();
+    expect(jobs[2]!.started).toBe(true);
+    jobs[2]!.finish();
+    await Promise.all(done);
+  });
+
+  it('starts a job that has waited long enough while the host stays busy', async () => {
+    const foreground = new Foreground();
+    const slots = new Semaphore(2, { foreground, maxDeferralInMs: 20 });
+    const leave = foreground.enter();
+    const waiting = job();
+    const done = slots.run(waiting.run);
+    await expect.poll(() => waiting.started, { timeout: 10_000 }).toBe(true);
+    expect(foreground.busy).toBe(true);
+    waiting.finish();
+    await done;
+    leave();
+  });
+
+  it('starts one job at a time while a request is being answered (no deferral), and up to the limit once it is answered', async () => {
+    const foreground = new Foreground();
+    const slots = new Semaphore(3, { foreground, maxDeferralInMs: 0 });
     const leave = foreground.enter();
     const jobs = [job(), job(), job(), job()];
     const done = jobs.map((j) => slots.run(j.run));

@@ -32,29 +32,35 @@ export class Foreground {
 
 /**
  * Limits how many async jobs run at once (the host's `maxConcurrentActivityFunctions` /
- * `maxConcurrentOrchestratorFunctions`). With a `foreground`, jobs start only one at a time while it is busy: the
- * host answers its requests first (an Event Grid burst is answered before the relays it started take the CPU) and
- * durable work still makes progress. Jobs already running are never interrupted; waiting jobs start in arrival order.
+ * `maxConcurrentOrchestratorFunctions`). With a `foreground`, durable work gives way to the requests the host is
+ * answering: while it is busy, a waiting job starts only when no job of this kind runs and it has waited
+ * `maxDeferralInMs` (default 50 ms), so a burst of webhook calls is answered before the relays it started take the
+ * CPU, and durable work still makes progress however long the requests go on. Jobs already running are never
+ * interrupted; waiting jobs start in arrival order.
  */
 export class Semaphore {
   readonly limit: number;
   readonly #foreground: Foreground | undefined;
+  readonly #maxDeferralInMs: number;
   #running = 0;
-  #waiting: (() => void)[] = [];
+  #waiting: { since: number; start: () => void }[] = [];
+  #timer: NodeJS.Timeout | undefined;
 
-  constructor(limit: number, options: { foreground?: Foreground } = {}) {
+  constructor(limit: number, options: { foreground?: Foreground; maxDeferralInMs?: number } = {}) {
     if (!(limit >= 1)) throw new RangeError('concurrency limit must be at least 1');
     this.limit = limit;
     this.#foreground = options.foreground;
+    this.#maxDeferralInMs = options.maxDeferralInMs ?? 50;
     this.#foreground?.onIdle(() => this.#pump());
   }
 
   /** Runs `job` when a slot is free. */
   async run<T>(job: () => Promise<T>): Promise<T> {
-    if (this.#running >= this.#current() || this.#waiting.length > 0) {
+    if (this.#waiting.length > 0 || !this.#mayStart(performance.now())) {
       // the slot is handed over by #pump (counted there), so a job arriving meanwhile cannot take it
       await new Promise<void>((resolve) => {
-        this.#waiting.push(resolve);
+        this.#waiting.push({ since: performance.now(), start: resolve });
+        this.#pump();
       });
     } else {
       this.#running += 1;
@@ -77,14 +83,24 @@ export class Semaphore {
     return this.#waiting.length;
   }
 
-  #current(): number {
-    return this.#foreground?.busy ? 1 : this.limit;
+  /** Whether a job that has waited since `since` may start now. */
+  #mayStart(since: number): boolean {
+    if (!this.#foreground?.busy) return this.#running < this.limit;
+    return this.#running === 0 && performance.now() - since >= this.#maxDeferralInMs;
   }
 
   #pump(): void {
-    while (this.#waiting.length > 0 && this.#running < this.#current()) {
+    while (this.#waiting.length > 0 && this.#mayStart(this.#waiting[0]!.since)) {
       this.#running += 1;
-      this.#waiting.shift()?.();
+      this.#waiting.shift()!.start();
+    }
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const head = this.#waiting[0];
+    if (head && this.#running === 0 && this.#foreground?.busy) {
+      // the host stays busy: start the head once it has waited long enough
+      this.#timer = setTimeout(() => this.#pump(), Math.max(0, head.since + this.#maxDeferralInMs - performance.now()));
+      this.#timer.unref();
     }
   }
 }
