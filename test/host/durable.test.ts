@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -160,6 +160,22 @@ describe('orchestration features', () => {
     const response = await answered;
     expect(await response.text()).toBe('released');
     observed.holdUntil = undefined;
+  });
+
+  it.runIf(process.platform === 'linux')('keeps no journal file open for a finished instance', async () => {
+    const id = await host.startOrchestration('FanOut', { input: { count: 3 } });
+    await host.waitForInstance(id, 20_000);
+    const openJournals = (): string[] =>
+      readdirSync('/proc/self/fd').flatMap((fd) => {
+        try {
+          const target = readlinkSync(`/proc/self/fd/${fd}`);
+          return target.startsWith(path.join(dir, 'instances')) ? [target] : [];
+        } catch {
+          return [];
+        }
+      });
+    const journal = path.join(dir, 'instances', `${Buffer.from(id, 'utf8').toString('base64url')}.jsonl`);
+    await expect.poll(() => openJournals().includes(journal), { timeout: 10_000 }).toBe(false);
   });
 
   it('retries with backoff until success, honouring the coefficient', async () => {

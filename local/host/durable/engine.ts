@@ -591,6 +591,8 @@ export class DurableEngine {
   #finished(instance: Instance): void {
     for (const cancel of instance.timers.values()) cancel();
     instance.timers.clear();
+    // A finished instance's journal is rarely written again (a restart replaces it): keep no file open per instance.
+    void this.#track(instance.journal.release());
     this.#events.emit('finished', instance.id);
     const parent = instance.parent;
     if (!parent) return;

@@ -88,6 +88,15 @@ export class Journal {
     await rm(this.file, { force: true });
   }
 
+  /** Waits for pending writes and closes the file handle; a later append opens it again. */
+  async release(): Promise<void> {
+    // an append always starts a flush at once, so with no flush in progress nothing is queued or being written
+    while (this.#flushing) await this.#flushing;
+    const handle = this.#handle;
+    this.#handle = undefined;
+    await handle?.close();
+  }
+
   /** Waits for pending writes and closes the file. */
   async close(): Promise<void> {
     this.#closed = true;
