@@ -9,7 +9,10 @@ import { actorFromRequest, isAppServiceAuthEnabled, type HttpAnswer } from '../t
 import type { OrchestrationClientPort } from '../triggers/ports.js';
 import { planRelays } from './plan.js';
 import { checkTarget, type PreflightPorts } from './preflight.js';
-import { listRoutedSecrets } from './routed.js';
+import { listRoutedSecrets, mapLimit } from './routed.js';
+
+/** Relays `target sync` starts at once. */
+const START_CONCURRENCY = 8;
 
 const SECRET_NAME = /^[0-9A-Za-z-]{1,127}$/;
 
@@ -134,8 +137,8 @@ export async function targetSyncRequest(
 ): Promise<HttpAnswer> {
   if (!runtime.config.targets.some((t) => t.id === targetId)) return unknownTarget(targetId, runtime);
   const routed = await listRoutedSecrets(runtime.config, (id) => runtime.source(id), { targetId });
-  const relays = [];
-  for (const secret of routed.secrets) {
+  // Starts in parallel (a few at a time): a target with a thousand routed secrets answers in seconds, in order.
+  const relays = await mapLimit(routed.secrets, START_CONCURRENCY, async (secret) => {
     const id = relayInstanceId(secret.sourceId, secret.name, secret.current.version);
     const input: RelayInput = {
       ref: { sourceId: secret.sourceId, vaultUrl: secret.vaultUrl, name: secret.name, version: secret.current.version },
@@ -144,13 +147,13 @@ export async function targetSyncRequest(
     };
     const base = { source: secret.sourceId, name: secret.name, version: secret.current.version, id, statusUrl: statusUrlOf(baseUrl, id) };
     try {
-      relays.push({ ...base, started: await client.start(ORCHESTRATIONS.relaySecretVersion, id, input) });
+      return { ...base, started: await client.start(ORCHESTRATIONS.relaySecretVersion, id, input) };
     } catch (error) {
       const message = error instanceof Error ? error.message.slice(0, 300) : 'unknown error';
       runtime.log.warn(`target sync ${targetId}: cannot start ${id}: ${message}`);
-      relays.push({ ...base, started: 'failed' as const, message });
+      return { ...base, started: 'failed' as const, message };
     }
-  }
+  });
   runtime.log.info(`target sync ${targetId} by ${actor.id}: ${relays.length} relay(s) started`);
   if (routed.unread.length > 0) runtime.log.warn(`target sync ${targetId}: ${routed.unread.length} source(s) or secret(s) could not be read; their copies were not re-pushed`);
   return {

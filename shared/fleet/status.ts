@@ -62,7 +62,10 @@ export function placementStatus(secret: FleetSecret, placement: FleetPlacement, 
   const state: FleetState = placement.drift ?? (secret.sourceState === 'enabled' ? 'in-sync' : secret.sourceState === 'disabled' ? 'source-disabled' : 'source-deleted');
   const label = `${placement.placement.name}${placement.placement.key ? `#${placement.placement.key}` : ''}`;
   const status = latestStatus(report, secret, placement);
-  const hint = state !== 'in-sync' ? DRIFT_INFO[state as DriftKind].hint : status && !STATUS_INFO[status].ok ? STATUS_INFO[status].hint : null;
+  // A failed last repair says what the operator must do; the drift kind's hint ("nothing to do: reconciliation
+  // repairs it") would be wrong for a placement the repair could not reach.
+  const failed = status !== null && !STATUS_INFO[status].ok;
+  const hint = failed ? STATUS_INFO[status].hint : state !== 'in-sync' ? DRIFT_INFO[state as DriftKind].hint : null;
   return {
     targetId: placement.targetId,
     placement: label,
