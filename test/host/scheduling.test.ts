@@ -35,7 +35,7 @@ describe('durable work scheduling (Semaphore with a Foreground)', () => {
   });
 
   it('holds waiting jobs while a request is being answered and starts them once it is answered', async () => {
-    const foreground = new Foreground();
+    const foreground = new Foreground({ quietInMs: 0 });
     const slots = new Semaphore(2, { foreground, maxDeferralInMs: 3_600_000 });
     const leave = foreground.enter();
     const jobs = [job(), job(), job()];
@@ -53,7 +53,7 @@ describe('durable work scheduling (Semaphore with a Foreground)', () => {
   });
 
   it('starts a job that has waited long enough while the host stays busy', async () => {
-    const foreground = new Foreground();
+    const foreground = new Foreground({ quietInMs: 0 });
     const slots = new Semaphore(2, { foreground, maxDeferralInMs: 20 });
     const leave = foreground.enter();
     const waiting = job();
@@ -66,7 +66,7 @@ describe('durable work scheduling (Semaphore with a Foreground)', () => {
   });
 
   it('starts one job at a time while a request is being answered (no deferral), and up to the limit once it is answered', async () => {
-    const foreground = new Foreground();
+    const foreground = new Foreground({ quietInMs: 0 });
     const slots = new Semaphore(3, { foreground, maxDeferralInMs: 0 });
     const leave = foreground.enter();
     const jobs = [job(), job(), job(), job()];
@@ -100,7 +100,7 @@ describe('durable work scheduling (Semaphore with a Foreground)', () => {
   });
 
   it('counts a request once however often it is left', () => {
-    const foreground = new Foreground();
+    const foreground = new Foreground({ quietInMs: 0 });
     const first = foreground.enter();
     const second = foreground.enter();
     first();
@@ -108,5 +108,27 @@ describe('durable work scheduling (Semaphore with a Foreground)', () => {
     expect(foreground.busy).toBe(true);
     second();
     expect(foreground.busy).toBe(false);
+  });
+
+  it('stays busy for a quiet period after the last answer, then starts the waiting jobs', async () => {
+    const foreground = new Foreground({ quietInMs: 3_600_000 });
+    const slots = new Semaphore(2, { foreground, maxDeferralInMs: 3_600_000 });
+    foreground.enter()();
+    const waiting = job();
+    const done = slots.run(waiting.run);
+    await settle();
+    // answered, but a burst's next request may be on its way: nothing starts yet
+    expect(foreground.busy).toBe(true);
+    expect(waiting.started).toBe(false);
+
+    const short = new Foreground({ quietInMs: 20 });
+    const shortSlots = new Semaphore(2, { foreground: short, maxDeferralInMs: 3_600_000 });
+    short.enter()();
+    const later = job();
+    const laterDone = shortSlots.run(later.run);
+    await expect.poll(() => later.started, { timeout: 10_000 }).toBe(true);
+    later.finish();
+    await laterDone;
+    void done;
   });
 });

@@ -1,10 +1,19 @@
 /**
  * Counts the requests the host is answering right now (HTTP functions, Event Grid webhooks, the durable API), so
- * durable work can give way to them. `enter()` returns the matching `leave`.
+ * durable work can give way to them. `enter()` returns the matching `leave`. The host stays busy for `quietInMs`
+ * (default 10 ms) after the last request was answered: a burst's callers send their next request right after each
+ * answer, and that gap is not a pause in which to start all the durable work waiting.
  */
 export class Foreground {
+  readonly #quietInMs: number;
   #count = 0;
+  #quietUntil = 0;
+  #timer: NodeJS.Timeout | undefined;
   readonly #idle = new Set<() => void>();
+
+  constructor(options: { quietInMs?: number } = {}) {
+    this.#quietInMs = options.quietInMs ?? 10;
+  }
 
   /** Marks one request as being answered; call the returned function once it is answered. */
   enter(): () => void {
@@ -14,19 +23,39 @@ export class Foreground {
       if (left) return;
       left = true;
       this.#count -= 1;
-      if (this.#count === 0) for (const listener of [...this.#idle]) listener();
+      if (this.#count > 0) return;
+      this.#quietUntil = performance.now() + this.#quietInMs;
+      if (this.#timer) clearTimeout(this.#timer);
+      if (this.#quietInMs <= 0) {
+        this.#settled();
+        return;
+      }
+      this.#timer = setTimeout(() => this.#settled(), this.#quietInMs);
+      this.#timer.unref();
     };
   }
 
-  /** Whether a request is being answered. */
+  /** Whether a request is being answered (or was, less than `quietInMs` ago). */
   get busy(): boolean {
-    return this.#count > 0;
+    return this.#count > 0 || performance.now() < this.#quietUntil;
   }
 
-  /** Calls `listener` each time the last request in progress is answered; returns the unsubscribe. */
+  /** Calls `listener` each time the host stops being busy; returns the unsubscribe. */
   onIdle(listener: () => void): () => void {
     this.#idle.add(listener);
     return () => this.#idle.delete(listener);
+  }
+
+  #settled(): void {
+    this.#timer = undefined;
+    if (this.#count > 0) return; // the next leave arms the timer again
+    const left = this.#quietUntil - performance.now();
+    if (left > 0) {
+      this.#timer = setTimeout(() => this.#settled(), Math.ceil(left));
+      this.#timer.unref();
+      return;
+    }
+    for (const listener of [...this.#idle]) listener();
   }
 }
 
