@@ -32,7 +32,7 @@ import { SecretClient } from '@azure/keyvault-secrets';
 import { createClusterAccess, createKubernetesTarget, STORED_CREDENTIAL_TTL_IN_MS } from './targets/kubernetes/index.js';
 import { AuthorizationV1Api } from '@kubernetes/client-node';
 import type { PreflightPorts } from './control/index.js';
-import { startAzureMonitor } from './telemetry/index.js';
+import { startAzureMonitor, type AzureMonitorTelemetry } from './telemetry/index.js';
 import { useSharedWriteTokens } from './targets/writeBudget.js';
 import { blobWriteTokens } from './targets/blobWriteTokens.js';
 import { CoreV1Api } from '@kubernetes/client-node';
@@ -371,20 +371,26 @@ export function createRuntime(env: Env = process.env, options: { log?: RelayLog;
 
 /**
  * Starts this process's telemetry: with `APPLICATIONINSIGHTS_CONNECTION_STRING`, metrics and spans go to Application
- * Insights through the Azure Monitor distro, authenticated as the relay identity (`AZURE_CLIENT_ID`; Monitoring
- * Metrics Publisher on the resource, whose local auth is disabled). Without it, nothing (the local stack registers
- * its own Prometheus reader). Once per process; a failure is logged, never thrown.
+ * Insights through the Azure Monitor exporters (loaded only then), authenticated as the relay identity
+ * (`AZURE_CLIENT_ID`; Monitoring Metrics Publisher on the resource, whose local auth is disabled). Without it,
+ * nothing (the local stack registers its own Prometheus reader). Once per process; a failure is logged, never thrown.
+ * Resolves to the started exporters, or undefined when telemetry is not configured or could not start.
  */
-export async function startTelemetry(env: Env = process.env, options: { log?: RelayLog } = {}): Promise<boolean> {
+export async function startTelemetry(env: Env = process.env, options: { log?: RelayLog } = {}): Promise<AzureMonitorTelemetry | undefined> {
   const connectionString = env['APPLICATIONINSIGHTS_CONNECTION_STRING']?.trim();
-  if (!connectionString) return false;
+  if (!connectionString) return undefined;
   try {
     const clientId = env[SETTINGS.clientId];
-    await startAzureMonitor({ connectionString, credential: new ManagedIdentityCredential(clientId ? { clientId } : {}) });
-    return true;
+    const interval = Number(env['OTEL_METRIC_EXPORT_INTERVAL']);
+    return await startAzureMonitor({
+      connectionString,
+      credential: new ManagedIdentityCredential(clientId ? { clientId } : {}),
+      ...(env[SETTINGS.trustedCaPath] ? { trustedCa: readFileSync(env[SETTINGS.trustedCaPath]!, 'utf8') } : {}),
+      ...(Number.isInteger(interval) && interval > 0 ? { metricExportIntervalInMs: interval } : {}),
+    });
   } catch (error) {
     (options.log ?? consoleLog).error(`telemetry not started (metrics and traces are not sent): ${error instanceof Error ? error.message : String(error)}`);
-    return false;
+    return undefined;
   }
 }
 

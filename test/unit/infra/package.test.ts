@@ -55,7 +55,7 @@ beforeAll(() => {
 
 afterAll(() => {
   if (checkout) rmSync(dirname(checkout), { recursive: true, force: true });
-  // The production tree (with the Azure Monitor distro) has many files: removing it can take minutes on a busy machine.
+  // The production tree has many files: removing it can take minutes on a busy machine.
 }, 240_000);
 
 describe('the app package azd uploads', () => {
@@ -96,6 +96,10 @@ describe('the app package azd uploads', () => {
     writeFileSync(
       loader,
       [
+        "import { createRequire, registerHooks } from 'node:module';",
+        "import { fileURLToPath } from 'node:url';",
+        'const esm = new Set();',
+        "registerHooks({ load(url, context, next) { if (url.startsWith('file:')) esm.add(fileURLToPath(url)); return next(url, context); } });",
         `const { installFunctionsCoreStub, getCoreRegistry } = await import(${JSON.stringify(join(checkout, 'dist/local/host/coreStub.js'))});`,
         'installFunctionsCoreStub();',
         `for (const file of ${JSON.stringify(expected)}) await import(${JSON.stringify(join(packageDir, 'dist/functions'))} + '/' + file);`,
@@ -103,12 +107,34 @@ describe('the app package azd uploads', () => {
         `const { renderConsolePage } = await import(${JSON.stringify(join(packageDir, 'dist/shared/console/index.js'))});`,
         'const page = renderConsolePage();',
         "const consolePage = page.status === 200 && page.body.includes('<script>') && page.body.includes('<style>');",
-        'console.log(JSON.stringify({ functions: [...registry.functions.keys()].sort(), hooks: [...registry.hooks.keys()], consolePage }));',
+        // The packages loaded, by the name under the last node_modules/ of each file.
+        `const root = ${JSON.stringify(join(packageDir, 'node_modules'))};`,
+        'const files = [...esm, ...Object.keys(createRequire(import.meta.url).cache)].filter((f) => f.startsWith(root));',
+        "const packages = [...new Set(files.map((f) => { const [scope, name] = f.split('\\\\').join('/').split('/node_modules/').at(-1).split('/'); return scope.startsWith('@') ? scope + '/' + name : scope; }))].sort();",
+        // Exit once written: the telemetry exporters' timers would keep the process alive.
+        'process.stdout.write(JSON.stringify({ functions: [...registry.functions.keys()].sort(), hooks: [...registry.hooks.keys()], consolePage, packages }) + "\\n", () => process.exit(0));',
       ].join('\n'),
     );
-    const run = spawnSync(process.execPath, [loader], { cwd: packageDir, encoding: 'utf8', env: { PATH: process.env['PATH'] ?? '' } });
-    expect(run.stderr).toBe('');
-    const loaded = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as { functions: string[]; hooks: string[]; consolePage: boolean };
+    type Loaded = { functions: string[]; hooks: string[]; consolePage: boolean; packages: string[] };
+    const load = (env: Record<string, string> = {}) => {
+      const run = spawnSync(process.execPath, [loader], { cwd: packageDir, encoding: 'utf8', env: { PATH: process.env['PATH'] ?? '', ...env } });
+      expect(run.stderr).toBe('');
+      return JSON.parse(run.stdout.trim().split('\n').at(-1)!) as Loaded;
+    };
+    const TELEMETRY_SDK = /^(@azure\/monitor-opentelemetry.*|@opentelemetry\/(sdk-.*|resources|resource-detector-azure))$/;
+    const loaded = load();
+    // Without Application Insights the worker loads the OpenTelemetry API only, no SDK and no exporter.
+    expect(loaded.packages).toContain('@opentelemetry/api');
+    expect(loaded.packages.filter((p) => TELEMETRY_SDK.test(p))).toEqual([]);
+    // With it, the exporters load from the package's own production dependencies and start (stderr stays empty:
+    // no "telemetry not started"); the endpoint is unreachable, nothing is sent before the process exits.
+    const configured = load({
+      APPLICATIONINSIGHTS_CONNECTION_STRING: 'InstrumentationKey=00000000-0000-4000-8000-000000000000;IngestionEndpoint=https://127.0.0.1:9/',
+      APPLICATIONINSIGHTS_STATSBEAT_DISABLED_ALL: 'true',
+    });
+    expect(configured.packages.filter((p) => TELEMETRY_SDK.test(p))).toEqual(
+      expect.arrayContaining(['@azure/monitor-opentelemetry-exporter', '@opentelemetry/resources', '@opentelemetry/sdk-metrics', '@opentelemetry/sdk-trace-base']),
+    );
     expect(loaded.functions).toEqual(
       expect.arrayContaining(['keyVaultEvents', 'credentialRotationEvents', 'rotations', 'relaySecretVersion', 'deliverSecret', 'reconcileTimer']),
     );
