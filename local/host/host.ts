@@ -52,9 +52,10 @@ export interface StartHostOptions {
   /** Maximum orchestrator episodes running at once (default host.json `maxConcurrentOrchestratorFunctions`, else 10 × CPU cores). */
   orchestratorConcurrency?: number;
   /**
-   * While requests are being answered, start durable work (episodes, activities) one item at a time (default true):
-   * the app shares one event loop with the host here, so a burst of webhook calls is answered before the work it
-   * started takes the CPU. `false` lets durable work run up to its limits regardless (for comparison).
+   * While requests are being answered (and 10 ms after), durable work (episodes, activities) waits, an item at most
+   * 50 ms, then one at a time (default true): the app shares one event loop with the host here, so a burst of webhook
+   * calls is answered before the work it started takes the CPU. `false` lets durable work run up to its limits
+   * regardless (for comparison).
    */
   durableYieldsToRequests?: boolean;
   /** host.json to read (default `host.json` in the cwd, when present). */
@@ -186,7 +187,7 @@ export async function startHost(options: StartHostOptions): Promise<LocalHost> {
     return clientData;
   };
 
-  // Requests being answered: while there are any, the engine starts durable work one item at a time (see Foreground).
+  // Requests being answered: while there are any, the engine's durable work waits (see Foreground and Semaphore).
   const foreground = new Foreground();
   const engine = new DurableEngine({
     dir: path.join(durableDir, 'instances'),

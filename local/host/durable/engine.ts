@@ -111,7 +111,7 @@ export interface DurableEngineOptions {
   activityConcurrency: number;
   /** Maximum orchestrator episodes running at once (host.json `maxConcurrentOrchestratorFunctions`). */
   orchestratorConcurrency?: number;
-  /** The requests the host is answering: while there are any, durable work starts one item at a time. */
+  /** The requests the host is answering: while there are any, durable work waits (see `Semaphore`). */
   foreground?: Foreground;
   lookup: (name: string) => { info: FunctionInfo; registration: Registration } | undefined;
   durableClientData: () => unknown;
