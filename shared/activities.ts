@@ -5,13 +5,15 @@ import type { TargetObservation } from './domain/decision.js';
 import { driftOf, type DriftKind, type SourceState } from './domain/drift.js';
 import type { SecretVersionRef } from './domain/references.js';
 import { ownerOf } from './domain/references.js';
-import { ROLLOUT_RESTART_HINT, STATUS_INFO } from './domain/statuses.js';
+import { ROLLOUT_RESTART_HINT, STATUS_INFO, type DeliveryStatus } from './domain/statuses.js';
 import { TransientTargetError, type SourceVersionFacts } from './targets/contract.js';
 import { fingerprint } from './domain/fingerprint.js';
 import type { RotateSourceResult } from './orchestrations/rotate.js';
 import type {
   AuditEntry,
   Cause,
+  DeliverBatchInput,
+  DeliverBatchResult,
   DeliveryResult,
   DriftCheck,
   DriftFinding,
@@ -26,6 +28,8 @@ import type { RelayRuntime } from './runtime.js';
 import { SourceVaultError as SourceError } from './sources/index.js';
 import { LockAccessDeniedError } from './locks/index.js';
 import { withTimeLimit } from './timeLimit.js';
+import { BATCH_START_TIME_LIMIT_IN_MS } from './orchestrations/names.js';
+import { runInWindow } from './orchestrations/waves.js';
 import * as rotation from './rotation/protocol.js';
 import { observeDelivery, observeDriftCheck, observeReconcileReport, otelTelemetry } from './telemetry/index.js';
 import { settleSecret, takeSnapshot, type FleetPorts, type FleetSecret } from './fleet/index.js';
@@ -129,7 +133,7 @@ export function createActivities(runtime: RelayRuntime) {
    * secret (different versions, different instances, possibly different hosts) never interleave there; Kubernetes
    * writes are conditional on the observed resourceVersion instead.
    */
-  async function deliverSecret(input: DeliverInput): Promise<DeliveryResult> {
+  async function deliverOne(input: DeliverInput): Promise<DeliveryResult> {
     const { ref, delivery } = input;
     const base = {
       deliveryId: delivery.deliveryId,
@@ -224,6 +228,59 @@ export function createActivities(runtime: RelayRuntime) {
       ...(outcome.restarted !== undefined ? { restarted: outcome.restarted } : {}),
       ...(outcome.restartFailed !== undefined ? { restartFailed: outcome.restartFailed } : {}),
     });
+  }
+
+  const deliverSecret = observeDelivery(telemetry, deliverOne);
+
+  /**
+   * Delivers a group of deliveries of one relay (the endpoints one lane owns) in this process, with a sliding window:
+   * at most `window` in flight, `maxPerEndpoint` per endpoint, the next one started the moment one finishes. Each
+   * delivery is exactly `deliverSecret` (its audit record checked first, appended as soon as its outcome is known,
+   * its own span and metrics); the value is read once per process. Transient failures do not fail the batch: they
+   * come back in `retry` for the orchestration's delivery retry policy. No delivery starts after
+   * `BATCH_START_TIME_LIMIT_IN_MS`; those come back in `notStarted`. Returns counts and the outcomes the
+   * orchestration needs (failures, unaudited ones; every one with `listAll`), never a value, after the side work the
+   * deliveries left (Kubernetes Events, `TargetClient.settle`) has settled. Repeated (a retried
+   * batch after a host crash), finished deliveries find their target `UpToDate`.
+   */
+  async function deliverBatch(input: DeliverBatchInput): Promise<DeliverBatchResult> {
+    const startedAt = performance.now();
+    const counts: Partial<Record<DeliveryStatus, number>> = {};
+    const outcomes: DeliveryResult[] = [];
+    const retry: { deliveryId: string; message: string }[] = [];
+    const { notStarted } = await runInWindow(
+      input.deliveries,
+      { window: input.window, maxPerEndpoint: input.maxPerEndpoint },
+      async (delivery) => {
+        const withFacts = delivery.source || !input.source ? delivery : { ...delivery, source: input.source };
+        try {
+          const result = await deliverSecret({ ref: input.ref, delivery: withFacts, cause: input.cause, ...(input.instanceId ? { instanceId: input.instanceId } : {}) });
+          counts[result.status] = (counts[result.status] ?? 0) + 1;
+          if (input.listAll === true || !STATUS_INFO[result.status].ok || result.audited !== true) outcomes.push(result);
+        } catch (error) {
+          const text = error instanceof Error ? error.message : String(error);
+          retry.push({ deliveryId: delivery.deliveryId, message: firstLine(text, 500) });
+        }
+      },
+      { shouldStart: () => performance.now() - startedAt < BATCH_START_TIME_LIMIT_IN_MS },
+    );
+    // Best-effort side work the deliveries started and did not wait for (Kubernetes Events) ends before the batch
+    // does: nothing is left running after the activity answers (a host may freeze or recycle the worker then).
+    await Promise.all(
+      [...new Set(input.deliveries.map((d) => d.targetId))].map(async (id) => {
+        try {
+          await runtime.target(id).settle?.();
+        } catch {
+          // A target gone from the config since the plan has nothing to settle (its delivery said why).
+        }
+      }),
+    );
+    const order = new Map(input.deliveries.map((d, index) => [d.deliveryId, index]));
+    outcomes.sort((a, b) => (order.get(a.deliveryId) ?? 0) - (order.get(b.deliveryId) ?? 0));
+    if (notStarted.length > 0) {
+      runtime.log.warn(`batch of ${input.deliveries.length} deliveries for ${input.instanceId ?? 'a relay'}: ${notStarted.length} not started within ${BATCH_START_TIME_LIMIT_IN_MS} ms; they go to the next batch`);
+    }
+    return { counts, outcomes, retry, notStarted: notStarted.map((d) => d.deliveryId) };
   }
 
   async function appendAudit(entries: readonly AuditEntry[]): Promise<number> {
@@ -478,7 +535,8 @@ export function createActivities(runtime: RelayRuntime) {
 
   return {
     planRelay,
-    deliverSecret: observeDelivery(telemetry, deliverSecret),
+    deliverSecret,
+    deliverBatch,
     appendAudit,
     rotateSourceSecret,
     listReconcileItems,
@@ -522,6 +580,11 @@ function asRetryable(error: unknown): Error {
   if (error instanceof TransientTargetError) return new Error(`${error.status}: ${error.message}`);
   if (error instanceof Error && /^Failed[A-Za-z]+: /.test(error.message)) return error;
   return new Error(`FailedUnavailable: ${describe(error)}`);
+}
+
+function firstLine(text: string, max: number): string {
+  const line = text.split('\n')[0] ?? text;
+  return line.length <= max ? line : `${line.slice(0, max - 1)}…`;
 }
 
 function describe(error: unknown): string {

@@ -62,6 +62,7 @@ export interface LockPort {
    * Runs `fn` while holding the lock named `key` (held across processes and hosts; released when `fn` settles, and
    * lost only if the holder stops renewing it, e.g. a crashed host, after the lease period). Waits while another
    * holder has it; throws a retryable error (message starting `FailedUnavailable:`) if it cannot get it in time.
+   * Answers with `fn`'s result without waiting for the release to be acknowledged.
    */
   withLock<T>(key: string, fn: () => Promise<T>, options?: { readonly abortSignal?: AbortSignal }): Promise<T>;
 }

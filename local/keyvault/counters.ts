@@ -9,6 +9,7 @@ export function emptyCounters(): VaultCounters {
 
 export class CounterBook {
   private readonly byVault = new Map<string, VaultCounters>();
+  private readonly running = new Map<string, { now: number; peak: number }>();
 
   constructor(vaults: readonly string[]) {
     for (const v of vaults) this.byVault.set(v, emptyCounters());
@@ -43,6 +44,24 @@ export class CounterBook {
     this.of(vault).faults += 1;
   }
 
+  /** An authenticated request of `vault` started being served (latency and handling included until `end`). */
+  begin(vault: string): void {
+    const r = this.running.get(vault) ?? { now: 0, peak: 0 };
+    r.now += 1;
+    r.peak = Math.max(r.peak, r.now);
+    this.running.set(vault, r);
+  }
+
+  end(vault: string): void {
+    const r = this.running.get(vault);
+    if (r) r.now -= 1;
+  }
+
+  /** The most authenticated requests of `vault` served at once since the last reset. */
+  peakInFlight(vault: string): number {
+    return this.running.get(vault)?.peak ?? 0;
+  }
+
   /** A copy of the counters of one vault. */
   get(vault: string): VaultCounters {
     return { ...this.of(vault) };
@@ -55,5 +74,6 @@ export class CounterBook {
 
   reset(): void {
     for (const key of this.byVault.keys()) this.byVault.set(key, emptyCounters());
+    for (const r of this.running.values()) r.peak = r.now;
   }
 }

@@ -68,6 +68,8 @@ export interface KeyVaultEmulator {
   counters(): Record<string, VaultCounters>;
   counters(vault: string): VaultCounters;
   resetCounters(): void;
+  /** The most authenticated requests of one vault served at once (injected latency included) since the last reset. */
+  peakInFlight(vault: string): number;
   /** Replaces every fault rule. */
   setFaults(rules: readonly FaultRule[]): ActiveFault[];
   addFault(rule: FaultRule): ActiveFault;
@@ -194,6 +196,7 @@ export async function startKeyVaultEmulator(options: KeyVaultEmulatorOptions): P
     vaults: () => [...runtimes.values()].map((rt) => ({ name: rt.name, url: rt.url })),
     counters: counterView,
     resetCounters: () => counters.reset(),
+    peakInFlight: (vault) => counters.peakInFlight(vaultOf(vault).name),
     setFaults: (rules) => faults.set(rules.map((r) => normalizeVault(r))),
     addFault: (rule) => faults.add(normalizeVault(rule)),
     removeFault: (id) => faults.remove(id),

@@ -57,7 +57,8 @@ export function beingDeleted(name: string): KeyVaultHttpError {
 }
 
 export function beingRecovered(name: string): KeyVaultHttpError {
-  return new KeyVaultHttpError(409, 'Conflict', `Secret ${name} is currently being recovered. Retry the operation later.`, {
+  // The service's own text on a set during a recovery (azure-sdk-for-net#31581).
+  return new KeyVaultHttpError(409, 'Conflict', `Secret ${name} is currently being recovered and cannot be re-created; retry later.`, {
     innerCode: 'ObjectIsBeingRecovered',
   });
 }

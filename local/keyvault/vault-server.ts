@@ -64,6 +64,16 @@ async function handle(options: VaultServerOptions, req: IncomingMessage, res: Se
     req.resume();
     throw unauthorized(tenantId);
   }
+  counters.begin(vault);
+  try {
+    await serve(options, req, res);
+  } finally {
+    counters.end(vault);
+  }
+}
+
+async function serve(options: VaultServerOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const { vault, counters, faults, tenantId } = options;
   const origin = `https://${req.headers.host ?? 'localhost'}`;
   const url = new URL(req.url ?? '/', origin);
   const route = resolveRoute(req.method ?? 'GET', url.pathname);

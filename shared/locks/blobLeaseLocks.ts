@@ -22,30 +22,56 @@ export interface BlobLeaseLocksOptions {
   readonly waitInMs?: number;
 }
 
+/** The lock port of `blobLeaseLocks`, plus a way to wait for releases still in flight. */
+export interface BlobLeaseLocks extends LockPort {
+  /** Resolves once every release started so far has been answered (or failed, told to `onLeaseError`). */
+  settle(): Promise<void>;
+}
+
+/** Lock blobs this process has taken or created, remembered so their lock is taken in one call (bounded). */
+const MAX_REMEMBERED_BLOBS = 10_000;
+
 /**
  * Locks over Azure Blob leases: one empty block blob per key (name: a hash of the key, so no key text is stored),
  * locked by acquiring its lease. A lease is exclusive across every process using the same container, so it orders
  * writers on different hosts too; a holder that dies stops renewing and loses the lease after its period.
+ *
+ * Calls per lock: acquire + release (2) once the blob exists. A key's first lock creates its blob: when the last
+ * key this process had not seen before turned out new, the blob is created first (create, acquire, release: 3),
+ * else the acquire comes first and a 404 leads to the create (4; a create answered "already there" costs one call).
+ * The release is not waited for: `withLock` answers with `fn`'s result at once, a later holder of the key in this
+ * process waits for that release instead of polling, and holders elsewhere see the lease end with the release.
  * Permission: Storage Blob Data Contributor on the container (create blob, lease).
  */
-export function blobLeaseLocks(container: ContainerClient, options: BlobLeaseLocksOptions = {}): LockPort {
+export function blobLeaseLocks(container: ContainerClient, options: BlobLeaseLocksOptions = {}): BlobLeaseLocks {
   const prefix = options.prefix ?? 'locks/';
   const leaseInSeconds = Math.min(60, Math.max(15, options.leaseInSeconds ?? 30));
   const waitInMs = options.waitInMs ?? 120_000;
-  let ensured: Promise<unknown> | undefined;
+  const known = new Set<string>();
+  const releasing = new Map<string, Promise<void>>();
+  let lastUnknownWasNew = false;
 
-  async function ensureBlob(name: string): Promise<void> {
-    ensured ??= container.createIfNotExists().catch((error: unknown) => {
-      ensured = undefined;
-      throw error;
-    });
-    await ensured;
-    try {
-      await container.getBlockBlobClient(name).upload('', 0, { conditions: { ifNoneMatch: '*' } });
-    } catch (error) {
-      // Already there (409 BlobAlreadyExists, or 412 for the condition; leased blobs answer 412/409 too): fine.
-      const status = (error as { statusCode?: number }).statusCode;
-      if (status !== 409 && status !== 412) throw error;
+  const remember = (name: string): void => {
+    if (known.size >= MAX_REMEMBERED_BLOBS) known.clear();
+    known.add(name);
+  };
+
+  /** Creates the empty lock blob; false when it was already there. Creates the container only when it is missing. */
+  async function createBlob(name: string): Promise<boolean> {
+    const blob = container.getBlockBlobClient(name);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await blob.upload('', 0, { conditions: { ifNoneMatch: '*' } });
+        return true;
+      } catch (error) {
+        const status = (error as { statusCode?: number }).statusCode;
+        // Already there (409 BlobAlreadyExists, or 412 for the condition; leased blobs answer 412/409 too): fine.
+        if (status === 409 || status === 412) return false;
+        if (status !== 404 || attempt > 0) throw deniedOr(error);
+        await container.createIfNotExists().catch((createError: unknown) => {
+          throw deniedOr(createError);
+        });
+      }
     }
   }
 
@@ -54,17 +80,26 @@ export function blobLeaseLocks(container: ContainerClient, options: BlobLeaseLoc
       const name = `${prefix}${createHash('sha256').update(key).digest('hex').slice(0, 40)}`;
       const lease = container.getBlockBlobClient(name).getBlobLeaseClient(randomUUID());
       const deadline = Date.now() + waitInMs;
+      // A holder in this process is still releasing: its release ends the lease, no need to poll for it.
+      await releasing.get(name);
+      const unknown = !known.has(name);
+      // Whether this lock created its blob (true), found it there (false), or has not tried (undefined).
+      let created: boolean | undefined;
+      if (unknown && lastUnknownWasNew) {
+        created = await createBlob(name);
+        lastUnknownWasNew = created;
+      }
       let pause = 25;
-      for (let created = false; ; ) {
+      for (;;) {
         try {
           await lease.acquireLease(leaseInSeconds, { abortSignal: callOptions.abortSignal });
           break;
         } catch (error) {
           const status = (error as { statusCode?: number }).statusCode;
-          if (status === 404 && !created) {
-            await ensureBlob(name).catch((ensureError: unknown) => {
-              throw deniedOr(ensureError);
-            });
+          if (status === 404 && created !== true) {
+            created = await createBlob(name);
+            if (unknown) lastUnknownWasNew = created;
+            // Created, or someone else created it meanwhile: either way the acquire can succeed now. Once only.
             created = true;
             continue;
           }
@@ -78,6 +113,8 @@ export function blobLeaseLocks(container: ContainerClient, options: BlobLeaseLoc
           pause = Math.min(pause * 2, 1_000);
         }
       }
+      if (unknown && created === undefined) lastUnknownWasNew = false;
+      remember(name);
       const renewal = setInterval(() => {
         lease.renewLease().catch((error: unknown) => options.onLeaseError?.(`delivery lock ${name}: lease renewal failed (${describe(error)}); another delivery may take it when it lapses`));
       }, (leaseInSeconds * 1_000) / 3);
@@ -86,8 +123,18 @@ export function blobLeaseLocks(container: ContainerClient, options: BlobLeaseLoc
         return await fn();
       } finally {
         clearInterval(renewal);
-        await lease.releaseLease().catch((error: unknown) => options.onLeaseError?.(`delivery lock ${name}: lease release failed (${describe(error)}); it lapses by itself`));
+        const release = lease.releaseLease().then(
+          () => undefined,
+          (error: unknown) => options.onLeaseError?.(`delivery lock ${name}: lease release failed (${describe(error)}); it lapses by itself`),
+        );
+        releasing.set(name, release);
+        void release.then(() => {
+          if (releasing.get(name) === release) releasing.delete(name);
+        });
       }
+    },
+    async settle() {
+      while (releasing.size > 0) await Promise.all([...releasing.values()]);
     },
   };
 }

@@ -1,2 +1,2 @@
 export { blobLeaseLocks, LockAccessDeniedError } from './blobLeaseLocks.js';
-export type { BlobLeaseLocksOptions } from './blobLeaseLocks.js';
+export type { BlobLeaseLocks, BlobLeaseLocksOptions } from './blobLeaseLocks.js';

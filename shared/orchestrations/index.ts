@@ -1,14 +1,16 @@
 export { relaySecretVersion, relayPart, auditEntryOf } from './relay.js';
-export { activityRetryOptions, deliveryRetryOptions, failureMessage } from './retry.js';
+export { activityRetryOptions, deliveryRetryOptions, failureMessage, retryDelayInMs } from './retry.js';
 export { rotateCredential } from './rotate.js';
 export type { RotateOutput, RotateSourceResult } from './rotate.js';
 export { reconcile } from './reconcile.js';
-export { planWaves, planLanes, chunk } from './waves.js';
+export { planLanes, nextBatch, runInWindow, chunk, type Lane } from './waves.js';
 export {
   ACTIVITIES,
   ORCHESTRATIONS,
   MAX_DELIVERIES_PER_ORCHESTRATION,
-  LANE_DELIVERIES_PER_EXECUTION,
+  MAX_DELIVERIES_PER_BATCH,
+  BATCH_START_TIME_LIMIT_IN_MS,
+  LANE_BATCHES_PER_EXECUTION,
   RECONCILE_INSTANCE_ID,
   relayInstanceId,
   rotateInstanceId,

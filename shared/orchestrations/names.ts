@@ -9,6 +9,7 @@ export const ORCHESTRATIONS = {
 export const ACTIVITIES = {
   planRelay: 'planRelay',
   deliverSecret: 'deliverSecret',
+  deliverBatch: 'deliverBatch',
   appendAudit: 'appendAudit',
   rotateSourceSecret: 'rotateSourceSecret',
   planRotation: 'planRotation',
@@ -24,10 +25,23 @@ export const ACTIVITIES = {
 export const MAX_DELIVERIES_PER_ORCHESTRATION = 200;
 
 /**
- * Deliveries one execution of a lane (`relayPart`) makes before it continues as new with the rest. A lane replays its
- * whole history once per delivery, so the replay work of a lane is about deliveries × this: kept small.
+ * Deliveries in one `deliverBatch` activity. Bounds the activity's input (it is in history), the work a host crash
+ * makes the retry redo (idempotent: `UpToDate`), and, with `BATCH_START_TIME_LIMIT_IN_MS`, how long one activity runs.
  */
-export const LANE_DELIVERIES_PER_EXECUTION = 50;
+export const MAX_DELIVERIES_PER_BATCH = 100;
+
+/**
+ * A batch starts no delivery after this long; the ones it did not start go to the lane's next batch (no attempt
+ * used). So one activity lasts at most this plus one delivery, even when a write budget or throttling paces it
+ * (Consumption's default function timeout is 5 minutes).
+ */
+export const BATCH_START_TIME_LIMIT_IN_MS = 60_000;
+
+/**
+ * Batches one execution of a lane (`relayPart`) runs before it continues as new with the rest, so the lane's history
+ * (and its replay work) stays bounded however many deliveries its endpoints have.
+ */
+export const LANE_BATCHES_PER_EXECUTION = 10;
 
 /**
  * Deterministic instance id of the relay of one source version: duplicates of the same event find the running

@@ -34,3 +34,14 @@ export function failureMessage(error: unknown, max = 500): string {
   const line = text.split('\n')[0] ?? text;
   return line.length <= max ? line : `${line.slice(0, max - 1)}…`;
 }
+
+/**
+ * The wait before attempt `attempt + 1` after attempt `attempt` (1-based) failed, as the host computes it for an
+ * activity with these options: `firstRetryInterval × backoffCoefficient^(attempt − 1)`, capped by `maxRetryInterval`.
+ * Undefined once `maxNumberOfAttempts` are spent. Used where the relay retries single deliveries of a batch itself.
+ */
+export function retryDelayInMs(options: df.RetryOptions, attempt: number): number | undefined {
+  if (attempt >= options.maxNumberOfAttempts) return undefined;
+  const delay = options.firstRetryIntervalInMilliseconds * (options.backoffCoefficient ?? 1) ** (attempt - 1);
+  return options.maxRetryIntervalInMilliseconds ? Math.min(delay, options.maxRetryIntervalInMilliseconds) : delay;
+}

@@ -67,17 +67,34 @@ export interface RelayInput {
 }
 
 /**
- * Input of one part of a relay: a lane (sub-orchestration) that delivers its deliveries one at a time, so the
- * deliveries in flight against an endpoint never exceed the lanes holding that endpoint (see `planLanes`). A lane of
- * more than `LANE_DELIVERIES_PER_EXECUTION` continues as new with the rest, carrying what it has tallied.
+ * Input of one part of a relay: a lane (sub-orchestration) that owns whole endpoints (see `planLanes`) and delivers
+ * their deliveries in batches (`deliverBatch`), one after another, with at most `window` in flight. A lane of more
+ * than `LANE_BATCHES_PER_EXECUTION` batches continues as new with the rest, carrying its tally and pending retries.
  */
 export interface RelayPartInput {
   readonly ref: SecretVersionRef;
   readonly cause: Cause;
   readonly deliveries: readonly RelayDelivery[];
   readonly limits: ConcurrencyLimits;
+  /** Deliveries in flight at once in this lane (its share of `limits.maxConcurrent`). Absent: `limits.maxPerEndpoint`. */
+  readonly window?: number;
+  /** The source version's facts, once for every delivery (deliveries then carry none: a smaller history). */
+  readonly source?: SourceVersionFacts;
   /** Set by `continueAsNew`: what the earlier executions of this lane delivered. */
   readonly carried?: RelayPartSummary;
+  /** Set by `continueAsNew`: deliveries of earlier executions waiting for their next attempt. */
+  readonly retries?: readonly PendingRetry[];
+}
+
+/** A delivery whose last attempt failed transiently, waiting for its next one (the delivery retry policy). */
+export interface PendingRetry {
+  readonly delivery: RelayDelivery;
+  /** Attempts made so far. */
+  readonly attempts: number;
+  /** When the next attempt is due (ISO, from the orchestration's clock). */
+  readonly dueAt: string;
+  /** The last attempt's error (starts with its status; value-free). */
+  readonly message: string;
 }
 
 /** What one part returns to the relay: counts for every outcome, failed outcomes in full (with their hints). */
@@ -86,6 +103,38 @@ export interface RelayPartSummary {
   readonly counts: Partial<Record<DeliveryStatus, number>>;
   readonly failed: number;
   readonly failures: readonly DeliveryResult[];
+}
+
+/** Input of `deliverBatch`: deliveries of one relay to the endpoints one lane owns. No value, only references. */
+export interface DeliverBatchInput {
+  readonly ref: SecretVersionRef;
+  readonly cause: Cause;
+  /** The relay (or relay part) instance: the audit records' `cause.instanceId`. */
+  readonly instanceId?: string;
+  readonly deliveries: readonly RelayDelivery[];
+  /** The source version's facts for deliveries that carry none. */
+  readonly source?: SourceVersionFacts;
+  /** Deliveries in flight at once in this batch. */
+  readonly window: number;
+  /** Deliveries in flight at once against one endpoint. */
+  readonly maxPerEndpoint: number;
+  /** Return every final outcome (a relay small enough to list them all); else failures and unaudited ones only. */
+  readonly listAll?: boolean;
+}
+
+/** What `deliverBatch` returns: small and value-free, whatever the batch size. */
+export interface DeliverBatchResult {
+  /** Final outcomes by status (not the retryable ones, not the ones not started). */
+  readonly counts: Partial<Record<DeliveryStatus, number>>;
+  /**
+   * With `listAll`, every final outcome; otherwise the failed ones and the successes whose audit record the activity
+   * could not append (`audited` unset: the orchestration appends them).
+   */
+  readonly outcomes: readonly DeliveryResult[];
+  /** Transient failures: each message starts with its status; the orchestration retries them after a durable timer. */
+  readonly retry: readonly { readonly deliveryId: string; readonly message: string }[];
+  /** Deliveries not started before the batch's time limit (no attempt used): they go to the next batch. */
+  readonly notStarted: readonly string[];
 }
 
 export interface ConcurrencyLimits {

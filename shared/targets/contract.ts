@@ -30,6 +30,12 @@ export interface TargetClient {
 
   /** Deletes the placement only if the relay owns it for `owner`. Deleting a missing thing is success. */
   deleteIfOwned(placement: Placement, owner: string, options?: TargetCallOptions): Promise<DeleteOutcome>;
+
+  /**
+   * Resolves once best-effort side work that earlier deliveries started and did not wait for (Kubernetes Events) has
+   * finished, failed (logged at warning) or timed out. Never rejects. Absent when a kind has no such work.
+   */
+  settle?(): Promise<void>;
 }
 
 export type TargetKind = 'keyVault' | 'kubernetes' | 'memory';

@@ -5,12 +5,13 @@ import { SecretClient } from '@azure/keyvault-secrets';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventType, type InstanceSnapshot } from '../../local/host/index.js';
 import { startStack, type Stack } from '../../local/stack.js';
-import { MAX_DELIVERIES_PER_ORCHESTRATION, relayInstanceId } from '../../shared/orchestrations/names.js';
-import type { RelayPartSummary, RelaySummary } from '../../shared/orchestrations/types.js';
+import { MAX_DELIVERIES_PER_BATCH, MAX_DELIVERIES_PER_ORCHESTRATION, relayInstanceId } from '../../shared/orchestrations/names.js';
+import type { DeliverBatchInput, RelayPartInput, RelayPartSummary, RelaySummary } from '../../shared/orchestrations/types.js';
 
 // A relay whose plan is larger than one orchestration may hold, through the real local host: the Key Vault emulator
-// posts the Event Grid event, the host runs relaySecretVersion and its relayPart sub-orchestrations on the real
-// durable-functions replay code, and the targets are real emulated vaults reached with the SDK.
+// posts the Event Grid event, the host runs relaySecretVersion and its relayPart sub-orchestrations (one lane per
+// vault, each running its deliverBatch activities one after another) on the real durable-functions replay code, and
+// the targets are real emulated vaults reached with the SDK.
 
 const TARGET_VAULTS = ['contoso', 'fabrikam', 'northwind', 'tailspin'] as const;
 const TARGETS = 230;
@@ -66,44 +67,22 @@ function parts(relayId: string): InstanceSnapshot[] {
   }
 }
 
-/**
- * The deliveries in flight at every moment, from the parts' histories: +1 at each deliverSecret TaskScheduled, −1 at
- * its completion (completions first when two events share a millisecond). Returns the peak overall and per endpoint,
- * and the peak within any one part.
- */
-function inFlight(found: readonly InstanceSnapshot[]): { overall: number; perEndpoint: Map<string, number>; perPart: number } {
-  const steps: { at: number; delta: number; endpoint: string }[] = [];
+/** The batches of each part, from its history: their inputs, and the most a part had in flight at once. */
+function batchesOf(found: readonly InstanceSnapshot[]): { inputs: DeliverBatchInput[]; perPart: number } {
+  const inputs: DeliverBatchInput[] = [];
   let perPart = 0;
   for (const part of found) {
-    const endpointOf = new Map<number, string>();
-    let running = 0;
+    const open = new Set<number>();
     for (const e of part.history) {
-      if (e.EventType === EventType.TaskScheduled && e.Name === 'deliverSecret') {
-        const endpoint = (JSON.parse(e.Input ?? '{}') as { delivery: { endpoint: string } }).delivery.endpoint;
-        endpointOf.set(e.EventId, endpoint);
-        steps.push({ at: Date.parse(e.Timestamp), delta: 1, endpoint });
-        running += 1;
-        perPart = Math.max(perPart, running);
+      if (e.EventType === EventType.TaskScheduled && e.Name === 'deliverBatch') {
+        inputs.push(JSON.parse(e.Input ?? '{}') as DeliverBatchInput);
+        open.add(e.EventId);
+        perPart = Math.max(perPart, open.size);
       }
-      if ((e.EventType === EventType.TaskCompleted || e.EventType === EventType.TaskFailed) && e.TaskScheduledId !== undefined && endpointOf.has(e.TaskScheduledId)) {
-        steps.push({ at: Date.parse(e.Timestamp), delta: -1, endpoint: endpointOf.get(e.TaskScheduledId)! });
-        running -= 1;
-      }
+      if ((e.EventType === EventType.TaskCompleted || e.EventType === EventType.TaskFailed) && e.TaskScheduledId !== undefined) open.delete(e.TaskScheduledId);
     }
   }
-  steps.sort((a, b) => a.at - b.at || a.delta - b.delta);
-  const now = new Map<string, number>();
-  const perEndpoint = new Map<string, number>();
-  let total = 0;
-  let overall = 0;
-  for (const step of steps) {
-    total += step.delta;
-    overall = Math.max(overall, total);
-    const n = (now.get(step.endpoint) ?? 0) + step.delta;
-    now.set(step.endpoint, n);
-    perEndpoint.set(step.endpoint, Math.max(perEndpoint.get(step.endpoint) ?? 0, n));
-  }
-  return { overall, perEndpoint, perPart };
+  return { inputs, perPart };
 }
 
 function client(vault: string): SecretClient {
@@ -147,7 +126,7 @@ describe(`one source version to ${TARGETS} Key Vault targets (more than ${MAX_DE
   let relayId: string;
   let version: string;
 
-  it('completes with every target Created, in lanes whose counts add up to the plan, never over the per-endpoint bound', async () => {
+  it('completes with every target Created, in lanes of batches whose counts add up to the plan, never over the per-endpoint bound at the vaults', async () => {
     const value = `fleet-${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
     const written = await platform.setSecret(SECRET, value);
     version = written.properties.version!;
@@ -163,25 +142,34 @@ describe(`one source version to ${TARGETS} Key Vault targets (more than ${MAX_DE
     expect(summary.outcomes).toEqual([]);
     expect(summary.omittedOutcomes).toBe(TARGETS);
 
-    // Four lanes per vault (the bound), each a child of the relay delivering one at a time; together the whole plan.
+    // One lane per vault, each a child of the relay with the vault's whole bound as its window; together the plan.
     const found = parts(relayId);
-    expect(found).toHaveLength(TARGET_VAULTS.length * MAX_PER_ENDPOINT);
+    expect(found).toHaveLength(TARGET_VAULTS.length);
     for (const part of found) {
       expect(part.name).toBe('relayPart');
       expect(part.runtimeStatus).toBe('Completed');
       expect(part.parentInstanceId).toBe(relayId);
       expect(part.output).toMatchObject({ failed: 0, failures: [] });
+      expect(part.input).toMatchObject({ window: MAX_PER_ENDPOINT });
+      expect(new Set((part.input as RelayPartInput).deliveries.map((d) => d.endpoint)).size).toBe(1);
     }
     const outputs = found.map((p) => p.output as RelayPartSummary);
     expect(outputs.reduce((sum, o) => sum + o.planned, 0)).toBe(TARGETS);
     expect(outputs.reduce((sum, o) => sum + (o.counts.Created ?? 0), 0)).toBe(TARGETS);
 
-    // At every moment, from the histories: at most one delivery per lane, four per vault, fifty overall.
-    const peak = inFlight(found);
-    expect(peak.perPart).toBe(1);
-    expect([...peak.perEndpoint.keys()].sort()).toEqual(TARGET_VAULTS.map((v) => new URL(stack.info.keyVault.vaults[v]!).host).sort());
-    for (const n of peak.perEndpoint.values()) expect(n).toBeLessThanOrEqual(MAX_PER_ENDPOINT);
-    expect(peak.overall).toBeLessThanOrEqual(MAX_CONCURRENT);
+    // Each lane ran its batches one after another, none larger than a batch may be, none wider than the bound.
+    const { inputs, perPart } = batchesOf(found);
+    expect(perPart).toBe(1);
+    expect(inputs.reduce((sum, b) => sum + b.deliveries.length, 0)).toBe(TARGETS);
+    for (const batch of inputs) {
+      expect(batch.deliveries.length).toBeLessThanOrEqual(MAX_DELIVERIES_PER_BATCH);
+      expect(batch.window).toBeLessThanOrEqual(MAX_PER_ENDPOINT);
+      expect(batch.maxPerEndpoint).toBe(MAX_PER_ENDPOINT);
+    }
+    // At the emulator: never more than the bound of requests in flight at one vault, never more than the overall one.
+    const peaks = TARGET_VAULTS.map((vault) => stack.keyVault.peakInFlight(vault));
+    for (const peak of peaks) expect(peak).toBeLessThanOrEqual(MAX_PER_ENDPOINT);
+    expect(peaks.reduce((sum, n) => sum + n, 0)).toBeLessThanOrEqual(MAX_CONCURRENT);
 
     // Every target holds the value with the relay's marks: one write each, nothing more.
     expect(setSecretCalls()).toBe(TARGETS);
@@ -232,7 +220,7 @@ describe(`one source version to ${TARGETS} Key Vault targets (more than ${MAX_DE
     expect(setSecretCalls()).toBe(writesBefore);
 
     const again = parts(relayId);
-    expect(again).toHaveLength(TARGET_VAULTS.length * MAX_PER_ENDPOINT);
+    expect(again).toHaveLength(TARGET_VAULTS.length);
     expect(again.map((p) => p.executionId)).not.toEqual(partExecutions);
     for (const part of again) {
       expect(part.runtimeStatus).toBe('Completed');

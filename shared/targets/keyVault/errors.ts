@@ -78,6 +78,12 @@ export function isDeletedButRecoverable(error: unknown): boolean {
   return info.statusCode === 409 && hasCode(info, 'ObjectIsDeletedButRecoverable');
 }
 
+/** 409 while someone's recovery of the name is still in progress (its versions are coming back). */
+export function isBeingRecovered(error: unknown): boolean {
+  const info = keyVaultErrorInfo(error);
+  return info.statusCode === 409 && hasCode(info, 'ObjectIsBeingRecovered');
+}
+
 /** 409 while a recovery or deletion is still in progress: wait and retry. */
 export function isBusyConflict(error: unknown): boolean {
   const info = keyVaultErrorInfo(error);

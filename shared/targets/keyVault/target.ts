@@ -2,7 +2,7 @@ import type { TokenCredential } from '@azure/identity';
 import { SecretClient, type SecretClientOptions } from '@azure/keyvault-secrets';
 import { decideDelivery, type OwnershipMarks, type TargetObservation } from '../../domain/decision.js';
 import type { Placement } from '../../domain/references.js';
-import { withBackoff, type Sleep } from '../backoff.js';
+import { KEY_VAULT_BACKOFF_LADDER_IN_MS, realSleep, withBackoff, type Sleep } from '../backoff.js';
 import {
   sourceForDecision,
   TransientTargetError,
@@ -17,6 +17,7 @@ import {
 import { sharedWriteBudget, WriteBudget, type WriteBudgetOptions } from '../writeBudget.js';
 import {
   classifyKeyVaultError,
+  isBeingRecovered,
   isDeletedButRecoverable,
   isNotFound,
   keyVaultErrorInfo,
@@ -82,6 +83,9 @@ export function createKeyVaultTarget(options: KeyVaultTargetOptions): TargetClie
 }
 
 const MAX_DECISION_ROUNDS = 3;
+
+/** What a write is expected to do: create a name seen absent, replace a live one, or write after recovering. */
+type WriteMode = 'create' | 'replace' | 'after-recovery';
 
 /** `TargetClient` over the narrow `KeyVaultSecretsApi`; see `createKeyVaultTarget`. */
 export class KeyVaultTarget implements TargetClient {
@@ -156,15 +160,22 @@ export class KeyVaultTarget implements TargetClient {
         if (decision.recover) await this.recover(placement.name, signal);
         // Record which version this one replaces: Key Vault times have 1-second resolution, and this settles ties.
         const tags = currentVersion ? { ...ownTags, [TAG_REPLACES]: currentVersion } : ownTags;
-        const written = await this.setVersion(placement.name, value, tags, request, decision.recover, signal);
+        const mode: WriteMode = decision.recover ? 'after-recovery' : observation.state === 'absent' ? 'create' : 'replace';
+        const written = await this.setVersion(placement.name, value, tags, request, mode, signal);
         if (written === 'raced-deletion') {
           deleted = true;
+          continue;
+        }
+        if (written === 'raced-recovery') {
+          // Someone is recovering the name: its versions come back, and may be foreign or newer. Look again.
+          deleted = false;
+          await this.pause(round, signal);
           continue;
         }
         return this.outcome(placement, decision.status, decision.reason, { ...previous, writtenVersion: written });
       }
       throw new TransientTargetError(
-        `deliver on ${this.locate(placement.name)}: the name kept changing between soft-deleted and live`,
+        `deliver on ${this.locate(placement.name)}: the name kept changing between soft-deleted, being recovered and live`,
         'FailedUnavailable',
       );
     } catch (error) {
@@ -201,7 +212,6 @@ export class KeyVaultTarget implements TargetClient {
     name: string,
     owner: string | undefined,
     abortSignal: AbortSignal | undefined,
-    options: { skipDeleted?: boolean } = {},
   ): Promise<{ observation: TargetObservation; currentVersion?: string }> {
     const versions = await this.call('listPropertiesOfSecretVersions', name, async () => {
       const found: SecretVersionInfo[] = [];
@@ -213,7 +223,6 @@ export class KeyVaultTarget implements TargetClient {
     const ambiguous = ambiguousHeads(versions);
     const latest = ambiguous.length > 0 ? await this.currentAmong(name, ambiguous, abortSignal) : latestVersionOf(versions);
     if (!latest) {
-      if (options.skipDeleted) return { observation: { state: 'absent' } };
       const deleted = await this.call('getDeletedSecret', name, async () => deletedInfoFrom(await this.api.getDeletedSecret(name, { abortSignal })), {
         notFound: () => undefined,
       });
@@ -239,11 +248,12 @@ export class KeyVaultTarget implements TargetClient {
    * The observation a delivery decides on, in as few calls as the writer role allows, whatever the name's history:
    * `PATCH /secrets/{n}/` with an empty body answers the properties (tags, id, enabled; never the value) of the
    * version the vault serves as current, so no version listing is needed to find it and no same-second tie or fork
-   * can be misread. A version listing follows only in two cases: the current version carries no relay marks (was an
-   * older version ours? `previouslyOwned`), and the name is not found (an absent name has no versions: the listing
-   * confirms it in one call; a soft-deleted name is then found by the write's 409). A vault that refuses the empty
-   * update (400/403/405) is observed by the listing, as `observe` does. Permission: secrets/update (the update
-   * changes nothing but may bump the version's `updated` time), else secrets/readMetadata.
+   * can be misread. A 404 `SecretNotFound` means no live version: the name is taken as absent and written at once (a
+   * soft-deleted name is then found by the write's 409, which changes nothing). A version listing follows only when
+   * the current version carries no relay marks (was an older version ours? `previouslyOwned`). A vault that refuses
+   * the empty update (400/403/405, a 404 of another code) is observed by the listing, as `observe` does.
+   * Permission: secrets/update (the update changes nothing but may bump the version's `updated` time), else
+   * secrets/readMetadata.
    */
   private async inspectCurrent(
     name: string,
@@ -251,12 +261,10 @@ export class KeyVaultTarget implements TargetClient {
     abortSignal: AbortSignal | undefined,
   ): Promise<{ observation: TargetObservation; currentVersion?: string }> {
     const current = await this.currentVersionOf(name, abortSignal);
-    if (current === 'fallback') return this.inspect(name, owner, abortSignal, { skipDeleted: false });
-    if (current === 'not-found') {
-      // Absent or soft-deleted: an absent name is confirmed by its (empty) version list; a soft-deleted one answers
-      // the write with 409 ObjectIsDeletedButRecoverable, and the next round looks at it (no deleted-secret read here).
-      return this.inspect(name, owner, abortSignal, { skipDeleted: true });
-    }
+    if (current === 'fallback') return this.inspect(name, owner, abortSignal);
+    // No live version (absent, or soft-deleted): written at once. A soft-deleted name answers the write with 409
+    // ObjectIsDeletedButRecoverable and changes nothing; the next round then reads the deleted secret.
+    if (current === 'not-found') return { observation: { state: 'absent' } };
     const held = marksFromTags(current.tags);
     const disabled = current.enabled ? {} : { disabled: true as const };
     const currentVersion = current.version ? { currentVersion: current.version } : {};
@@ -343,15 +351,19 @@ export class KeyVaultTarget implements TargetClient {
     }, { notFound: () => undefined });
   }
 
-  /** Writes one version; 'raced-deletion' when the name turned out soft-deleted (observe again and re-decide). */
+  /**
+   * Writes one version; 'raced-deletion' when the name turned out soft-deleted, 'raced-recovery' when a create met a
+   * recovery in progress (409 ObjectIsBeingRecovered): observe again and re-decide, never write over what comes back.
+   */
   private async setVersion(
     name: string,
     value: string,
     tags: Record<string, string>,
     request: DeliveryRequest,
-    afterRecovery: boolean,
+    mode: WriteMode,
     abortSignal: AbortSignal | undefined,
-  ): Promise<string | 'raced-deletion'> {
+  ): Promise<string | 'raced-deletion' | 'raced-recovery'> {
+    const afterRecovery = mode === 'after-recovery';
     await this.budget.take(abortSignal ? { abortSignal } : {});
     const { source } = request;
     try {
@@ -366,12 +378,16 @@ export class KeyVaultTarget implements TargetClient {
           });
           return secret.properties.version ?? '';
         },
-        // Right after a recovery the name can still look deleted for a moment: wait like for a busy 409.
-        (error) => keyVaultRetryHint(error) ?? (afterRecovery && isDeletedButRecoverable(error) ? {} : undefined),
+        (error) => {
+          if (mode === 'create' && isBeingRecovered(error)) return undefined;
+          // Right after a recovery the name can still look deleted for a moment: wait like for a busy 409.
+          return keyVaultRetryHint(error) ?? (afterRecovery && isDeletedButRecoverable(error) ? {} : undefined);
+        },
         this.backoffOptions(abortSignal),
       );
     } catch (error) {
       if (!afterRecovery && isDeletedButRecoverable(error)) return 'raced-deletion';
+      if (mode === 'create' && isBeingRecovered(error)) return 'raced-recovery';
       throw classifyKeyVaultError(error, { operation: 'setSecret', location: this.locate(name) });
     }
   }
@@ -384,6 +400,12 @@ export class KeyVaultTarget implements TargetClient {
       if (options.notFound && isNotFound(error)) return options.notFound();
       throw classifyKeyVaultError(error, { operation, location: this.locate(name) });
     }
+  }
+
+  /** One step of the ladder between decision rounds. */
+  private async pause(round: number, abortSignal: AbortSignal | undefined): Promise<void> {
+    const ladder = this.ladderInMs ?? KEY_VAULT_BACKOFF_LADDER_IN_MS;
+    await (this.sleep ?? realSleep)(ladder[Math.min(round, ladder.length - 1)] ?? 1_000, abortSignal);
   }
 
   private backoffOptions(abortSignal?: AbortSignal) {

@@ -129,7 +129,7 @@ export interface SecretEventRecorder {
   /**
    * Records the Event of one outcome, if it gets one (writes and failures; not UpToDate or SkippedNewerPresent).
    * Permission: `create events` (and `patch events` for repeats). Never throws; resolves once the call is done or
-   * has timed out.
+   * has timed out. Calls for the same Event (a repeat) run one after another, in the order they were made.
    */
   record(api: KubernetesEventsApi, secret: InvolvedSecret, outcome: RecordedOutcome): Promise<void>;
 }
@@ -179,6 +179,7 @@ export function createSecretEventRecorder(options: SecretEventRecorderOptions): 
   const timeoutInMs = options.timeoutInMs ?? 5000;
   const written = new Map<string, CachedEvent>();
   const warned = new Set<string>();
+  const queued = new Map<string, Promise<void>>();
   let sequence = 0;
 
   const remember = (key: string, entry: CachedEvent): void => {
@@ -219,10 +220,32 @@ export function createSecretEventRecorder(options: SecretEventRecorderOptions): 
     }
   };
 
-  /** Creates an Event, or bumps the count of the same Event recorded before (client-go's aggregation). */
-  const emit = async (api: KubernetesEventsApi, secret: InvolvedSecret, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> => {
+  /**
+   * Records one Event, after the previous recording of the same Event: deliveries do not wait for their Events, so
+   * repeats can overlap, and their counts and timestamps must still reach the API server in order.
+   */
+  const emit = (api: KubernetesEventsApi, secret: InvolvedSecret, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> => {
     const key = JSON.stringify([secret.name, secret.uid ?? '', type, reason, message]);
     const now = new Date(clock());
+    const run = (queued.get(key) ?? Promise.resolve()).then(() => emitNow(api, secret, key, type, reason, message, now));
+    queued.set(key, run);
+    const done = (): void => {
+      if (queued.get(key) === run) queued.delete(key);
+    };
+    run.then(done, done);
+    return run;
+  };
+
+  /** Creates an Event, or bumps the count of the same Event recorded before (client-go's aggregation). Never throws. */
+  const emitNow = async (
+    api: KubernetesEventsApi,
+    secret: InvolvedSecret,
+    key: string,
+    type: 'Normal' | 'Warning',
+    reason: string,
+    message: string,
+    now: Date,
+  ): Promise<void> => {
     try {
       const previous = written.get(key);
       // A repeat waits for the create of the Event it counts on, so concurrent repeats bump one Event.

@@ -17,7 +17,7 @@ import {
 import { sharedWriteBudget, WriteBudget, type WriteBudgetOptions } from '../writeBudget.js';
 import { ClusterAccessError, createClusterAccess, type KubernetesClusterConfig, type ReadSecretValue } from './access.js';
 import { classifyKubernetesError, isConflict, KubernetesTargetFailure, kubernetesErrorInfo, kubernetesRetryHint } from './errors.js';
-import { createSecretEventRecorder, type EventLog, type InvolvedSecret, type SecretEventRecorder } from './events.js';
+import { createSecretEventRecorder, type EventLog, type InvolvedSecret, type RecordedOutcome, type SecretEventRecorder } from './events.js';
 import { sdkSecretsApi, type KubernetesSecretsApi, type SecretWrite } from './kubernetesApi.js';
 import {
   ANNOTATION_FINGERPRINT,
@@ -169,6 +169,7 @@ export class KubernetesTarget implements TargetClient {
   private readonly maxWriteAttempts: number;
   private readonly clock: () => number;
   private readonly events: SecretEventRecorder;
+  private readonly pendingEvents = new Set<Promise<void>>();
 
   constructor(
     private readonly connect: KubernetesConnector,
@@ -224,8 +225,9 @@ export class KubernetesTarget implements TargetClient {
    * the decision says so; a 409 re-reads and re-decides (bounded). Validates before any call. Keys of the Secret that
    * other routes own are kept. When the stored value changed, restarts the named (and, if enabled, annotated)
    * Deployments once each. Never rolls back. Each write (Normal) and failure (Warning) is then recorded as a Kubernetes
-   * Event on the Secret, best effort (`events.ts`). Permissions: get/create/update secrets, patch deployments,
-   * create/patch events.
+   * Event on the Secret, best effort (`events.ts`): started once the outcome is known and not waited for, so it adds
+   * no round trip to the delivery (`settle()` waits for it; a failure to record it is logged at warning either way).
+   * Permissions: get/create/update secrets, patch deployments, create/patch events.
    */
   async deliver(request: DeliveryRequest, options: TargetCallOptions = {}): Promise<DeliveryOutcome> {
     const seen: Seen = { secret: { name: request.placement.name } };
@@ -237,12 +239,12 @@ export class KubernetesTarget implements TargetClient {
       if (outcome.reason === 'unauthenticated') outcome = await this.deliverTracked(request, options, seen, { refresh: true });
     } catch (error) {
       if (seen.api && error instanceof TransientTargetError) {
-        await this.events.record(seen.api.events, seen.secret, { ...recorded, status: error.status, message: error.message });
+        this.recordEvent(seen.api, seen.secret, { ...recorded, status: error.status, message: error.message });
       }
       throw error;
     }
     if (seen.api) {
-      await this.events.record(seen.api.events, seen.secret, {
+      this.recordEvent(seen.api, seen.secret, {
         ...recorded,
         status: outcome.status,
         ...(outcome.message ? { message: outcome.message } : {}),
@@ -251,6 +253,23 @@ export class KubernetesTarget implements TargetClient {
       });
     }
     return outcome;
+  }
+
+  /**
+   * Resolves once every Event that earlier deliveries started recording is written, refused (logged at warning) or
+   * timed out (5 s per call). Never rejects. A caller that must not leave work behind (a batch before it returns, a
+   * host shutting down, a test reading Events) awaits it.
+   */
+  async settle(): Promise<void> {
+    while (this.pendingEvents.size > 0) await Promise.all([...this.pendingEvents]);
+  }
+
+  /** Starts recording an outcome's Event without waiting for it (the recorder never rejects; it logs its failures). */
+  private recordEvent(api: KubernetesSecretsApi, secret: InvolvedSecret, outcome: RecordedOutcome): void {
+    const recording = this.events.record(api.events, secret, outcome);
+    this.pendingEvents.add(recording);
+    const done = (): void => void this.pendingEvents.delete(recording);
+    recording.then(done, done);
   }
 
   /** `deliver` without the Event; fills `seen` with the API and the Secret as last read or written. */

@@ -110,12 +110,11 @@ describe('Key Vault target: one delivery’s calls, whatever the history', () =>
     });
   });
 
-  it('a new name: confirmed absent by its empty version list, then written (no deleted-secret read)', async () => {
+  it('a new name: the empty update answers 404, then one write (no listing, no deleted-secret read)', async () => {
     const n = name();
     const v = facts(n, 1_700_000_000);
     expect(await callsDuring(async () => expect((await deliver({ placement: { name: n }, source: v.facts, value: v.value })).status).toBe('Created'))).toEqual({
       updateSecretProperties: 1,
-      listSecretVersions: 1,
       setSecret: 1,
     });
   });
@@ -128,7 +127,7 @@ describe('Key Vault target: one delivery’s calls, whatever the history', () =>
     let outcome: DeliveryOutcome | undefined;
     const calls = await callsDuring(async () => (outcome = await deliver({ placement: { name: n }, source: next.facts, value: next.value })));
     expect(outcome).toMatchObject({ status: 'Recovered', reason: 'deleted-owned' });
-    expect(calls).toEqual({ updateSecretProperties: 1, listSecretVersions: 1, setSecret: 2, getDeletedSecret: 1, recoverDeletedSecret: 1 });
+    expect(calls).toEqual({ updateSecretProperties: 1, setSecret: 2, getDeletedSecret: 1, recoverDeletedSecret: 1 });
     expect((await customerClient(emulator, TARGET).getSecret(n)).value).toBe(next.value);
   });
 
@@ -171,6 +170,96 @@ describe('Key Vault target: one delivery’s calls, whatever the history', () =>
     const newer = facts(n, held.facts.createdOn + 60);
     expect((await deliver({ placement: { name: n }, source: newer.facts, value: newer.value, confirmLatest })).status).toBe('Updated');
     expect(asked).toBe(1);
+  });
+});
+
+describe('Key Vault target: names without a live version, write first and handle the 409', () => {
+  async function softDeleted(n: string, tags?: Record<string, string>): Promise<void> {
+    const value = `gone-${randomBytes(8).toString('hex')}`;
+    values.push(value);
+    emulator.createSecret(TARGET, n, value, { ...(tags ? { tags } : {}), emitEvent: false });
+    await (await customerClient(emulator, TARGET).beginDeleteSecret(n, { intervalInMs: 20 })).pollUntilDone();
+  }
+
+  it('a soft-deleted name of ours, route without recoverDeleted: the write’s 409, then the deleted secret’s tags; nothing changes', async () => {
+    const n = name();
+    const held = seedRelayHistory(n, 2);
+    await (await customerClient(emulator, TARGET).beginDeleteSecret(n, { intervalInMs: 20 })).pollUntilDone();
+    const next = facts(n, held.facts.createdOn + 60);
+    const conflictsBefore = emulator.counters(TARGET).conflicts;
+    let outcome: DeliveryOutcome | undefined;
+    const calls = await callsDuring(
+      async () => (outcome = await deliver({ placement: { name: n }, source: next.facts, value: next.value, policy: { adopt: false, recoverDeleted: false } })),
+    );
+    captured.push(outcome);
+    expect(outcome).toMatchObject({ status: 'FailedValidation', reason: 'deleted-recovery-disabled' });
+    expect(calls).toEqual({ updateSecretProperties: 1, setSecret: 1, getDeletedSecret: 1 });
+    // The one set was the vault's 409: the name stays soft-deleted, with the relay's last version in it.
+    expect(emulator.counters(TARGET).conflicts - conflictsBefore).toBe(1);
+    const deleted = await customerClient(emulator, TARGET).getDeletedSecret(n);
+    expect(marksFromTags(deleted.properties.tags)?.sourceVersion).toBe(held.facts.version);
+  });
+
+  it('someone else’s soft-deleted name: FailedNotOwned, not recovered even with recoverDeleted', async () => {
+    const n = name();
+    await softDeleted(n, { team: 'payments' });
+    const v = facts(n, 1_700_000_000);
+    let outcome: DeliveryOutcome | undefined;
+    const calls = await callsDuring(async () => (outcome = await deliver({ placement: { name: n }, source: v.facts, value: v.value })));
+    captured.push(outcome);
+    expect(outcome).toMatchObject({ status: 'FailedNotOwned', reason: 'deleted-foreign' });
+    expect(calls).toEqual({ updateSecretProperties: 1, setSecret: 1, getDeletedSecret: 1 });
+    expect((await customerClient(emulator, TARGET).getDeletedSecret(n)).properties.tags).toEqual({ team: 'payments' });
+  });
+
+  it('someone else’s live name: refused after the empty update and one listing, never written', async () => {
+    const n = name();
+    const intruder = `theirs-${randomBytes(8).toString('hex')}`;
+    values.push(intruder);
+    emulator.createSecret(TARGET, n, intruder, { emitEvent: false });
+    const v = facts(n, 1_700_000_000);
+    let outcome: DeliveryOutcome | undefined;
+    const calls = await callsDuring(async () => (outcome = await deliver({ placement: { name: n }, source: v.facts, value: v.value })));
+    expect(outcome).toMatchObject({ status: 'FailedNotOwned' });
+    expect(calls).toEqual({ updateSecretProperties: 1, listSecretVersions: 1 });
+    expect((await customerClient(emulator, TARGET).getSecret(n)).value).toBe(intruder);
+  });
+
+  it('a create that meets someone’s recovery in progress (409 ObjectIsBeingRecovered) looks again instead of writing over it', async () => {
+    const { startKeyVaultEmulator } = await import('../../../local/keyvault/index.js');
+    const slow = await startKeyVaultEmulator({ vaults: [TARGET], recoverDelayInMs: 400 });
+    try {
+      const n = name();
+      const theirs = `recovering-${randomBytes(8).toString('hex')}`;
+      values.push(theirs);
+      const owner = customerClient(slow, TARGET);
+      slow.createSecret(TARGET, n, theirs, { emitEvent: false });
+      await (await owner.beginDeleteSecret(n, { intervalInMs: 20 })).pollUntilDone();
+      // The customer starts recovering; while it runs the name has no live version (the empty update answers 404).
+      await owner.beginRecoverDeletedSecret(n, { intervalInMs: 50 });
+      const waits: number[] = [];
+      const client = createKeyVaultTarget({
+        targetId: 'history',
+        vaultUrl: slow.vaultUrls[TARGET]!,
+        credential: staticCredential,
+        clientOptions: emulatorClientOptions(slow),
+        writeBudget: new WriteBudget({ writes: 1_000, perSeconds: 1 }),
+        // Waits for real, a little: the emulator's recovery takes 400 ms to settle.
+        sleep: (ms) => {
+          waits.push(ms);
+          return new Promise((resolve) => setTimeout(resolve, Math.min(ms, 250)));
+        },
+      });
+      const v = facts(n, 1_700_000_000);
+      const outcome = await client.deliver({ placement: { name: n }, source: v.facts, value: v.value, policy });
+      captured.push(outcome);
+      expect(outcome).toMatchObject({ status: 'FailedNotOwned' });
+      expect((await owner.getSecret(n)).value).toBe(theirs);
+      expect(slow.counters(TARGET).conflicts).toBeGreaterThanOrEqual(1);
+      expect(waits.length).toBeGreaterThanOrEqual(1);
+    } finally {
+      await slow.close();
+    }
   });
 });
 

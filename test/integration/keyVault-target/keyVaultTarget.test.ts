@@ -98,7 +98,7 @@ describe('Key Vault target: throttling', () => {
   it('honours Retry-After when the 429 reaches the relay', async () => {
     const sleep = recordingSleep();
     const client = target({ sleep });
-    emulator.addFault({ vault: VAULT, operation: 'listSecretVersions', times: 2, effect: { kind: 'throttle', retryAfterInSeconds: 7 } });
+    emulator.addFault({ vault: VAULT, operation: 'updateSecretProperties', times: 2, effect: { kind: 'throttle', retryAfterInSeconds: 7 } });
     const outcome = await deliver(client, placement(), version('retry-after'));
     expect(outcome.status).toBe('Created');
     expect(sleep.waits).toEqual([7_000, 7_000]);
@@ -145,9 +145,10 @@ describe('Key Vault target: errors classified at the edge', () => {
     expect(outcome.message).toContain('ForbiddenByRbac');
   });
 
-  it('403 on the metadata read → FailedAccessDenied before any write', async () => {
+  it('403 on the metadata reads (the empty update and the listing it falls back to) → FailedAccessDenied before any write', async () => {
     const client = target();
     const before = emulator.counters(VAULT).setSecret;
+    emulator.addFault({ vault: VAULT, operation: 'updateSecretProperties', effect: { kind: 'forbidden' } });
     emulator.addFault({ vault: VAULT, operation: 'listSecretVersions', effect: { kind: 'forbidden' } });
     const outcome = await deliver(client, placement(), version('rbac-read'));
     expect(outcome.status).toBe('FailedAccessDenied');
@@ -175,7 +176,7 @@ describe('Key Vault target: errors classified at the edge', () => {
 
   it('a network failure → TransientTargetError FailedUnavailable', async () => {
     const client = target();
-    emulator.addFault({ vault: VAULT, operation: 'listSecretVersions', effect: { kind: 'reset' } });
+    emulator.addFault({ vault: VAULT, operation: 'updateSecretProperties', effect: { kind: 'reset' } });
     const error = await deliver(client, placement(), version('reset')).catch((e: unknown) => e);
     expect(error).toMatchObject({ name: 'TransientTargetError', status: 'FailedUnavailable' });
   });
@@ -309,7 +310,8 @@ describe('Key Vault target: write budget', () => {
     expect(grants.slice(0, 3)).toEqual([0, 0, 0]);
     for (let i = 3; i < grants.length; i++) expect(grants[i]!).toBeGreaterThanOrEqual((i - 2) * 3_333);
     expect(nowInMs).toBeGreaterThanOrEqual(13_332);
-    expect(emulator.counters(VAULT).listSecretVersions - before.listSecretVersions).toBe(7);
+    expect(emulator.counters(VAULT).updateSecretProperties - before.updateSecretProperties).toBe(7);
+    expect(emulator.counters(VAULT).listSecretVersions - before.listSecretVersions).toBe(0);
   });
 });
 

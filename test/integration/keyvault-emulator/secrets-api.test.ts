@@ -96,6 +96,37 @@ describe('secrets operations', () => {
     expect(innerCode(error)).toBe('SecretDisabled');
   });
 
+  it('an empty-version update (PATCH /secrets/{n}/, no property) answers the current version, 404 SecretNotFound on an absent or soft-deleted name', async () => {
+    await client.setSecret('patch-current', 'first', { tags: { v: '1' } });
+    const latest = await client.setSecret('patch-current', value, { tags: { v: '2' } });
+    const before = emulator.counters('contoso').updateSecretProperties;
+    const current = await client.updateSecretProperties('patch-current', '');
+    expect(emulator.counters('contoso').updateSecretProperties - before).toBe(1);
+    expect(current).toMatchObject({ version: latest.properties.version, tags: { v: '2' }, enabled: true });
+    expect(JSON.stringify(current)).not.toContain(value);
+    // Nothing changed: same tags, still enabled, no new version.
+    const versions = [];
+    for await (const v of client.listPropertiesOfSecretVersions('patch-current')) versions.push(v);
+    expect(versions).toHaveLength(2);
+    expect((await client.getSecret('patch-current')).properties.tags).toEqual({ v: '2' });
+
+    const absent = await restErrorOf(() => client.updateSecretProperties('patch-never-created', ''));
+    expect(absent.statusCode).toBe(404);
+    expect(absent.code).toBe('SecretNotFound');
+    expect((await restErrorOf(() => client.getSecret('patch-never-created'))).statusCode).toBe(404);
+
+    await client.setSecret('patch-deleted', value, { tags: { owner: 'relay' } });
+    await (await client.beginDeleteSecret('patch-deleted', { intervalInMs: 20 })).pollUntilDone();
+    const deleted = await restErrorOf(() => client.updateSecretProperties('patch-deleted', ''));
+    expect(deleted.statusCode).toBe(404);
+    expect(deleted.code).toBe('SecretNotFound');
+    // The update touched nothing: the deleted secret is as it was, and the name still only takes recover or purge.
+    expect((await client.getDeletedSecret('patch-deleted')).properties.tags).toEqual({ owner: 'relay' });
+    const conflict = await restErrorOf(() => client.setSecret('patch-deleted', 'other'));
+    expect({ status: conflict.statusCode, code: conflict.code, inner: innerCode(conflict) }).toEqual({ status: 409, code: 'Conflict', inner: 'ObjectIsDeletedButRecoverable' });
+    expect((await client.getDeletedSecret('patch-deleted')).properties.tags).toEqual({ owner: 'relay' });
+  });
+
   it('lists secrets and versions in pages of maxPageSize with absolute next links', async () => {
     const fabrikam = secretClient(emulator, 'fabrikam', new ManagedIdentityCredential());
     for (const n of ['s1', 's2', 's3', 's4', 's5']) await fabrikam.setSecret(n, value);

@@ -1,10 +1,18 @@
-import type { CoreV1Api, CoreV1Event } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, type CoreV1Event } from '@kubernetes/client-node';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { RELAY_RULES, startKubernetesEmulator, type KubernetesEmulator } from '../../../local/kubernetes/index.js';
 import { STATUS_INFO } from '../../../shared/domain/statuses.js';
 import { TransientTargetError, type DeliveryRequest } from '../../../shared/targets/contract.js';
-import { EVENT_REPORTING_COMPONENT, type EventLog } from '../../../shared/targets/kubernetes/index.js';
-import { adminClients, sourceVersion, targetOn } from './support.js';
+import { WriteBudget } from '../../../shared/targets/writeBudget.js';
+import {
+  createClusterAccess,
+  EVENT_REPORTING_COMPONENT,
+  KubernetesTarget,
+  sdkSecretsApi,
+  type EventLog,
+  type KubernetesConnector,
+} from '../../../shared/targets/kubernetes/index.js';
+import { adminClients, FINGERPRINT_KEY, sourceVersion, targetOn } from './support.js';
 
 const NS = 'apps';
 let emulator: KubernetesEmulator;
@@ -54,6 +62,7 @@ describe('Kubernetes Events on the target Secret (real @kubernetes/client-node a
     const secretName = name('db');
     const v1 = sourceVersion('db-password');
     expect((await target.deliver(request(secretName, v1))).status).toBe('Created');
+    await target.settle();
     const secret = await core.readNamespacedSecret({ name: secretName, namespace: NS });
 
     const [created, ...others] = await eventsOf(secretName);
@@ -70,10 +79,12 @@ describe('Kubernetes Events on the target Secret (real @kubernetes/client-node a
     expect(created!.message).toBe(`Wrote source platform.vault.test/db-password version ${v1.facts.version} (key password).`);
 
     expect((await target.deliver(request(secretName, v1))).status).toBe('UpToDate');
+    await target.settle();
     expect(await eventsOf(secretName)).toHaveLength(1);
 
     const v2 = sourceVersion('db-password');
     expect((await target.deliver(request(secretName, v2))).status).toBe('Updated');
+    await target.settle();
     const events = await eventsOf(secretName);
     expect(events.map((e) => [e.type, e.reason, e.count])).toEqual([
       ['Normal', 'Created', 1],
@@ -88,6 +99,7 @@ describe('Kubernetes Events on the target Secret (real @kubernetes/client-node a
     const foreign = await core.createNamespacedSecret({ namespace: NS, body: { metadata: { name: secretName }, stringData: { password: 'not-the-relays' } } });
     const v = sourceVersion('db-password');
     for (let i = 0; i < 3; i++) expect((await target.deliver(request(secretName, v))).status).toBe('FailedNotOwned');
+    await target.settle();
 
     const [warning, ...others] = await eventsOf(secretName);
     expect(others).toEqual([]);
@@ -102,10 +114,12 @@ describe('Kubernetes Events on the target Secret (real @kubernetes/client-node a
     await core.createNamespacedSecret({ namespace: NS, body: { metadata: { name: secretName }, stringData: { password: 'foreign' } } });
     const v = sourceVersion('db-password');
     await target.deliver(request(secretName, v));
+    await target.settle();
     const [first] = await eventsOf(secretName);
     await core.deleteNamespacedEvent({ name: first!.metadata!.name!, namespace: NS });
 
     expect((await target.deliver(request(secretName, v))).status).toBe('FailedNotOwned');
+    await target.settle();
     const events = await eventsOf(secretName);
     expect(events.map((e) => [e.reason, e.count])).toEqual([['FailedNotOwned', 1]]);
     expect(events[0]!.metadata!.name).not.toBe(first!.metadata!.name);
@@ -116,6 +130,7 @@ describe('Kubernetes Events on the target Secret (real @kubernetes/client-node a
     const secretName = name('flaky');
     emulator.addFault({ verb: 'create', resource: 'secrets', effect: { kind: 'error', status: 503 } });
     await expect(target.deliver(request(secretName, sourceVersion('db-password')))).rejects.toBeInstanceOf(TransientTargetError);
+    await target.settle();
     const [warning] = await eventsOf(secretName);
     expect(warning).toMatchObject({ type: 'Warning', reason: 'FailedUnavailable', count: 1 });
     // The API server's answer stays in the audit record and the log, not in an Event anyone with `view` can read.
@@ -131,6 +146,7 @@ describe('Kubernetes Events on the target Secret (real @kubernetes/client-node a
     const b = name('noevents');
     expect((await target.deliver(request(a, sourceVersion('db-password')))).status).toBe('Created');
     expect((await target.deliver(request(b, sourceVersion('db-password')))).status).toBe('Created');
+    await target.settle();
     expect((await core.readNamespacedSecret({ name: b, namespace: NS })).data?.password).toBeDefined();
     expect(await eventsOf(a)).toEqual([]);
     expect(log.lines).toHaveLength(1);
@@ -146,6 +162,7 @@ describe('Kubernetes Events on the target Secret (real @kubernetes/client-node a
     const secretName = name('event500');
     expect((await target.deliver(request(secretName, sourceVersion('db-password')))).status).toBe('Created');
     expect((await target.deliver(request(secretName, sourceVersion('db-password')))).status).toBe('Updated');
+    await target.settle();
     expect(await eventsOf(secretName)).toEqual([]);
     expect(log.lines).toHaveLength(1);
     expect(log.lines[0]).toContain('not recorded (500');
@@ -156,6 +173,7 @@ describe('Kubernetes Events on the target Secret (real @kubernetes/client-node a
     const secretName = name('scan');
     await target.deliver(request(secretName, sourceVersion('db-password')));
     await target.deliver(request(secretName, sourceVersion('db-password')));
+    await target.settle();
     const all = await core.listNamespacedEvent({ namespace: NS });
     const relays = all.items.filter((e) => e.reportingComponent === EVENT_REPORTING_COMPONENT);
     expect(relays.length).toBeGreaterThan(5);
@@ -179,6 +197,7 @@ describe('Kubernetes Events on the target Secret (real @kubernetes/client-node a
     });
     expect(outcome).toMatchObject({ status: 'Created', restartFailed: [missing] });
     expect(outcome.message).toContain(`rollout restart failed for ${missing}`);
+    await target.settle();
 
     const events = await eventsOf(secretName);
     expect(events.map((e) => [e.type, e.reason])).toEqual([
@@ -189,5 +208,82 @@ describe('Kubernetes Events on the target Secret (real @kubernetes/client-node a
     expect(events[1]!.message).toMatch(new RegExp(`^Rollout restart failed for ${missing}\\. Hint: .*kubectl rollout restart`));
     // The 404's text ("deployments.apps … not found") stays in the outcome and the log, not in a widely readable Event.
     expect(events[1]!.message).not.toMatch(/not found/i);
+  });
+  it('the Event is not on the delivery’s critical path: the delivery returns after its read and its write, the Event follows', async () => {
+    const log = capturingLog();
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const access = createClusterAccess({
+      cluster: { name: emulator.cluster, server: emulator.server, caCert: emulator.caCertPem, auth: { type: 'tokenSecret', source: 'platform', secret: 'cluster-token' } },
+      readSecretValue: async () => emulator.tokens.relay!,
+    });
+    // The namespace's real API, with Event calls held until the test opens the gate.
+    const connect: KubernetesConnector = async () => {
+      const kc = await access.kubeConfig();
+      const api = sdkSecretsApi(kc.makeApiClient(CoreV1Api), kc.makeApiClient(AppsV1Api), NS);
+      return {
+        ...api,
+        events: {
+          createEvent: async (event) => {
+            await gate;
+            return api.events.createEvent(event);
+          },
+          bumpEvent: async (eventName, update) => {
+            await gate;
+            return api.events.bumpEvent(eventName, update);
+          },
+        },
+      };
+    };
+    const target = new KubernetesTarget(connect, {
+      targetId: `k8s-${NS}`,
+      clusterName: emulator.cluster,
+      namespace: NS,
+      fingerprintKey: FINGERPRINT_KEY,
+      writeBudget: new WriteBudget({ writes: 1_000, perSeconds: 1 }),
+      log,
+    });
+    const secretName = name('fast');
+    const before = emulator.counters();
+    expect((await target.deliver(request(secretName, sourceVersion('db-password')))).status).toBe('Created');
+    const returned = emulator.counters();
+    const delta = (after: Record<string, number>, key: string) => (after[key] ?? 0) - (before[key] ?? 0);
+    expect({ get: delta(returned, 'get secrets'), create: delta(returned, 'create secrets'), events: delta(returned, 'create events') }).toEqual({ get: 1, create: 1, events: 0 });
+    open();
+    await target.settle();
+    expect(delta(emulator.counters(), 'create events')).toBe(1);
+    expect((await eventsOf(secretName)).map((e) => e.reason)).toEqual(['Created']);
+    expect(log.lines).toEqual([]);
+  });
+
+  it('a foreign Secret costs one read and no write; its Warning Event follows the delivery', async () => {
+    const log = capturingLog();
+    const target = targetOn(emulator, NS, { log });
+    const secretName = name('theirs');
+    await core.createNamespacedSecret({ namespace: NS, body: { metadata: { name: secretName }, stringData: { password: 'theirs' } } });
+    const before = emulator.counters();
+    expect((await target.deliver(request(secretName, sourceVersion('db-password')))).status).toBe('FailedNotOwned');
+    await target.settle();
+    const after = emulator.counters();
+    const delta = (key: string) => (after[key] ?? 0) - (before[key] ?? 0);
+    expect({ get: delta('get secrets'), writes: delta('create secrets') + delta('update secrets') + delta('patch secrets'), events: delta('create events') }).toEqual({
+      get: 1,
+      writes: 0,
+      events: 1,
+    });
+    expect((await core.readNamespacedSecret({ name: secretName, namespace: NS })).data?.password).toBe(Buffer.from('theirs').toString('base64'));
+    expect(log.lines).toEqual([]);
+  });
+
+  it('repeats that overlap (deliveries do not wait for their Events) still count up one Event in order', async () => {
+    const target = targetOn(emulator, NS, { clock: steppingClock() });
+    const secretName = name('overlap');
+    await core.createNamespacedSecret({ namespace: NS, body: { metadata: { name: secretName }, stringData: { password: 'theirs' } } });
+    const v = sourceVersion('db-password');
+    const outcomes = await Promise.all(Array.from({ length: 4 }, () => target.deliver(request(secretName, v))));
+    expect(outcomes.map((o) => o.status)).toEqual(Array(4).fill('FailedNotOwned'));
+    await target.settle();
+    const events = await eventsOf(secretName);
+    expect(events.map((e) => [e.reason, e.count])).toEqual([['FailedNotOwned', 4]]);
   });
 });

@@ -31,6 +31,7 @@ describe.skipIf(!hasKubectl)('kubectl against the emulator shows what the relay 
     const target = targetOn(emulator, 'apps');
     const v = sourceVersion('db-password', value);
     expect((await target.deliver({ placement: { name: 'db', key: 'password' }, source: v.facts, value, policy: { adopt: false, recoverDeleted: true } })).status).toBe('Created');
+    await target.settle();
   });
 
   afterAll(async () => {
@@ -71,6 +72,7 @@ describe.skipIf(!hasKubectl)('kubectl against the emulator shows what the relay 
       const outcome = await target.deliver({ placement: { name: 'legacy', key: 'password' }, source: v.facts, value: v.value, policy: { adopt: false, recoverDeleted: true } });
       expect(outcome.status).toBe('FailedNotOwned');
     }
+    await target.settle();
     const failed = await kubectl('events', '--for', 'secret/legacy', '-n', 'apps');
     const failedLines = failed.trim().split('\n').slice(1);
     expect(failedLines).toHaveLength(1);

@@ -1,3 +1,6 @@
+import { createHash } from 'node:crypto';
+import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { BlobServiceClient, ContainerClient, ContainerSASPermissions, type ContainerClient as Container } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { blobLeaseLocks, LockAccessDeniedError } from '../../../shared/locks/index.js';
@@ -8,15 +11,55 @@ import { startAzurite, type AzuriteBlob } from '../../support/azurite.js';
 
 let azurite: AzuriteBlob;
 let container: Container;
+let proxy: Server;
+/** Every request that reached Azurite through the counting proxy: `<method> <lease action or comp or "blob">`. */
+const requests: string[] = [];
+let counted: Container;
+/** While set, lease releases wait here until the test lets them through. */
+let heldReleases: (() => void)[] | undefined;
 
 beforeAll(async () => {
   azurite = await startAzurite();
   container = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('reports');
+  // A pass-through proxy in front of Azurite that records each request (Shared Key signs the path, not the port).
+  const upstream = new URL(azurite.blobEndpoint);
+  proxy = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://proxy');
+    const action = req.headers['x-ms-lease-action'];
+    requests.push(`${req.method} ${typeof action === 'string' ? `lease-${action}` : (url.searchParams.get('restype') ?? url.searchParams.get('comp') ?? 'blob')}`);
+    if (action === 'release' && heldReleases) {
+      heldReleases.push(() => pass(req, res, upstream));
+      return;
+    }
+    pass(req, res, upstream);
+  });
+  const pass = (req: IncomingMessage, res: ServerResponse, upstream: URL): void => {
+    const forward = httpRequest({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    });
+    forward.on('error', () => res.destroy());
+    req.pipe(forward);
+  };
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  const port = (proxy.address() as AddressInfo).port;
+  const viaProxy = azurite.connectionString.replace(/BlobEndpoint=http:\/\/[^/;]+/, `BlobEndpoint=http://127.0.0.1:${port}`);
+  counted = BlobServiceClient.fromConnectionString(viaProxy).getContainerClient('counted');
 });
 
 afterAll(async () => {
+  await new Promise((resolve) => proxy?.close(resolve));
   await azurite?.stop();
 });
+
+/** The Azurite requests made during `fn`, once the releases it started have landed. */
+async function requestsDuring(locks: { settle(): Promise<void> }, fn: () => Promise<unknown>): Promise<string[]> {
+  await locks.settle();
+  const from = requests.length;
+  await fn();
+  await locks.settle();
+  return requests.slice(from);
+}
 
 describe('blobLeaseLocks', () => {
   it('runs holders of one key one at a time across lock instances, and never blocks another key', async () => {
@@ -84,4 +127,64 @@ describe('blobLeaseLocks', () => {
     expect((failure as Error).message).toMatch(/^the relay may not take delivery locks \(403[^)]*\): grant its identity Storage Blob Data Contributor/);
     expect(ran).toBe(false);
   });
+  it('calls per lock, counted at Azurite: 2 once the blob exists; a new key 4 at first, then 3 while keys keep being new', async () => {
+    await counted.createIfNotExists();
+    const locks = blobLeaseLocks(counted);
+    const run = async () => 'ran';
+    expect(await requestsDuring(locks, () => locks.withLock('keyVault:contoso.vault.azure.net/new-1', run))).toEqual([
+      'PUT lease-acquire',
+      'PUT blob',
+      'PUT lease-acquire',
+      'PUT lease-release',
+    ]);
+    // The last new key was new: the next one is created first, no 404 probe.
+    expect(await requestsDuring(locks, () => locks.withLock('keyVault:contoso.vault.azure.net/new-2', run))).toEqual(['PUT blob', 'PUT lease-acquire', 'PUT lease-release']);
+    // Steady state: acquire and release.
+    expect(await requestsDuring(locks, () => locks.withLock('keyVault:contoso.vault.azure.net/new-1', run))).toEqual(['PUT lease-acquire', 'PUT lease-release']);
+    // Another process (nothing remembered) meets an existing blob after new ones: the create answers "there" once.
+    const other = blobLeaseLocks(counted);
+    await other.withLock('keyVault:contoso.vault.azure.net/new-3', run);
+    expect(await requestsDuring(other, () => other.withLock('keyVault:contoso.vault.azure.net/new-1', run))).toEqual(['PUT blob', 'PUT lease-acquire', 'PUT lease-release']);
+    expect(await requestsDuring(other, () => other.withLock('keyVault:contoso.vault.azure.net/new-2', run))).toEqual(['PUT lease-acquire', 'PUT lease-release']);
+  });
+
+  it('answers before the release is acknowledged; the next holder in the process waits for that release instead of polling', async () => {
+    await counted.createIfNotExists();
+    const locks = blobLeaseLocks(counted);
+    const key = 'keyVault:contoso.vault.azure.net/back-to-back';
+    await locks.withLock(key, async () => 'warm');
+    await locks.settle();
+    // Releases held at the proxy: the holder's answer does not wait for its release...
+    const held: (() => void)[] = [];
+    heldReleases = held;
+    const from = requests.length;
+    expect(await locks.withLock(key, async () => 'first')).toBe('first');
+    await expect.poll(() => held.length).toBe(1);
+    // ...and the next holder in this process waits for that release, without touching the lease meanwhile.
+    const second = locks.withLock(key, async () => 'second');
+    // One more round trip through the proxy: an acquire the second holder had sent would have arrived by now.
+    await counted.getProperties();
+    expect(requests.slice(from)).toEqual(['PUT lease-acquire', 'PUT lease-release', 'GET container']);
+    heldReleases = undefined;
+    held.forEach((letThrough) => letThrough());
+    expect(await second).toBe('second');
+    await locks.settle();
+    expect(requests.slice(from)).toEqual(['PUT lease-acquire', 'PUT lease-release', 'GET container', 'PUT lease-acquire', 'PUT lease-release']);
+    const calls = await requestsDuring(locks, async () => {
+      for (let i = 0; i < 3; i++) await locks.withLock(key, async () => i);
+    });
+    // No 409 and no retried acquire: each acquire follows the previous release.
+    expect(calls).toEqual(Array(3).fill(['PUT lease-acquire', 'PUT lease-release']).flat());
+  });
+
+  it('a holder that died (its lease never renewed nor released) loses the lock when the lease lapses', async () => {
+    const key = 'keyVault:contoso.vault.azure.net/dead-holder';
+    await container.createIfNotExists();
+    const name = `locks/${createHash('sha256').update(key).digest('hex').slice(0, 40)}`;
+    await container.getBlockBlobClient(name).upload('', 0);
+    // The dead host: it took the lease (15 s, the shortest) and then stopped.
+    await container.getBlockBlobClient(name).getBlobLeaseClient().acquireLease(15);
+    const survivor = blobLeaseLocks(container, { waitInMs: 40_000 });
+    expect(await survivor.withLock(key, async () => 'taken over')).toBe('taken over');
+  }, 60_000);
 });

@@ -1,43 +1,152 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { chunk, planLanes, planWaves } from '../../../shared/orchestrations/waves.js';
+import { chunk, nextBatch, planLanes, runInWindow, type Lane } from '../../../shared/orchestrations/waves.js';
 
 const item = (endpoint: string, n: number) => ({ endpoint, n });
 
-describe('planWaves', () => {
-  it('bounds each wave overall and per endpoint, keeping every item exactly once', () => {
+describe('planLanes', () => {
+  /** What the lanes allow at any moment: each lane has its window in flight, spread over the endpoints it owns. */
+  function worstCase(lanes: readonly Lane<{ endpoint: string }>[], maxPerEndpoint: number): { total: number; perEndpoint: Map<string, number> } {
+    const perEndpoint = new Map<string, number>();
+    for (const lane of lanes) {
+      for (const endpoint of new Set(lane.items.map((x) => x.endpoint))) {
+        perEndpoint.set(endpoint, (perEndpoint.get(endpoint) ?? 0) + Math.min(lane.window, maxPerEndpoint));
+      }
+    }
+    return { total: lanes.reduce((sum, lane) => sum + lane.window, 0), perEndpoint };
+  }
+
+  it('never lets the lanes together exceed either limit, gives each endpoint to one lane, keeps every item once and each endpoint\'s order', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.constantFrom('a', 'b', 'c', 'd', 'e'), { maxLength: 120 }),
+        fc.array(fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f', 'g'), { maxLength: 150 }),
         fc.integer({ min: 1, max: 30 }),
         fc.integer({ min: 1, max: 6 }),
         (endpoints, maxConcurrent, maxPerEndpoint) => {
           const items = endpoints.map((endpoint, n) => item(endpoint, n));
-          const waves = planWaves(items, { maxConcurrent, maxPerEndpoint });
-          const flat = waves.flat();
-          expect(flat.map((x) => x.n).sort((p, q) => p - q)).toEqual(items.map((x) => x.n));
-          for (const wave of waves) {
-            expect(wave.length).toBeGreaterThan(0);
-            expect(wave.length).toBeLessThanOrEqual(maxConcurrent);
-            const perEndpoint = new Map<string, number>();
-            for (const x of wave) perEndpoint.set(x.endpoint, (perEndpoint.get(x.endpoint) ?? 0) + 1);
-            for (const count of perEndpoint.values()) expect(count).toBeLessThanOrEqual(maxPerEndpoint);
+          const lanes = planLanes(items, { maxConcurrent, maxPerEndpoint });
+          expect(lanes.flatMap((lane) => lane.items).map((x) => x.n).sort((p, q) => p - q)).toEqual(items.map((x) => x.n));
+          const owner = new Map<string, number>();
+          for (const [index, lane] of lanes.entries()) {
+            expect(lane.items.length).toBeGreaterThan(0);
+            expect(lane.window).toBeGreaterThanOrEqual(1);
+            expect(lane.window).toBeLessThanOrEqual(Math.min(maxPerEndpoint, lane.items.length));
+            for (const x of lane.items) {
+              expect(owner.get(x.endpoint) ?? index).toBe(index);
+              owner.set(x.endpoint, index);
+            }
+            for (const endpoint of new Set(lane.items.map((x) => x.endpoint))) {
+              const ns = lane.items.filter((x) => x.endpoint === endpoint).map((x) => x.n);
+              expect(ns).toEqual([...ns].sort((p, q) => p - q));
+            }
           }
+          const { total, perEndpoint } = worstCase(lanes, maxPerEndpoint);
+          expect(total).toBeLessThanOrEqual(maxConcurrent);
+          for (const count of perEndpoint.values()) expect(count).toBeLessThanOrEqual(maxPerEndpoint);
         },
       ),
     );
   });
 
-  it('keeps the order of items within one endpoint', () => {
-    const items = [item('a', 0), item('b', 1), item('a', 2), item('a', 3), item('b', 4)];
-    const waves = planWaves(items, { maxConcurrent: 2, maxPerEndpoint: 1 });
-    expect(waves.map((wave) => wave.map((x) => x.n))).toEqual([[0, 1], [2, 4], [3]]);
+  it('gives every endpoint its full window when the overall limit allows: one lane per endpoint', () => {
+    // 1,000 deliveries over 4 vaults and one cluster, 4 per endpoint, 50 overall.
+    const items = Array.from({ length: 1000 }, (_, n) => item(n % 5 === 4 ? 'cluster' : `v${n % 5}`, n));
+    const lanes = planLanes(items, { maxConcurrent: 50, maxPerEndpoint: 4 });
+    expect(lanes.map((lane) => [lane.items[0]!.endpoint, lane.window, lane.items.length])).toEqual([
+      ['v0', 4, 200],
+      ['v1', 4, 200],
+      ['v2', 4, 200],
+      ['v3', 4, 200],
+      ['cluster', 4, 200],
+    ]);
   });
 
-  it('fills a wave across endpoints before starting the next', () => {
-    const items = Array.from({ length: 10 }, (_, n) => item(`v${n % 5}`, n));
-    expect(planWaves(items, { maxConcurrent: 50, maxPerEndpoint: 2 })).toHaveLength(1);
-    expect(planWaves(items, { maxConcurrent: 50, maxPerEndpoint: 1 })).toHaveLength(2);
+  it('gives the spare overall slots to the endpoints with the most deliveries per slot', () => {
+    const items = [...Array.from({ length: 30 }, (_, n) => item('big', n)), ...Array.from({ length: 3 }, (_, n) => item('small', 30 + n))];
+    expect(planLanes(items, { maxConcurrent: 4, maxPerEndpoint: 4 }).map((lane) => [lane.items[0]!.endpoint, lane.window])).toEqual([
+      ['big', 3],
+      ['small', 1],
+    ]);
+    // Never a window wider than the endpoint's deliveries.
+    expect(planLanes([item('one', 0)], { maxConcurrent: 50, maxPerEndpoint: 4 })).toEqual([{ window: 1, items: [item('one', 0)] }]);
+  });
+
+  it('with more endpoints than the overall limit, lanes of window 1 take whole endpoints', () => {
+    const items = Array.from({ length: 12 }, (_, n) => item(`v${n % 6}`, n));
+    const lanes = planLanes(items, { maxConcurrent: 4, maxPerEndpoint: 3 });
+    expect(lanes).toHaveLength(4);
+    expect(lanes.every((lane) => lane.window === 1)).toBe(true);
+    expect(lanes.map((lane) => lane.items.length).sort()).toEqual([2, 2, 4, 4]);
+  });
+});
+
+describe('nextBatch', () => {
+  it('takes the due retries first, then the queue in order, at most the size', () => {
+    expect(nextBatch(['r1'], ['a', 'b', 'c'], 3)).toEqual({ batch: ['r1', 'a', 'b'], rest: ['c'] });
+    expect(nextBatch(['r1', 'r2', 'r3'], ['a'], 2)).toEqual({ batch: ['r1', 'r2'], rest: ['a'] });
+    expect(nextBatch([], [], 5)).toEqual({ batch: [], rest: [] });
+  });
+});
+
+describe('runInWindow', () => {
+  /** Runs items that each take a few microtask turns, recording how many run at once, overall and per endpoint. */
+  async function observe(items: readonly { endpoint: string; n: number; turns: number }[], window: number, maxPerEndpoint: number, stopAfter?: number) {
+    let running = 0;
+    let peak = 0;
+    const perEndpoint = new Map<string, number>();
+    const peakPerEndpoint = new Map<string, number>();
+    const order: number[] = [];
+    let started = 0;
+    const result = await runInWindow(
+      items,
+      { window, maxPerEndpoint },
+      async (x) => {
+        started += 1;
+        running += 1;
+        peak = Math.max(peak, running);
+        perEndpoint.set(x.endpoint, (perEndpoint.get(x.endpoint) ?? 0) + 1);
+        peakPerEndpoint.set(x.endpoint, Math.max(peakPerEndpoint.get(x.endpoint) ?? 0, perEndpoint.get(x.endpoint)!));
+        for (let t = 0; t < x.turns; t++) await new Promise((resolve) => setImmediate(resolve));
+        order.push(x.n);
+        running -= 1;
+        perEndpoint.set(x.endpoint, perEndpoint.get(x.endpoint)! - 1);
+      },
+      stopAfter === undefined ? {} : { shouldStart: () => started < stopAfter },
+    );
+    return { peak, peakPerEndpoint, order, notStarted: result.notStarted.map((x) => x.n) };
+  }
+
+  it('never has more than the window in flight, nor more than the bound per endpoint, and runs every item once', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.tuple(fc.constantFrom('a', 'b', 'c'), fc.integer({ min: 0, max: 3 })), { maxLength: 40 }),
+        fc.integer({ min: 1, max: 8 }),
+        fc.integer({ min: 1, max: 4 }),
+        async (specs, window, maxPerEndpoint) => {
+          const items = specs.map(([endpoint, turns], n) => ({ endpoint, n, turns }));
+          const seen = await observe(items, window, maxPerEndpoint);
+          expect(seen.order.sort((p, q) => p - q)).toEqual(items.map((x) => x.n));
+          expect(seen.notStarted).toEqual([]);
+          expect(seen.peak).toBeLessThanOrEqual(window);
+          for (const n of seen.peakPerEndpoint.values()) expect(n).toBeLessThanOrEqual(maxPerEndpoint);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it('starts the next item the moment one finishes (a slow item does not hold the others back)', async () => {
+    const items = [{ endpoint: 'a', n: 0, turns: 30 }, ...Array.from({ length: 6 }, (_, k) => ({ endpoint: 'a', n: k + 1, turns: 1 }))];
+    const seen = await observe(items, 2, 2);
+    // Every short item finished while the slow one was still running.
+    expect(seen.order.at(-1)).toBe(0);
+  });
+
+  it('once told to stop, starts nothing more and returns the items it never started, in input order', async () => {
+    const items = Array.from({ length: 10 }, (_, n) => ({ endpoint: n % 2 === 0 ? 'a' : 'b', n, turns: 1 }));
+    const seen = await observe(items, 2, 2, 4);
+    expect(seen.order.sort((p, q) => p - q)).toEqual([0, 1, 2, 3]);
+    expect(seen.notStarted).toEqual([4, 5, 6, 7, 8, 9]);
   });
 });
 
@@ -45,67 +154,5 @@ describe('chunk', () => {
   it('splits into chunks of at most the size', () => {
     expect(chunk([1, 2, 3, 4, 5], 2)).toEqual([[1, 2], [3, 4], [5]]);
     expect(chunk([], 3)).toEqual([]);
-  });
-});
-
-describe('planLanes', () => {
-  /** What the lanes allow at any moment: each lane has one delivery in flight, at an endpoint it holds. */
-  function worstCase(lanes: readonly { endpoint: string }[][]): { total: number; perEndpoint: Map<string, number> } {
-    const perEndpoint = new Map<string, number>();
-    for (const lane of lanes) for (const endpoint of new Set(lane.map((x) => x.endpoint))) perEndpoint.set(endpoint, (perEndpoint.get(endpoint) ?? 0) + 1);
-    return { total: lanes.length, perEndpoint };
-  }
-
-  it('never lets the lanes together exceed either limit, keeping every item exactly once and each endpoint order within a lane', () => {
-    fc.assert(
-      fc.property(
-        fc.array(fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f', 'g'), { maxLength: 300 }),
-        fc.integer({ min: 1, max: 30 }),
-        fc.integer({ min: 1, max: 6 }),
-        (endpoints, maxConcurrent, maxPerEndpoint) => {
-          const items = endpoints.map((endpoint, n) => item(endpoint, n));
-          const lanes = planLanes(items, { maxConcurrent, maxPerEndpoint });
-          expect(lanes.flat().map((x) => x.n).sort((p, q) => p - q)).toEqual(items.map((x) => x.n));
-          const { total, perEndpoint } = worstCase(lanes);
-          expect(total).toBeLessThanOrEqual(maxConcurrent);
-          for (const count of perEndpoint.values()) expect(count).toBeLessThanOrEqual(maxPerEndpoint);
-          for (const lane of lanes) {
-            expect(lane.length).toBeGreaterThan(0);
-            for (const endpoint of new Set(lane.map((x) => x.endpoint))) {
-              const ns = lane.filter((x) => x.endpoint === endpoint).map((x) => x.n);
-              expect(ns).toEqual([...ns].sort((p, q) => p - q));
-            }
-          }
-        },
-      ),
-    );
-  });
-
-  it('gives every endpoint its full share when the overall limit allows, so no endpoint waits on another', () => {
-    // 1,000 deliveries over 5 vaults and one cluster, 4 per endpoint, 50 overall: 4 lanes each, one endpoint per lane.
-    const items = Array.from({ length: 1000 }, (_, n) => item(n % 5 === 4 ? 'cluster' : `v${n % 4}`, n));
-    const lanes = planLanes(items, { maxConcurrent: 50, maxPerEndpoint: 4 });
-    expect(lanes).toHaveLength(20);
-    expect(lanes.every((lane) => new Set(lane.map((x) => x.endpoint)).size === 1)).toBe(true);
-    expect(Math.max(...lanes.map((lane) => lane.length))).toBe(50);
-  });
-
-  it('gives the spare overall slots to the endpoints with the most deliveries per lane', () => {
-    const items = [...Array.from({ length: 30 }, (_, n) => item('big', n)), ...Array.from({ length: 3 }, (_, n) => item('small', 30 + n))];
-    const lanes = planLanes(items, { maxConcurrent: 4, maxPerEndpoint: 4 });
-    expect(lanes.map((lane) => [lane[0]!.endpoint, lane.length])).toEqual([
-      ['big', 10],
-      ['big', 10],
-      ['big', 10],
-      ['small', 3],
-    ]);
-  });
-
-  it('with more endpoints than the overall limit, a lane takes whole endpoints one after another', () => {
-    const items = Array.from({ length: 12 }, (_, n) => item(`v${n % 6}`, n));
-    const lanes = planLanes(items, { maxConcurrent: 4, maxPerEndpoint: 3 });
-    expect(lanes).toHaveLength(4);
-    const { perEndpoint } = worstCase(lanes);
-    expect([...perEndpoint.values()].every((count) => count === 1)).toBe(true);
   });
 });

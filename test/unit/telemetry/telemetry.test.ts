@@ -4,7 +4,7 @@ import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { RelayDelivery, RelayInput, RelayPlan, RotateInput } from '../../../shared/orchestrations/types.js';
 import { withBackoff } from '../../../shared/targets/backoff.js';
 import { METRIC_NAMES, observeDelivery, otelTelemetry, relayTraceContext } from '../../../shared/telemetry/index.js';
-import { OrchestrationSpec, type ScheduledActivity } from '../../orchestrations/specHarness.js';
+import { OrchestrationSpec } from '../../orchestrations/specHarness.js';
 import { recordTelemetry, type Recorded } from './support.js';
 
 // The relay's metrics and spans through the real OpenTelemetry SDK (a pull reader, an in-memory span exporter),
@@ -119,18 +119,6 @@ describe('the throttling ladder', () => {
 });
 
 describe('orchestrations record once per run, however many episodes replay them', () => {
-  async function failEveryAttempt(spec: OrchestrationSpec, first: ScheduledActivity, attempts: number, message: string): Promise<void> {
-    let current = first;
-    for (let attempt = 1; attempt <= attempts; attempt++) {
-      spec.fail(current.taskId, current.name, message);
-      await spec.episode();
-      const [timer] = spec.timers();
-      spec.fireTimer(timer!.taskId);
-      await spec.episode();
-      if (attempt < attempts) current = spec.activities().find((a) => a.name === current.name)!;
-    }
-  }
-
   it('a relay: event-to-converged from the source version\'s creation, the deliveries whose retries ran out, one relay span, one summary line', async () => {
     const contoso = delivery('contoso');
     const fabrikam = delivery('fabrikam');
@@ -145,9 +133,18 @@ describe('orchestrations record once per run, however many episodes replay them'
     await spec.episode();
     spec.complete(0, plan);
     await spec.episode();
+    // One batch per endpoint; fabrikam's delivery fails transiently on each of its 4 attempts (retried after timers).
     const [toContoso, toFabrikam] = spec.activities();
-    spec.complete(toContoso!.taskId, outcome(contoso, 'Created'));
-    await failEveryAttempt(spec, toFabrikam!, 4, 'FailedUnavailable: deliver on fabrikam.example/db-password: 503');
+    spec.complete(toContoso!.taskId, { counts: { Created: 1 }, outcomes: [outcome(contoso, 'Created')], retry: [], notStarted: [] });
+    const transient = { counts: {}, outcomes: [], retry: [{ deliveryId: fabrikam.deliveryId, message: 'FailedUnavailable: deliver on fabrikam.example/db-password: 503' }], notStarted: [] };
+    spec.complete(toFabrikam!.taskId, transient);
+    for (let attempt = 2; attempt <= 4; attempt++) {
+      await spec.episode();
+      spec.fireTimer(spec.timers()[0]!.taskId);
+      await spec.episode();
+      spec.complete(spec.activities()[0]!.taskId, transient);
+    }
+    await spec.episode();
     const [audit] = spec.activities();
     expect(audit!.name).toBe('appendAudit');
     spec.complete(audit!.taskId, 1);
@@ -158,8 +155,8 @@ describe('orchestrations record once per run, however many episodes replay them'
 
     const converged = await recorded.histogram(METRIC_NAMES.eventToConverged, { source_id: 'platform', ok: false });
     expect(converged.count).toBe(1);
-    // Created 3 s before the relay started, done after the retry back-off (5 + 15 + 45 s and the last timer).
-    expect(converged.sum).toBeGreaterThan(3 + 65);
+    // Created 3 s before the relay started, done after the retry back-off (5 + 15 + 45 s).
+    expect(converged.sum).toBeGreaterThanOrEqual(3 + 65);
     // The activity counts what it returns; the relay counts the delivery whose retries ran out.
     expect(await recorded.counter(METRIC_NAMES.deliveries, { status: 'FailedUnavailable', target_id: 'fabrikam' })).toBe(1);
     expect(await recorded.counter(METRIC_NAMES.deliveries)).toBe(1);
