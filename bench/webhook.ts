@@ -18,13 +18,14 @@
  */
 import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SecretClient } from '@azure/keyvault-secrets';
 import { startStack, type Stack } from '../local/stack.js';
 import { Journal } from '../local/host/durable/journal.js';
+import { writeBenchmarkSection } from './support/benchmarksDoc.js';
 import { relayInstanceId } from '../shared/orchestrations/names.js';
 
 const EVENTS = Number(process.env.BENCH_WEBHOOK_EVENTS ?? 500);
@@ -69,21 +70,30 @@ function statsOf(times: number[], seconds = Number.NaN): Stats {
   return { p50: percentile(times, 50), p95: percentile(times, 95), p99: percentile(times, 99), max: times.at(-1) ?? 0, seconds };
 }
 
+interface AppSample {
+  readonly cpuSeconds: number;
+  readonly loopDelayP99InMs: number;
+  readonly loopDelayMaxInMs: number;
+}
+
 /** Where the app under test runs, and how to reach it. */
 interface AppUnderTest {
   readonly webhook: string;
   /** Waits until a relay instance is Completed, Failed or Terminated (or not found after a while). */
   waitDone(instanceId: string): Promise<void>;
-  /** CPU seconds the app's process used so far (undefined when the app shares the benchmark's process). */
-  cpuSeconds(): Promise<number | undefined>;
+  /**
+   * CPU seconds the app's process used so far and its event-loop delay since the previous sample (undefined when the
+   * app shares the benchmark's process).
+   */
+  sample(): Promise<AppSample | undefined>;
   close(): Promise<void>;
 }
 
 /** Starts the app in a process of its own against `stack` (its emulators and Azurite). */
-async function appApart(stack: Stack, stateDir: string): Promise<AppUnderTest> {
+async function appApart(stack: Stack, stateDir: string, durableYields: boolean): Promise<AppUnderTest> {
   const child = fork(path.join(root, 'bench/support/webhook-host.ts'), [], {
-    execArgv: ['--import', 'tsx'],
-    env: { ...process.env, BENCH_HOST_OPTIONS: JSON.stringify({ settings: stack.settings, durableDir: path.join(stateDir, 'durable-app'), hostJsonPath: path.join(root, 'host.json') }) },
+    execArgv: ['--import', 'tsx', ...(process.env.BENCH_WEBHOOK_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_WEBHOOK_CPU_PROF}`] : [])],
+    env: { ...process.env, BENCH_HOST_OPTIONS: JSON.stringify({ settings: stack.settings, durableDir: path.join(stateDir, 'durable-app'), hostJsonPath: path.join(root, 'host.json'), durableYieldsToRequests: durableYields }) },
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
   const ready = await new Promise<{ webhook: string; baseUrl: string; durableTaskKey: string }>((resolve, reject) => {
@@ -102,9 +112,9 @@ async function appApart(stack: Stack, stateDir: string): Promise<AppUnderTest> {
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
     },
-    cpuSeconds: () =>
+    sample: () =>
       new Promise((resolve) => {
-        child.once('message', (message) => resolve((message as { cpuSeconds: number }).cpuSeconds));
+        child.once('message', (message) => resolve(message as AppSample));
         child.send('cpu');
       }),
     close: () =>
@@ -122,9 +132,14 @@ interface ScenarioResult {
   /** The app process's CPU time per routed or naive event (their relays included), when it runs apart. */
   readonly cpuMsPerRoutedEvent?: number;
   readonly cpuMsPerUnroutedEvent?: number;
+  /** Of that, the app's CPU per routed or naive event while the burst lasted (the rest ran after it). */
+  readonly cpuMsPerRoutedEventDuringBurst?: number;
+  /** The app's event-loop delay (p99, max) during the routed burst and during the unrouted one. */
+  readonly loopDelay?: { readonly routed: AppSample; readonly unrouted: AppSample };
 }
 
-async function scenario(apart: boolean): Promise<ScenarioResult> {
+/** One stack: `apart` runs the app in its own process; `durableYields: false` (apart only) runs its host without giving way to requests, routed rows only. */
+async function scenario(apart: boolean, durableYields = true): Promise<ScenarioResult> {
   const stateDir = mkdtempSync(path.join(os.tmpdir(), 'bench-webhook-'));
   const stack = await startStack({
     stateDir,
@@ -140,11 +155,11 @@ async function scenario(apart: boolean): Promise<ScenarioResult> {
   let app: AppUnderTest | undefined;
   try {
     app = apart
-      ? await appApart(stack, stateDir)
+      ? await appApart(stack, stateDir, durableYields)
       : {
           webhook: stack.info.webhooks.keyVaultEvents,
           waitDone: (id) => stack.host.waitForInstance(id, 120_000).then(() => undefined, () => undefined),
-          cpuSeconds: async () => undefined,
+          sample: async () => undefined,
           close: async () => undefined,
         };
     const under = app;
@@ -213,7 +228,7 @@ async function scenario(apart: boolean): Promise<ScenarioResult> {
     const both = (i: number) => (i % 2 === 0 ? routedOne(i) : naiveOne(i));
     const routedTimes: number[] = [];
     const naiveTimes: number[] = [];
-    const cpu0 = await under.cpuSeconds();
+    const cpu0 = await under.sample();
     await burst(EVENTS * 2, IN_FLIGHT, async (i) => {
       const t0 = performance.now();
       await both(i);
@@ -221,17 +236,23 @@ async function scenario(apart: boolean): Promise<ScenarioResult> {
     });
     const routed = statsOf(routedTimes);
     const naive = statsOf(naiveTimes);
+    const during = await under.sample();
     await settle();
-    const cpu1 = await under.cpuSeconds();
-    const unrouted = await burst(EVENTS, IN_FLIGHT, (i) => post(event(`plain-bench-${run}-${i}`, i).body));
-    const cpu2 = await under.cpuSeconds();
+    const cpu1 = await under.sample();
+    const unrouted = durableYields ? await burst(EVENTS, IN_FLIGHT, (i) => post(event(`plain-bench-${run}-${i}`, i).body)) : statsOf([]);
+    const cpu2 = await under.sample();
     await settle();
     return {
       routed,
       naive,
       unrouted,
-      ...(cpu0 !== undefined && cpu1 !== undefined && cpu2 !== undefined
-        ? { cpuMsPerRoutedEvent: ((cpu1 - cpu0) * 1000) / (EVENTS * 2), cpuMsPerUnroutedEvent: ((cpu2 - cpu1) * 1000) / EVENTS }
+      ...(cpu0 && during && cpu1 && cpu2
+        ? {
+            cpuMsPerRoutedEvent: ((cpu1.cpuSeconds - cpu0.cpuSeconds) * 1000) / (EVENTS * 2),
+            cpuMsPerRoutedEventDuringBurst: ((during.cpuSeconds - cpu0.cpuSeconds) * 1000) / (EVENTS * 2),
+            cpuMsPerUnroutedEvent: ((cpu2.cpuSeconds - cpu1.cpuSeconds) * 1000) / EVENTS,
+            loopDelay: { routed: during, unrouted: cpu2 },
+          }
         : {}),
     };
   } finally {
@@ -244,69 +265,82 @@ async function scenario(apart: boolean): Promise<ScenarioResult> {
 }
 
 async function main(): Promise<void> {
+  const loadBefore = os.loadavg()[0]!;
   const apart = await scenario(true);
+  if (process.env.BENCH_WEBHOOK_ONLY_APART === '1') {
+    console.log(JSON.stringify(apart, null, 1));
+    return;
+  }
+  // The same app apart on a host whose durable work does not give way to the requests it answers (as before).
+  const competing = await scenario(true, false);
   const shared = await scenario(false);
 
-  // The engine's per-start journal write on its own (write + fsync + rename of a one-record file).
+  // The engine's per-start journal write on its own (a new instance's journal: open, write, fdatasync).
   const journalDir = mkdtempSync(path.join(os.tmpdir(), 'bench-journal-'));
   const journal = await burst(200, IN_FLIGHT, async (i) => {
-    await new Journal(path.join(journalDir, `j-${i}.jsonl`)).replace([{ kind: 'start', instanceId: `i-${i}`, createdTime: new Date().toISOString() }]);
+    const file = new Journal(path.join(journalDir, `j-${i}.jsonl`));
+    await file.create([{ kind: 'start', instanceId: `i-${i}`, createdTime: new Date().toISOString() }]);
+    await file.close();
   });
   rmSync(journalDir, { recursive: true, force: true });
 
-  const ms = (value: number) => `${value.toFixed(1)} ms`;
+  const ms = (value: number | undefined) => (value === undefined || Number.isNaN(value) ? '—' : `${value.toFixed(1)} ms`);
   const row = (label: string, s: Stats, cpu?: number) =>
-    `| ${label} | ${ms(s.p50)} | ${ms(s.p95)} | **${ms(s.p99)}** | ${(s.p99 / BOUND_MS).toFixed(2)} | ${ms(s.max)} | ${Number.isNaN(s.seconds) ? '(interleaved)' : (EVENTS / s.seconds).toFixed(0)} | ${cpu === undefined ? '—' : ms(cpu)} |`;
+    `| ${label} | ${ms(s.p50)} | ${ms(s.p95)} | **${ms(s.p99)}** | ${(s.p99 / BOUND_MS).toFixed(2)} | ${ms(s.max)} | ${Number.isNaN(s.seconds) ? '(interleaved)' : (EVENTS / s.seconds).toFixed(0)} | ${ms(cpu)} |`;
   const verdict = (s: Stats) => (s.p99 < BOUND_MS ? 'met' : 'not met');
+  const ratio = (s: Stats) => `${(s.p99 / BOUND_MS).toFixed(2)}×`;
+  const delay = (r: ScenarioResult, which: 'routed' | 'unrouted') =>
+    r.loopDelay ? `p99 ${ms(r.loopDelay[which].loopDelayP99InMs)}, max ${ms(r.loopDelay[which].loopDelayMaxInMs)}` : '—';
   const section = [
     HEADING,
     '',
-    `Run \`npx tsx bench/webhook.ts\` (${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${os.availableParallelism()} cores, ${os.platform()}, load average ${os.loadavg()[0]!.toFixed(1)} at the end: the machine is shared with other work).`,
+    `Run \`npx tsx bench/webhook.ts\` (${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${os.availableParallelism()} cores, ${os.platform()}; \`uptime\` load average ${loadBefore.toFixed(1)} at the start, ${os.loadavg()[0]!.toFixed(1)} at the end: the machine is shared with other work).`,
     `${EVENTS} \`SecretNewVersionCreated\` events per row (routed and naive: one burst of 2 × that, alternating), one per POST, ${IN_FLIGHT} in flight;`,
     'the time is the webhook\'s answer as the poster sees it. Versions are synthetic, so the relays the routed rows start end in an',
-    'audited `PlanFailed` in the background (they still compete for the CPU while the burst runs). Two stacks in the same run:',
+    'audited `PlanFailed` (they still cost what a relay\'s episodes, plan activity and audit append cost). Three stacks in the same run:',
     '**app apart** — the app on the local host in a process of its own (`bench/support/webhook-host.ts`), the Key Vault and',
     'Kubernetes emulators in the benchmark\'s process, Azurite in its own: the app is measured, not the emulators (in Azure,',
-    'Event Grid, Key Vault and Storage are separate services) — and **one process** — `startStack` as `npm start` runs it. "app',
-    'CPU / event" is the app process\'s CPU time over the burst divided by its events (their relays included).',
+    'Event Grid, Key Vault and Storage are separate services); **app apart, durable work competing** — the same, on a host started',
+    'with `durableYieldsToRequests: false` (the local host before this change: the relays a burst starts run beside its answers);',
+    'and **one process** — `startStack` as `npm start` runs it. "app CPU / event" is the app process\'s CPU time from the start of',
+    'the burst until its relays finished, divided by its events.',
     '',
     `| stack, answer path | p50 | p95 | p99 | p99 / ${BOUND_MS} ms | max | events/s | app CPU / event |`,
     '|---|---|---|---|---|---|---|---|',
     row('app apart, routed: route check by name, status read, start (this code)', apart.routed, apart.cpuMsPerRoutedEvent),
     row('app apart, naive baseline: read the version from the source, then the above', apart.naive, apart.cpuMsPerRoutedEvent),
     row('app apart, unrouted: `reject-event`/`Ignored` `no-route` record, nothing started', apart.unrouted, apart.cpuMsPerUnroutedEvent),
+    row('app apart, durable work competing, routed', competing.routed, competing.cpuMsPerRoutedEvent),
+    row('app apart, durable work competing, naive baseline', competing.naive, competing.cpuMsPerRoutedEvent),
     row('one process, routed (this code)', shared.routed),
     row('one process, naive baseline', shared.naive),
     row('one process, unrouted', shared.unrouted),
     '',
-    `The engine's journal write per start on its own (\`Journal.replace\`: write, fsync, rename; 200 starts, ${IN_FLIGHT} in flight):`,
-    `p50 ${ms(journal.p50)}, p99 ${ms(journal.p99)}.`,
+    `App process during the routed burst: ${ms(apart.cpuMsPerRoutedEventDuringBurst)} of CPU per event while the burst lasted (of ${ms(apart.cpuMsPerRoutedEvent)} in all),`,
+    `event-loop delay ${delay(apart, 'routed')}; with durable work competing ${ms(competing.cpuMsPerRoutedEventDuringBurst)} per event during the burst,`,
+    `event-loop delay ${delay(competing, 'routed')}. During the unrouted burst: event-loop delay ${delay(apart, 'unrouted')}.`,
     '',
-    'Where the time goes: the answer path reads nothing from the source and starts nothing for unrouted names (their',
-    'answer is one group-committed audit append); a routed answer is two calls to the durable client API (status, then',
-    'start with one journal write + fsync). With a constant 10 in flight the poster meets the host\'s throughput, so p50',
-    `≈ ${IN_FLIGHT} × the app CPU per event when the app has a core to itself: ${apart.cpuMsPerRoutedEvent === undefined ? '—' : ms(apart.cpuMsPerRoutedEvent)} per routed event (its answer, and its relay's`,
-    `episodes, plan activity and audit append running on the same event loop meanwhile) and ${apart.cpuMsPerUnroutedEvent === undefined ? '—' : ms(apart.cpuMsPerUnroutedEvent)} per unrouted one.`,
-    `Answer times far above ${IN_FLIGHT} × that are time spent waiting for a core and for the disk (see the journal write above),`,
-    'not work of the app.',
+    'Where an answer\'s time goes (CPU profile of the app process during a burst: `BENCH_WEBHOOK_CPU_PROF=<dir>`, with',
+    '`BENCH_WEBHOOK_ONLY_APART=1 BENCH_WEBHOOK_EVENTS=200` for a short run): a routed answer is three HTTP exchanges on the',
+    'app\'s event loop — the webhook POST, then the durable client\'s status read and start (axios to the host\'s own durable',
+    'API, as the worker calls the extension\'s loopback listener in Azure) — plus the invocation (`@azure/functions`',
+    'conversion, `df.getClient`, hooks, the handler) and one journal write of the new instance (open, write, fdatasync); an',
+    'unrouted answer is the webhook exchange, the invocation and one group-committed audit append. Nothing reads the source.',
+    'With 10 in flight the poster meets the app\'s throughput, so p50 ≈ 10 × the app\'s CPU per answer when it has a core',
+    'to itself: the bound needs well under 5 ms of CPU per answer. Before this change the relays a burst started ran beside',
+    'its answers (their episodes, plan activity and audit append; the "durable work competing" rows); now the host starts',
+    'durable work only while no request is being answered, or after it waited 50 ms, one item at a time (docs/local-host.md,',
+    '"Scheduling"), and the relays run right after the burst.',
+    `In this run the routed answers cost ${ms(apart.cpuMsPerRoutedEventDuringBurst)} of app CPU each during the burst (10 × that = ${ms((apart.cpuMsPerRoutedEventDuringBurst ?? Number.NaN) * IN_FLIGHT)}, the p50 to expect`,
+    `on a free core) and the unrouted ones ${ms(apart.cpuMsPerUnroutedEvent)}; answer times above that are waiting for a core (the machine's load) and the disk.`,
+    `A new instance's journal write on its own (\`Journal.create\`: open, write, fdatasync; 200 starts, ${IN_FLIGHT} in flight): p50 ${ms(journal.p50)}, p99 ${ms(journal.p99)}.`,
     '',
-    `**Bound (p99 < ${BOUND_MS} ms for routed names), app apart: ${verdict(apart.routed)} in this run** (p99 ${(apart.routed.p99 / BOUND_MS).toFixed(2)}× the bound; the naive path in the same burst ${(apart.naive.p99 / BOUND_MS).toFixed(2)}×); one process: ${verdict(shared.routed)} (${(shared.routed.p99 / BOUND_MS).toFixed(2)}×, naive ${(shared.naive.p99 / BOUND_MS).toFixed(2)}×).`,
+    `**Bound (p99 < ${BOUND_MS} ms), app apart: routed ${verdict(apart.routed)} in this run** (p99 ${ratio(apart.routed)} the bound; the naive path in the same burst ${ratio(apart.naive)}), unrouted ${verdict(apart.unrouted)} (${ratio(apart.unrouted)});`,
+    `durable work competing: routed ${ratio(competing.routed)}, naive ${ratio(competing.naive)}; one process: routed ${verdict(shared.routed)} (${ratio(shared.routed)}, naive ${ratio(shared.naive)}), unrouted ${ratio(shared.unrouted)}.`,
     '',
   ].join('\n');
   console.log(section);
-  if (process.env.BENCH_WEBHOOK_NO_WRITE !== '1') writeSection(section);
-}
-
-function writeSection(section: string): void {
-  const file = path.join(root, 'docs/benchmarks.md');
-  const text = readFileSync(file, 'utf8');
-  const start = text.indexOf(HEADING);
-  if (start < 0) {
-    writeFileSync(file, `${text.trimEnd()}\n\n${section}`);
-    return;
-  }
-  const after = text.indexOf('\n## ', start + HEADING.length);
-  writeFileSync(file, `${text.slice(0, start)}${section}${after < 0 ? '' : `\n${text.slice(after + 1)}`}`);
+  if (process.env.BENCH_WEBHOOK_NO_WRITE !== '1') writeBenchmarkSection(HEADING, section);
 }
 
 await main();

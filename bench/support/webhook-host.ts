@@ -1,21 +1,40 @@
 /**
  * The app on the local host in a process of its own, for bench/webhook.ts: the emulators and Azurite stay in the
  * benchmark's process (in Azure, Event Grid, Key Vault and Storage are separate services too), so the webhook's
- * answer times are the app's. Options come as JSON in BENCH_HOST_OPTIONS (`settings`, `durableDir`, `hostJsonPath`);
- * the webhook URL, base URL and durable key go back over IPC; the message `close` stops the host and exits.
+ * answer times are the app's. Options come as JSON in BENCH_HOST_OPTIONS (`settings`, `durableDir`, `hostJsonPath`, `durableYieldsToRequests`);
+ * the webhook URL, base URL and durable key go back over IPC; the message `cpu` answers the process's CPU seconds so
+ * far and its event-loop delay (p99, max) since the previous `cpu`; the message `close` stops the host and exits.
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { startHost } from '../../local/host/index.js';
 import { appModules } from '../../local/stack.js';
 
-const options = JSON.parse(process.env['BENCH_HOST_OPTIONS'] ?? '{}') as { settings: Record<string, string>; durableDir: string; hostJsonPath: string };
+const options = JSON.parse(process.env['BENCH_HOST_OPTIONS'] ?? '{}') as {
+  settings: Record<string, string>;
+  durableDir: string;
+  hostJsonPath: string;
+  durableYieldsToRequests?: boolean;
+};
 console.info = () => undefined;
 console.log = () => undefined;
-const host = await startHost({ app: appModules(), hostJsonPath: options.hostJsonPath, port: 0, settings: options.settings, durableDir: options.durableDir, log: () => undefined });
+const host = await startHost({
+  app: appModules(),
+  hostJsonPath: options.hostJsonPath,
+  port: 0,
+  settings: options.settings,
+  durableDir: options.durableDir,
+  log: () => undefined,
+  ...(options.durableYieldsToRequests === false ? { durableYieldsToRequests: false } : {}),
+});
 const started = process.cpuUsage();
+const delay = monitorEventLoopDelay({ resolution: 5 });
+delay.enable();
 process.on('message', (message) => {
   if (message === 'cpu') {
     const used = process.cpuUsage(started);
-    process.send?.({ cpuSeconds: (used.user + used.system) / 1e6 });
+    // the event-loop delay since the previous 'cpu' message (how long a ready answer waited for the loop), in ms
+    process.send?.({ cpuSeconds: (used.user + used.system) / 1e6, loopDelayP99InMs: delay.percentile(99) / 1e6, loopDelayMaxInMs: delay.max / 1e6 });
+    delay.reset();
   }
   if (message === 'close') void host.close().then(() => process.exit(0));
 });

@@ -15,6 +15,7 @@ import { createClock } from './durable/clock.js';
 import { DurableEngine } from './durable/engine.js';
 import type { InstanceSnapshot } from './durable/engine.js';
 import { verifyDurableInternals } from './durable/internals.js';
+import { Foreground } from './durable/semaphore.js';
 import { EVENT_GRID_PATH, handleEventGrid } from './eventGrid.js';
 import { ROUTE_PREFIX, buildHttpRoutes, dispatchHttp } from './httpTrigger.js';
 import { isSystemKey, keyValues, presentedKey, resolveKeys, sameKey } from './keys.js';
@@ -48,6 +49,15 @@ export interface StartHostOptions {
   logLevel?: LogLevel;
   /** Maximum activities running at once (default host.json `maxConcurrentActivityFunctions`, else 10 × CPU cores). */
   activityConcurrency?: number;
+  /** Maximum orchestrator episodes running at once (default host.json `maxConcurrentOrchestratorFunctions`, else 10 × CPU cores). */
+  orchestratorConcurrency?: number;
+  /**
+   * While requests are being answered (and 10 ms after), durable work (episodes, activities) waits, an item at most
+   * 50 ms, then one at a time (default true): the app shares one event loop with the host here, so a burst of webhook
+   * calls is answered before the work it started takes the CPU. `false` lets durable work run up to its limits
+   * regardless (for comparison).
+   */
+  durableYieldsToRequests?: boolean;
   /** host.json to read (default `host.json` in the cwd, when present). */
   hostJsonPath?: string;
   /** Durable timers and retry back-off run this many times faster than real time (tests; default 1). */
@@ -84,6 +94,8 @@ export interface LocalHost {
   taskHubName: string;
   /** The activity concurrency in effect. */
   activityConcurrency: number;
+  /** The orchestrator concurrency in effect. */
+  orchestratorConcurrency: number;
   /** The Event Grid webhook URL of a function, with the `eventgrid_extension` key as `code` (as Event Grid calls it). */
   eventGridUrl(functionName: string): string;
   /** The functions the app registered. */
@@ -102,7 +114,7 @@ export interface LocalHost {
 
 interface HostJson {
   logging?: { logLevel?: { default?: string } };
-  extensions?: { durableTask?: { hubName?: string; maxConcurrentActivityFunctions?: number } };
+  extensions?: { durableTask?: { hubName?: string; maxConcurrentActivityFunctions?: number; maxConcurrentOrchestratorFunctions?: number } };
 }
 
 function readHostJson(file: string | undefined): HostJson {
@@ -162,6 +174,7 @@ export async function startHost(options: StartHostOptions): Promise<LocalHost> {
     hostLog(log, 'warning', `host.json hubName '${durable?.hubName ?? ''}' refers to a missing setting; using '${taskHubName}'`);
   }
   const activityConcurrency = options.activityConcurrency ?? durable?.maxConcurrentActivityFunctions ?? 10 * os.availableParallelism();
+  const orchestratorConcurrency = options.orchestratorConcurrency ?? durable?.maxConcurrentOrchestratorFunctions ?? 10 * os.availableParallelism();
   const resolvedKeys = resolveKeys(options.keys, env);
   const keys: HostKeys = resolvedKeys;
   secrets = keyValues(keys);
@@ -174,11 +187,15 @@ export async function startHost(options: StartHostOptions): Promise<LocalHost> {
     return clientData;
   };
 
+  // Requests being answered: while there are any, the engine's durable work waits (see Foreground and Semaphore).
+  const foreground = new Foreground();
   const engine = new DurableEngine({
     dir: path.join(durableDir, 'instances'),
     log,
     clock: createClock(options.timeScale !== undefined ? { timeScale: options.timeScale } : {}),
     activityConcurrency,
+    orchestratorConcurrency,
+    ...(options.durableYieldsToRequests === false ? {} : { foreground }),
     lookup,
     durableClientData,
   });
@@ -246,10 +263,14 @@ export async function startHost(options: StartHostOptions): Promise<LocalHost> {
   };
 
   const server = createServer((req, res) => {
-    handle(req, res).catch((error: unknown) => {
-      hostLog(log, 'error', `Request ${req.method ?? ''} ${redactKeys(req.url ?? '')} failed: ${error instanceof Error ? error.stack : String(error)}`);
-      if (!res.headersSent) res.writeHead(500).end();
-    });
+    const leave = foreground.enter();
+    res.once('close', leave);
+    handle(req, res)
+      .catch((error: unknown) => {
+        hostLog(log, 'error', `Request ${req.method ?? ''} ${redactKeys(req.url ?? '')} failed: ${error instanceof Error ? error.stack : String(error)}`);
+        if (!res.headersSent) res.writeHead(500).end();
+      })
+      .finally(leave);
   });
   const hostname = options.hostname ?? '127.0.0.1';
   const port = await listen(server, options.port ?? 0, hostname);
@@ -261,7 +282,7 @@ export async function startHost(options: StartHostOptions): Promise<LocalHost> {
 
   await engine.start();
   await timers.start(functions);
-  hostLog(log, 'information', `Host started on ${origin} with ${functions.length} functions (activity concurrency ${activityConcurrency})`);
+  hostLog(log, 'information', `Host started on ${origin} with ${functions.length} functions (activity concurrency ${activityConcurrency}, orchestrator concurrency ${orchestratorConcurrency})`);
 
   const hosted = (): HostedFunction[] =>
     functions.map(({ info }) => {
@@ -290,6 +311,7 @@ export async function startHost(options: StartHostOptions): Promise<LocalHost> {
     eventGridKey: keys.eventGridKey,
     taskHubName,
     activityConcurrency,
+    orchestratorConcurrency,
     eventGridUrl: (functionName) =>
       `${origin}${EVENT_GRID_PATH}?functionName=${encodeURIComponent(functionName)}&code=${encodeURIComponent(keys.eventGridKey)}`,
     functions: hosted,

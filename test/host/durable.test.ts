@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -142,6 +142,40 @@ describe('orchestration features', () => {
     expect(observed.maxConcurrent).toBeGreaterThan(1);
     // How many completions share an episode depends on timing (a loaded machine may replay once per completion), so
     // batching is measured by bench/host-fanout.ts, not asserted here.
+  });
+
+  it('gives way to requests being answered: while one is open, activities start one at a time and the fan-out still completes', async () => {
+    observed.maxConcurrent = 0;
+    let release = (): void => undefined;
+    observed.holdUntil = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const answered = fetch(`${host.baseUrl}/api/hold`);
+    await expect.poll(() => observed.holding, { timeout: 10_000 }).toBe(1);
+    const id = await host.startOrchestration('FanOut', { input: { count: 6, delayMs: 5 } });
+    const done = await host.waitForInstance(id, 20_000);
+    expect(done.output).toEqual([0, 2, 4, 6, 8, 10]);
+    expect(observed.maxConcurrent).toBe(1);
+    release();
+    const response = await answered;
+    expect(await response.text()).toBe('released');
+    observed.holdUntil = undefined;
+  });
+
+  it.runIf(process.platform === 'linux')('keeps no journal file open for a finished instance', async () => {
+    const id = await host.startOrchestration('FanOut', { input: { count: 3 } });
+    await host.waitForInstance(id, 20_000);
+    const openJournals = (): string[] =>
+      readdirSync('/proc/self/fd').flatMap((fd) => {
+        try {
+          const target = readlinkSync(`/proc/self/fd/${fd}`);
+          return target.startsWith(path.join(dir, 'instances')) ? [target] : [];
+        } catch {
+          return [];
+        }
+      });
+    const journal = path.join(dir, 'instances', `${Buffer.from(id, 'utf8').toString('base64url')}.jsonl`);
+    await expect.poll(() => openJournals().includes(journal), { timeout: 10_000 }).toBe(false);
   });
 
   it('retries with backoff until success, honouring the coefficient', async () => {

@@ -15,6 +15,7 @@ import { EventType, completedTaskId, historyEvent, isSchedulingEvent } from './h
 import type { FailureDetailsDto, HistoryEvent } from './history.js';
 import { Journal, ensureJournalDir, journalFileName, readJournals } from './journal.js';
 import { Semaphore } from './semaphore.js';
+import type { Foreground } from './semaphore.js';
 
 /** Runtime statuses, as the status API names them. */
 export type RuntimeStatus = 'Pending' | 'Running' | 'Completed' | 'ContinuedAsNew' | 'Failed' | 'Terminated';
@@ -108,6 +109,10 @@ export interface DurableEngineOptions {
   log: LogSink;
   clock: Clock;
   activityConcurrency: number;
+  /** Maximum orchestrator episodes running at once (host.json `maxConcurrentOrchestratorFunctions`). */
+  orchestratorConcurrency?: number;
+  /** The requests the host is answering: while there are any, durable work waits (see `Semaphore`). */
+  foreground?: Foreground;
   lookup: (name: string) => { info: FunctionInfo; registration: Registration } | undefined;
   durableClientData: () => unknown;
 }
@@ -141,6 +146,7 @@ export class DurableEngine {
   readonly #options: DurableEngineOptions;
   readonly #instances = new Map<string, Instance>();
   readonly #activities: Semaphore;
+  readonly #orchestrators: Semaphore;
   readonly #events = new EventEmitter();
   #closed = false;
   readonly #inflight = new Set<Promise<unknown>>();
@@ -149,13 +155,20 @@ export class DurableEngine {
 
   constructor(options: DurableEngineOptions) {
     this.#options = options;
-    this.#activities = new Semaphore(options.activityConcurrency);
+    const gate = options.foreground ? { foreground: options.foreground } : {};
+    this.#activities = new Semaphore(options.activityConcurrency, gate);
+    this.#orchestrators = new Semaphore(options.orchestratorConcurrency ?? options.activityConcurrency, gate);
     this.#events.setMaxListeners(0);
   }
 
   /** The activity concurrency limit. */
   get activityConcurrency(): number {
     return this.#activities.limit;
+  }
+
+  /** The orchestrator concurrency limit (episodes running at once). */
+  get orchestratorConcurrency(): number {
+    return this.#orchestrators.limit;
   }
 
   /** Loads every journal and resumes unfinished instances (re-running activities whose result was not recorded). */
@@ -220,7 +233,8 @@ export class DurableEngine {
       for (const cancel of existing.timers.values()) cancel();
       journal.reopen();
     }
-    await journal.replace([record]);
+    // A new id writes its journal in place (no temp file and rename: there is nothing to replace atomically).
+    await (existing ? journal.replace([record]) : journal.create([record]));
     const instance = this.#fresh(record, journal);
     this.#instances.set(instanceId, instance);
     // Sub-orchestrations (relay parts, repair relays) are their parent's detail: a wide fan-out stays a few lines.
@@ -447,7 +461,11 @@ export class DurableEngine {
       do {
         instance.dirty = false;
         if (this.#closed || TERMINAL.has(instance.status) || instance.inbox.length === 0) break;
-        await this.#runEpisode(instance);
+        // Messages that arrive while the episode waits for a slot join it (its batch is taken when it runs).
+        await this.#orchestrators.run(async () => {
+          if (this.#closed || TERMINAL.has(instance.status) || instance.inbox.length === 0) return;
+          await this.#runEpisode(instance);
+        });
       } while (instance.dirty || instance.inbox.length > 0);
     } catch (error) {
       hostLog(this.#options.log, 'error', `Durable engine error for instance '${instance.id}': ${error instanceof Error ? error.stack : String(error)}`, instance.name);
@@ -573,6 +591,8 @@ export class DurableEngine {
   #finished(instance: Instance): void {
     for (const cancel of instance.timers.values()) cancel();
     instance.timers.clear();
+    // A finished instance's journal is rarely written again (a restart replaces it): keep no file open per instance.
+    void this.#track(instance.journal.release());
     this.#events.emit('finished', instance.id);
     const parent = instance.parent;
     if (!parent) return;

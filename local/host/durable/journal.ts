@@ -5,8 +5,8 @@ import path from 'node:path';
 /**
  * An append-only JSON-lines journal per orchestration instance. Appends are group-committed: every record queued while
  * a write is in flight goes into the next single write + fdatasync, and `append` resolves only once its record is
- * durable. A torn last line (a crash mid-write) is ignored when reading. `replace` swaps the whole file atomically
- * (write temp, fsync, rename).
+ * durable. A torn last line (a crash mid-write) is ignored when reading. `create` writes a new journal in place;
+ * `replace` swaps the whole file atomically (write temp, fsync, rename).
  */
 export class Journal {
   readonly file: string;
@@ -46,6 +46,26 @@ export class Journal {
     }
   }
 
+  /**
+   * Writes the first records of a new journal (truncating a file that holds no instance, e.g. one torn before its
+   * first line), durable on return, and keeps the file open for the appends that follow. A crash mid-write leaves an
+   * empty or torn file, which loading ignores.
+   */
+  async create(records: unknown[]): Promise<void> {
+    await this.#flushing;
+    await this.#handle?.close();
+    this.#handle = undefined;
+    const handle = await open(this.file, 'w');
+    try {
+      await handle.write(records.map((r) => `${JSON.stringify(r)}\n`).join(''));
+      await handle.datasync();
+    } catch (error) {
+      await handle.close();
+      throw error;
+    }
+    this.#handle = handle;
+  }
+
   /** Replaces the journal's content atomically with the given records. */
   async replace(records: unknown[]): Promise<void> {
     await this.#flushing;
@@ -66,6 +86,15 @@ export class Journal {
   async remove(): Promise<void> {
     await this.close();
     await rm(this.file, { force: true });
+  }
+
+  /** Waits for pending writes and closes the file handle; a later append opens it again. */
+  async release(): Promise<void> {
+    // an append always starts a flush at once, so with no flush in progress nothing is queued or being written
+    while (this.#flushing) await this.#flushing;
+    const handle = this.#handle;
+    this.#handle = undefined;
+    await handle?.close();
   }
 
   /** Waits for pending writes and closes the file. */

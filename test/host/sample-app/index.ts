@@ -12,6 +12,9 @@ export const observed = {
   concurrent: 0,
   maxConcurrent: 0,
   flakyCalls: new Map<string, number>(),
+  /** While set, `GET /api/hold` is answered only once this promise settles; `holding` counts requests held. */
+  holdUntil: undefined as Promise<void> | undefined,
+  holding: 0,
 };
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -69,6 +72,17 @@ app.http('boom', { route: 'boom', authLevel: 'anonymous', handler: async () => {
 
 app.http('noContent', { route: 'nothing', authLevel: 'anonymous', handler: async () => undefined as unknown as { status: number } });
 
+app.http('hold', {
+  route: 'hold',
+  methods: ['GET'],
+  authLevel: 'anonymous',
+  handler: async () => {
+    observed.holding += 1;
+    await observed.holdUntil;
+    observed.holding -= 1;
+    return { body: 'released' };
+  },
+});
 app.http('observations', { route: 'observations', authLevel: 'anonymous', handler: async () => ({ jsonBody: { events: observed.events, timers: observed.timers } }) });
 
 // Starts any orchestration; a duplicate id answers 409 with the client's error message.
