@@ -52,6 +52,8 @@ export interface KubernetesEmulator {
   readonly adminUrl: string;
   /** A copy of the request counters. */
   counters(): EmulatorCounters;
+  /** TLS connections the API server has accepted since start (clients that pool connections open few). */
+  tlsConnections(): number;
   resetCounters(): void;
   /** Replaces all fault rules (an empty list clears them). */
   setFaults(rules: readonly FaultRule[]): ActiveFault[];
@@ -151,6 +153,10 @@ export async function startKubernetesEmulator(options: KubernetesEmulatorOptions
   const api = createHttpsServer({ cert: tls.certPem, key: tls.keyPem }, (req, res) => {
     void handleApiRequest(req, res, { store, tokens, faults, serverAddress: () => serverAddress, bookmarkIntervalInMs });
   });
+  let tlsConnections = 0;
+  api.on('secureConnection', () => {
+    tlsConnections += 1;
+  });
   const apiAddress = await listen(api, options.port ?? 0, host);
   serverAddress = `${host}:${apiAddress.port}`;
   const server = `https://${host.includes(':') ? `[${host}]` : host}:${apiAddress.port}`;
@@ -195,6 +201,7 @@ export async function startKubernetesEmulator(options: KubernetesEmulatorOptions
     tokens: tokens.tokens,
     adminUrl: `http://127.0.0.1:${adminAddress.port}`,
     counters: () => faults.counters(),
+    tlsConnections: () => tlsConnections,
     resetCounters: () => faults.resetCounters(),
     setFaults: (rules) => faults.set(rules),
     addFault: (rule) => faults.add(rule),

@@ -13,7 +13,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { AccessToken, TokenCredential } from '@azure/identity';
-import { KubeConfig, type Cluster, type User } from '@kubernetes/client-node';
+import { KubeConfig, type Cluster, type RequestContext, type User } from '@kubernetes/client-node';
 import type { KubernetesTargetConfig } from '../../domain/config.js';
 
 /** The cluster part of a Kubernetes target's config. */
@@ -68,6 +68,25 @@ function caOf(cluster: KubernetesClusterConfig): string | undefined {
   return undefined;
 }
 
+/**
+ * Makes every request of `kc` share one connection pool. `@kubernetes/client-node` 2.x builds a new undici Agent for
+ * each request (`applySecurityAuthentication` → `createDispatcher`), so each request opened its own TLS connection
+ * (a handshake of CPU and a round trip, per call). The TLS options of one KubeConfig never change (cluster CA, client
+ * certificate; the token is a header), so its first dispatcher serves all its requests.
+ */
+function pooledConnections(kc: KubeConfig): KubeConfig {
+  const apply = kc.applySecurityAuthentication.bind(kc);
+  let shared: ReturnType<RequestContext['getDispatcher']>;
+  kc.applySecurityAuthentication = async (context: RequestContext) => {
+    await apply(context);
+    const own = context.getDispatcher();
+    if (own === undefined) return;
+    shared ??= own;
+    if (own !== shared) context.setDispatcher(shared);
+  };
+  return kc;
+}
+
 function kubeConfigWithToken(cluster: KubernetesClusterConfig, token: string): KubeConfig {
   const ca = caOf(cluster);
   const kc = new KubeConfig();
@@ -79,7 +98,7 @@ function kubeConfigWithToken(cluster: KubernetesClusterConfig, token: string): K
   };
   const user: User = { name: 'secret-relay', token };
   kc.loadFromOptions({ clusters: [c], users: [user], contexts: [{ name: cluster.name, cluster: cluster.name, user: user.name }], currentContext: cluster.name });
-  return kc;
+  return pooledConnections(kc);
 }
 
 function kubeConfigFromText(cluster: KubernetesClusterConfig, text: string): KubeConfig {
@@ -97,7 +116,7 @@ function kubeConfigFromText(cluster: KubernetesClusterConfig, text: string): Kub
   }
   if (current.skipTLSVerify) throw new ClusterAccessError(`cluster ${cluster.name}: the stored kubeconfig disables TLS verification`);
   const ca = caOf(cluster);
-  if (!ca) return kc;
+  if (!ca) return pooledConnections(kc);
   const patched: Cluster = { ...current, caData: Buffer.from(ca, 'utf8').toString('base64') };
   delete (patched as { caFile?: string }).caFile;
   const contextName = kc.getCurrentContext();
@@ -107,7 +126,7 @@ function kubeConfigFromText(cluster: KubernetesClusterConfig, text: string): Kub
     contexts: [{ name: contextName, cluster: patched.name, user: user.name }],
     currentContext: contextName,
   });
-  return kc;
+  return pooledConnections(kc);
 }
 
 async function readStored(options: ClusterAccessOptions, source: string, secret: string): Promise<string> {

@@ -91,3 +91,28 @@ describe('Kubernetes delivery cost', () => {
     }
   });
 });
+
+describe('Kubernetes connections', () => {
+  it('deliveries one after another reuse one TLS connection (the client library opened one per request)', async () => {
+    const target = createKubernetesTarget({
+      targetId: 'aks-2',
+      cluster: cluster(),
+      namespace: 'apps',
+      readSecretValue: async () => emulator.tokens.relay!,
+      storedCredentialTtlInMs: 3_600_000,
+      fingerprintKey: FINGERPRINT_KEY,
+      writeBudget: new WriteBudget({ writes: 1_000, perSeconds: 1 }),
+    });
+    const before = emulator.tlsConnections();
+    const requestsBefore = emulator.counters().total;
+    for (let i = 0; i < 10; i++) {
+      const v = sourceVersion(`pooled-${i}`);
+      expect((await target.deliver({ placement: { name: `pooled-${i}`, key: 'k' }, source: v.facts, value: v.value, policy })).status).toBe('Created');
+    }
+    await target.settle?.();
+    // 10 deliveries × (read + create) and their Events: 30 requests, which opened 30 connections before; now a few
+    // kept-alive ones (Events run beside the next delivery's read, so the pool holds more than one).
+    expect(emulator.counters().total - requestsBefore).toBeGreaterThanOrEqual(20);
+    expect(emulator.tlsConnections() - before).toBeLessThanOrEqual(4);
+  });
+});
