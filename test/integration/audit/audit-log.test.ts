@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { AppendBlobClient, ContainerClient } from '@azure/storage-blob';
+import { losingFirstAppendAnswer } from '../../support/appendFaults.js';
+import type { ContainerClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAzurite, type AzuriteBlob } from '../../support/azurite.js';
 import {
@@ -146,31 +147,11 @@ describe('deterministic ids', () => {
 
   it('treats an append whose response was lost as done when its line sits at its offset', async () => {
     const real = containerOf(azurite.connectionString);
-    let dropped = 0;
-    // The SDK retries an Append Block whose response was lost; the retry then fails with 412 at the old position.
-    const flaky = new Proxy(real, {
-      get(target, property) {
-        if (property !== 'getAppendBlobClient') return Reflect.get(target, property, target);
-        return (name: string) => {
-          const blob = target.getAppendBlobClient(name);
-          return new Proxy(blob, {
-            get(inner, key) {
-              const member = Reflect.get(inner, key, inner);
-              if (key !== 'appendBlock' || dropped > 0) return typeof member === 'function' ? member.bind(inner) : member;
-              return async (...args: Parameters<AppendBlobClient['appendBlock']>) => {
-                await inner.appendBlock(...args);
-                dropped += 1;
-                throw Object.assign(new Error('condition not met'), { statusCode: 412, details: { errorCode: 'AppendPositionConditionNotMet' } });
-              };
-            },
-          });
-        };
-      },
-    });
+    const { container: flaky, dropped: droppedCount } = losingFirstAppendAnswer(real, () => Object.assign(new Error('condition not met'), { statusCode: 412, details: { errorCode: 'AppendPositionConditionNotMet' } }));
     const log = createAuditLog({ containerClient: flaky, shards: 1 });
     const first = await log.append(deliveryInput(1));
     await log.append(deliveryInput(2));
-    expect(dropped).toBe(1);
+    expect(droppedCount()).toBe(1);
     const [name] = await blobNames(real);
     expect(await linesOf(real, name!)).toHaveLength(2);
     const result = await log.query();

@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import { losingFirstAppendAnswer } from '../../support/appendFaults.js';
 import { RestError } from '@azure/core-rest-pipeline';
 import { BlobServiceClient, type AppendBlobClient, type ContainerClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -206,32 +207,12 @@ describe('group commit', () => {
 
   it('a block larger than the catch-up window whose answer was lost and whose retry met 412: done, no duplicate', async () => {
     const real = containerOf(azurite.connectionString);
-    let dropped = 0;
-    // As when the SDK retries an Append Block whose response was lost: the block landed, the retry meets 412.
-    const flaky = new Proxy(real, {
-      get(target, property) {
-        if (property !== 'getAppendBlobClient') return Reflect.get(target, property, target);
-        return (blobName: string) => {
-          const blob = target.getAppendBlobClient(blobName);
-          return new Proxy(blob, {
-            get(inner, key) {
-              const member = Reflect.get(inner, key, inner);
-              if (key !== 'appendBlock' || dropped > 0) return typeof member === 'function' ? member.bind(inner) : member;
-              return async (...args: Parameters<AppendBlobClient['appendBlock']>) => {
-                await inner.appendBlock(...args);
-                dropped += 1;
-                throw new RestError('condition not met', { statusCode: 412, code: 'AppendPositionConditionNotMet' });
-              };
-            },
-          });
-        };
-      },
-    });
+    const { container: flaky, dropped: droppedCount } = losingFirstAppendAnswer(real, () => new RestError('condition not met', { statusCode: 412, code: 'AppendPositionConditionNotMet' }));
     const log = createAuditLog({ containerClient: flaky, shards: 1 });
     // About 400 KB in one block: more than the 256 KB read after a lost race.
     const inputs = Array.from({ length: 500 }, (_, index) => deliveryInput(index, { error: { class: 'Padding', message: 'x'.repeat(400) } }));
     await log.appendMany(inputs);
-    expect(dropped).toBe(1);
+    expect(droppedCount()).toBe(1);
     const [name] = await blobNames(real);
     expect(await linesOf(real, name!)).toHaveLength(500);
     expect(await committedBlocks(real, name!)).toBe(1);

@@ -18,6 +18,18 @@ afterAll(async () => {
 const policy = { adopt: false, recoverDeleted: true };
 const cluster = () => ({ name: 'aks-2', server: emulator.server, caCert: emulator.caCertPem, auth: { type: 'tokenSecret' as const, source: 'platform', secret: 'aks-2-token' } });
 
+/** A target over the relay's token, kept for an hour, with a budget that never waits. */
+const relayTarget = () =>
+  createKubernetesTarget({
+    targetId: 'aks-2',
+    cluster: cluster(),
+    namespace: 'apps',
+    readSecretValue: async () => emulator.tokens.relay!,
+    storedCredentialTtlInMs: 3_600_000,
+    fingerprintKey: FINGERPRINT_KEY,
+    writeBudget: new WriteBudget({ writes: 1_000, perSeconds: 1 }),
+  });
+
 describe('Kubernetes delivery cost', () => {
   it('keeps a stored token for its TTL, then reads it again', async () => {
     let now = 1_000_000;
@@ -70,15 +82,7 @@ describe('Kubernetes delivery cost', () => {
   });
 
   it.each([1, 5])('one GET and one write per delivery with versionsToKeep %i, however many versions came before', async (versionsToKeep) => {
-    const target = createKubernetesTarget({
-      targetId: 'aks-2',
-      cluster: cluster(),
-      namespace: 'apps',
-      readSecretValue: async () => emulator.tokens.relay!,
-      storedCredentialTtlInMs: 3_600_000,
-      fingerprintKey: FINGERPRINT_KEY,
-      writeBudget: new WriteBudget({ writes: 1_000, perSeconds: 1 }),
-    });
+    const target = relayTarget();
     const placement = { name: `history-${versionsToKeep}`, key: 'k' };
     for (let i = 0; i < 8; i++) {
       const v = sourceVersion(`history-${versionsToKeep}`);
@@ -94,15 +98,7 @@ describe('Kubernetes delivery cost', () => {
 
 describe('Kubernetes connections', () => {
   it('deliveries one after another reuse one TLS connection (the client library opened one per request)', async () => {
-    const target = createKubernetesTarget({
-      targetId: 'aks-2',
-      cluster: cluster(),
-      namespace: 'apps',
-      readSecretValue: async () => emulator.tokens.relay!,
-      storedCredentialTtlInMs: 3_600_000,
-      fingerprintKey: FINGERPRINT_KEY,
-      writeBudget: new WriteBudget({ writes: 1_000, perSeconds: 1 }),
-    });
+    const target = relayTarget();
     const before = emulator.tlsConnections();
     const requestsBefore = emulator.counters().total;
     for (let i = 0; i < 10; i++) {
