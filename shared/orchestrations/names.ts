@@ -8,7 +8,6 @@ export const ORCHESTRATIONS = {
 
 export const ACTIVITIES = {
   planRelay: 'planRelay',
-  deliverSecret: 'deliverSecret',
   deliverBatch: 'deliverBatch',
   appendAudit: 'appendAudit',
   rotateSourceSecret: 'rotateSourceSecret',

@@ -136,7 +136,7 @@ describe('the app package azd uploads', () => {
       expect.arrayContaining(['@azure/monitor-opentelemetry-exporter', '@opentelemetry/resources', '@opentelemetry/sdk-metrics', '@opentelemetry/sdk-trace-base']),
     );
     expect(loaded.functions).toEqual(
-      expect.arrayContaining(['keyVaultEvents', 'credentialRotationEvents', 'rotations', 'relaySecretVersion', 'deliverSecret', 'reconcileTimer']),
+      expect.arrayContaining(['keyVaultEvents', 'credentialRotationEvents', 'rotations', 'relaySecretVersion', 'deliverBatch', 'reconcileTimer']),
     );
     // configRefresh.js registers a hook, telemetry.js starts the process's telemetry: neither is a function.
     expect(loaded.functions.length).toBeGreaterThanOrEqual(expected.length - 2);
