@@ -72,6 +72,7 @@ function statsOf(times: number[], seconds = Number.NaN): Stats {
 
 interface AppSample {
   readonly cpuSeconds: number;
+  readonly mainThreadBusySeconds: number;
   readonly loopDelayP99InMs: number;
   readonly loopDelayMaxInMs: number;
 }
@@ -134,6 +135,9 @@ interface ScenarioResult {
   readonly cpuMsPerUnroutedEvent?: number;
   /** Of that, the app's CPU per routed or naive event while the burst lasted (the rest ran after it). */
   readonly cpuMsPerRoutedEventDuringBurst?: number;
+  /** The app's event loop's busy time (main thread) per routed or naive event during the burst, and per unrouted event. */
+  readonly mainThreadMsPerRoutedEventDuringBurst?: number;
+  readonly mainThreadMsPerUnroutedEvent?: number;
   /** The app's event-loop delay (p99, max) during the routed burst and during the unrouted one. */
   readonly loopDelay?: { readonly routed: AppSample; readonly unrouted: AppSample };
 }
@@ -251,6 +255,8 @@ async function scenario(apart: boolean, durableYields = true): Promise<ScenarioR
             cpuMsPerRoutedEvent: ((cpu1.cpuSeconds - cpu0.cpuSeconds) * 1000) / (EVENTS * 2),
             cpuMsPerRoutedEventDuringBurst: ((during.cpuSeconds - cpu0.cpuSeconds) * 1000) / (EVENTS * 2),
             cpuMsPerUnroutedEvent: ((cpu2.cpuSeconds - cpu1.cpuSeconds) * 1000) / EVENTS,
+            mainThreadMsPerRoutedEventDuringBurst: ((during.mainThreadBusySeconds - cpu0.mainThreadBusySeconds) * 1000) / (EVENTS * 2),
+            mainThreadMsPerUnroutedEvent: ((cpu2.mainThreadBusySeconds - cpu1.mainThreadBusySeconds) * 1000) / EVENTS,
             loopDelay: { routed: during, unrouted: cpu2 },
           }
         : {}),

@@ -3,8 +3,10 @@
  * benchmark's process (in Azure, Event Grid, Key Vault and Storage are separate services too), so the webhook's
  * answer times are the app's. Options come as JSON in BENCH_HOST_OPTIONS (`settings`, `durableDir`, `hostJsonPath`, `durableYieldsToRequests`);
  * the webhook URL, base URL and durable key go back over IPC; the message `cpu` answers the process's CPU seconds so
- * far and its event-loop delay (p99, max) since the previous `cpu`; the message `close` stops the host and exits.
+ * far (all threads) and its event loop's active seconds so far and its event-loop delay (p99, max) since the previous `cpu`; the message `close` stops the host and exits.
  */
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { startHost } from '../../local/host/index.js';
 import { appModules } from '../../local/stack.js';
@@ -27,15 +29,24 @@ const host = await startHost({
   ...(options.durableYieldsToRequests === false ? { durableYieldsToRequests: false } : {}),
 });
 const started = process.cpuUsage();
+// With --cpu-prof (BENCH_WEBHOOK_CPU_PROF), the monotonic time of each 'cpu' message (µs, the profile's clock), so a
+// profile summary can keep the burst's samples only (bench/support/cpuprofile-summary.ts).
+const profileDir = process.env['BENCH_WEBHOOK_CPU_PROF'];
+const marks: number[] = [];
 const delay = monitorEventLoopDelay({ resolution: 5 });
 delay.enable();
 process.on('message', (message) => {
   if (message === 'cpu') {
+    marks.push(Number(process.hrtime.bigint() / 1000n));
     const used = process.cpuUsage(started);
     // the event-loop delay since the previous 'cpu' message (how long a ready answer waited for the loop), in ms
-    process.send?.({ cpuSeconds: (used.user + used.system) / 1e6, loopDelayP99InMs: delay.percentile(99) / 1e6, loopDelayMaxInMs: delay.max / 1e6 });
+    // mainThreadBusySeconds: the event loop's active time so far (the main thread's share of the CPU, GC and pool threads apart)
+    process.send?.({ cpuSeconds: (used.user + used.system) / 1e6, mainThreadBusySeconds: performance.eventLoopUtilization().active / 1000, loopDelayP99InMs: delay.percentile(99) / 1e6, loopDelayMaxInMs: delay.max / 1e6 });
     delay.reset();
   }
-  if (message === 'close') void host.close().then(() => process.exit(0));
+  if (message === 'close') {
+    if (profileDir) writeFileSync(path.join(profileDir, `marks-${process.pid}.json`), JSON.stringify(marks));
+    void host.close().then(() => process.exit(0));
+  }
 });
 process.send?.({ webhook: host.eventGridUrl('keyVaultEvents'), baseUrl: host.baseUrl, durableTaskKey: host.durableTaskKey });

@@ -37,8 +37,21 @@ export function buildInputData(
   durableClientData: () => unknown,
 ): { name: string; data: RpcTypedData }[] {
   const inputData = [{ name: info.triggerBindingName, data: triggerData }];
-  for (const name of info.durableClientBindings) {
-    inputData.push({ name, data: { string: JSON.stringify(durableClientData()) } });
-  }
+  if (info.durableClientBindings.length === 0) return inputData;
+  const json = clientDataJson(durableClientData());
+  for (const name of info.durableClientBindings) inputData.push({ name, data: { string: json } });
   return inputData;
+}
+
+// The host's client data is one object for its lifetime: serialised once, not per invocation.
+const serialised = new WeakMap<object, string>();
+
+function clientDataJson(data: unknown): string {
+  if (typeof data !== 'object' || data === null) return JSON.stringify(data);
+  let json = serialised.get(data);
+  if (json === undefined) {
+    json = JSON.stringify(data);
+    serialised.set(data, json);
+  }
+  return json;
 }

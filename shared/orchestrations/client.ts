@@ -1,3 +1,5 @@
+import type { InvocationContext } from '@azure/functions';
+import * as df from 'durable-functions';
 import type { DurableClient } from 'durable-functions';
 import type { InstanceStatus, OrchestrationClientPort } from '../triggers/ports.js';
 
@@ -53,4 +55,26 @@ function isConflict(error: unknown): boolean {
 function toIso(value: unknown): string | undefined {
   if (value instanceof Date) return value.toISOString();
   return typeof value === 'string' ? value : undefined;
+}
+
+const clients = new Map<string, DurableClient>();
+
+/**
+ * The Durable Functions client of an invocation whose function registered a `df.input.durableClient()` extra input:
+ * one `DurableClient` per distinct binding data, reused across invocations (`df.getClient` builds a new client, an
+ * axios instance and validates every management URL on each call; the binding data is the same for every invocation
+ * of a host, and a changed one, e.g. a rotated system key, gets a client of its own).
+ */
+export function durableClientOf(context: InvocationContext): DurableClient {
+  const input = context.options.extraInputs.find((binding) => binding.type === 'durableClient' || binding.type === 'orchestrationClient');
+  const data = input ? context.extraInputs.get(input) : undefined;
+  // df.getClient rewrites the URLs when WEBSITE_HOSTNAME is unset, so the setting is part of the key.
+  const key = `${process.env['WEBSITE_HOSTNAME'] ?? ''}\n${JSON.stringify(data ?? null)}`;
+  let client = clients.get(key);
+  if (!client) {
+    client = df.getClient(context);
+    if (clients.size >= 8) clients.clear();
+    clients.set(key, client);
+  }
+  return client;
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { FunctionInfo } from '../catalog.js';
 import { buildInputData } from '../catalog.js';
@@ -14,6 +15,8 @@ import { failureDetailsFromError } from './failures.js';
 import { EventType, completedTaskId, historyEvent, isSchedulingEvent } from './history.js';
 import type { FailureDetailsDto, HistoryEvent } from './history.js';
 import { Journal, ensureJournalDir, journalFileName, readJournals } from './journal.js';
+import { StartLog, readStartLog, removeStartLogFiles } from './startLog.js';
+import type { StartLogEntry } from './startLog.js';
 import { Semaphore } from './semaphore.js';
 import type { Foreground } from './semaphore.js';
 
@@ -66,7 +69,18 @@ export class UnknownOrchestratorError extends Error {
 }
 
 type JournalRecord =
-  | { kind: 'start'; instanceId: string; name: string; executionId: string; input?: string; createdTime: string; parent?: ParentRef; carried?: HistoryEvent[] }
+  | {
+      kind: 'start';
+      instanceId: string;
+      name: string;
+      executionId: string;
+      input?: string;
+      createdTime: string;
+      parent?: ParentRef;
+      carried?: HistoryEvent[];
+      /** Orders the starts of one id across the start log and the instance's journal (absent in older journals: 0). */
+      startSeq?: number;
+    }
   | { kind: 'message'; seq: number; event: HistoryEvent }
   | {
       kind: 'episode';
@@ -79,6 +93,9 @@ type JournalRecord =
       time: string;
     }
   | { kind: 'terminated'; reason: string; time: string };
+
+/** Start log records: starts of new instances, and purges (a start before a purge must not come back). */
+type StartLogRecord = Extract<JournalRecord, { kind: 'start' }> | { kind: 'purged'; instanceId: string; startSeq: number };
 
 interface Instance {
   id: string;
@@ -98,6 +115,7 @@ interface Instance {
   inbox: { seq: number; event: HistoryEvent }[];
   nextSeq: number;
   journal: Journal;
+  startSeq: number;
   busy: boolean;
   dirty: boolean;
   timers: Map<number, () => void>;
@@ -152,6 +170,12 @@ export class DurableEngine {
   readonly #inflight = new Set<Promise<unknown>>();
   /** Instance ids whose start is in progress (checked, not yet journaled). */
   readonly #starting = new Set<string>();
+  /** The durable record of new instances' starts (group-committed; their own journals are written with their first episode). */
+  #starts: StartLog | undefined;
+  #nextStartSeq = 1;
+  /** Resolves once `start` has recovered the journals and the start log (a start before that would race recovery). */
+  readonly #recovered: Promise<void>;
+  #markRecovered: () => void = () => undefined;
 
   constructor(options: DurableEngineOptions) {
     this.#options = options;
@@ -159,6 +183,9 @@ export class DurableEngine {
     this.#activities = new Semaphore(options.activityConcurrency, gate);
     this.#orchestrators = new Semaphore(options.orchestratorConcurrency ?? options.activityConcurrency, gate);
     this.#events.setMaxListeners(0);
+    this.#recovered = new Promise((resolve) => {
+      this.#markRecovered = resolve;
+    });
   }
 
   /** The activity concurrency limit. */
@@ -178,6 +205,8 @@ export class DurableEngine {
       const instance = this.#rebuild(file, records as JournalRecord[]);
       if (instance) this.#instances.set(instance.id, instance);
     }
+    await this.#recoverStarts();
+    this.#markRecovered();
     for (const instance of this.#instances.values()) {
       if (TERMINAL.has(instance.status)) continue;
       hostLog(this.#options.log, 'information', `Resuming orchestration instance '${instance.id}' (${instance.status})`, instance.name);
@@ -195,6 +224,47 @@ export class DurableEngine {
     }
     await Promise.allSettled([...this.#inflight]);
     await Promise.all([...this.#instances.values()].map((i) => i.journal.close()));
+    await this.#starts?.close();
+  }
+
+  #startLog(): StartLog {
+    if (!this.#starts) throw new Error('the durable engine has not started');
+    return this.#starts;
+  }
+
+  /**
+   * Brings the starts the start log holds into the instances' journals: per instance id the latest of its journal's
+   * start, the log's starts and purges (by `startSeq`; the journal wins a tie) decides. Then the log files go.
+   */
+  async #recoverStarts(): Promise<void> {
+    const log = await readStartLog(this.#options.dir);
+    const latest = new Map<string, StartLogRecord>();
+    let maxSeq = 0;
+    for (const instance of this.#instances.values()) maxSeq = Math.max(maxSeq, instance.startSeq);
+    for (const record of log.records as StartLogRecord[]) {
+      if (record.kind !== 'start' && record.kind !== 'purged') continue;
+      const seq = record.startSeq ?? 0;
+      maxSeq = Math.max(maxSeq, seq);
+      const known = latest.get(record.instanceId);
+      if (!known || seq >= (known.startSeq ?? 0)) latest.set(record.instanceId, record);
+    }
+    for (const [instanceId, record] of latest) {
+      const own = this.#instances.get(instanceId);
+      if (own && own.startSeq >= (record.startSeq ?? 0)) continue;
+      const file = path.join(this.#options.dir, journalFileName(instanceId));
+      if (record.kind === 'purged') {
+        // the purge was acknowledged, the journal's deletion did not happen
+        this.#instances.delete(instanceId);
+        await rm(file, { force: true });
+        continue;
+      }
+      const journal = new Journal(file);
+      await journal.create([record]);
+      this.#instances.set(instanceId, this.#fresh(record, journal));
+    }
+    await removeStartLogFiles(log.files);
+    this.#nextStartSeq = maxSeq + 1;
+    this.#starts = new StartLog(this.#options.dir, { firstSegment: log.nextSegment });
   }
 
   /**
@@ -204,6 +274,7 @@ export class DurableEngine {
   async startNew(name: string, options: { instanceId?: string; input?: unknown; parent?: ParentRef } = {}): Promise<string> {
     const target = this.#options.lookup(name);
     if (!target || target.info.triggerType !== 'orchestrationTrigger') throw new UnknownOrchestratorError(name);
+    await this.#recovered;
     const instanceId = options.instanceId ?? randomUUID().replace(/-/g, '');
     const existing = this.#instances.get(instanceId);
     if (existing && !TERMINAL.has(existing.status)) throw new InstanceAlreadyExistsError(existing.status);
@@ -219,7 +290,7 @@ export class DurableEngine {
 
   async #startChecked(name: string, instanceId: string, existing: Instance | undefined, options: { input?: unknown; parent?: ParentRef }): Promise<string> {
     const now = this.#options.clock.now();
-    const record: JournalRecord = {
+    const record: Extract<JournalRecord, { kind: 'start' }> = {
       kind: 'start',
       instanceId,
       name,
@@ -227,14 +298,20 @@ export class DurableEngine {
       ...(options.input !== undefined ? { input: JSON.stringify(options.input) } : {}),
       createdTime: now.toISOString(),
       ...(options.parent ? { parent: options.parent } : {}),
+      startSeq: this.#nextStartSeq++,
     };
-    const journal = existing?.journal ?? new Journal(path.join(this.#options.dir, journalFileName(instanceId)));
+    let journal: Journal;
     if (existing) {
+      journal = existing.journal;
       for (const cancel of existing.timers.values()) cancel();
       journal.reopen();
+      await journal.replace([record]);
+    } else {
+      // A new id's start is durable in the shared start log (one write + fdatasync for all the starts of a moment);
+      // its own journal gets the record with its first episode or message, in the same write.
+      const entry: StartLogEntry = await this.#startLog().appendStart(record);
+      journal = new Journal(path.join(this.#options.dir, journalFileName(instanceId)), { firstRecords: [record], onFirstWritten: () => entry.written() });
     }
-    // A new id writes its journal in place (no temp file and rename: there is nothing to replace atomically).
-    await (existing ? journal.replace([record]) : journal.create([record]));
     const instance = this.#fresh(record, journal);
     this.#instances.set(instanceId, instance);
     // Sub-orchestrations (relay parts, repair relays) are their parent's detail: a wide fan-out stays a few lines.
@@ -295,6 +372,8 @@ export class DurableEngine {
     if (!instance) return 'notFound';
     if (!TERMINAL.has(instance.status)) return 'notTerminal';
     this.#instances.delete(instanceId);
+    // the start log may still hold a start of this id: recovery must not bring it back
+    await this.#startLog().append({ kind: 'purged', instanceId, startSeq: this.#nextStartSeq++ } satisfies StartLogRecord);
     await instance.journal.remove();
     return 'deleted';
   }
@@ -354,6 +433,7 @@ export class DurableEngine {
       inbox: [{ seq: 0, event: started }, ...carried.map((event, i) => ({ seq: i + 1, event }))],
       nextSeq: carried.length + 1,
       journal,
+      startSeq: record.startSeq ?? 0,
       busy: false,
       dirty: false,
       timers: new Map(),
@@ -572,6 +652,7 @@ export class DurableEngine {
       createdTime: instance.createdTime.toISOString(),
       ...(instance.parent ? { parent: instance.parent } : {}),
       carried,
+      startSeq: instance.startSeq,
     };
     for (const cancel of instance.timers.values()) cancel();
     await instance.journal.replace([record]);

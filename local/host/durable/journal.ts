@@ -6,7 +6,8 @@ import path from 'node:path';
  * An append-only JSON-lines journal per orchestration instance. Appends are group-committed: every record queued while
  * a write is in flight goes into the next single write + fdatasync, and `append` resolves only once its record is
  * durable. A torn last line (a crash mid-write) is ignored when reading. `create` writes a new journal in place;
- * `replace` swaps the whole file atomically (write temp, fsync, rename).
+ * `replace` swaps the whole file atomically (write temp, fsync, rename). A journal made with `firstRecords` (records
+ * already durable elsewhere: the start log) writes them in place with its first append, in the same write.
  */
 export class Journal {
   readonly file: string;
@@ -14,9 +15,19 @@ export class Journal {
   #queue: { line: string; resolve: () => void; reject: (error: unknown) => void }[] = [];
   #flushing: Promise<void> | undefined;
   #closed = false;
+  /** Lines to write first (truncating the file) with the next append, and what to call once they are on disk. */
+  #first: { lines: string; written: () => void } | undefined;
 
-  constructor(file: string) {
+  constructor(file: string, options: { firstRecords?: unknown[]; onFirstWritten?: () => void } = {}) {
     this.file = file;
+    if (options.firstRecords) {
+      this.#first = { lines: options.firstRecords.map((r) => `${JSON.stringify(r)}\n`).join(''), written: options.onFirstWritten ?? (() => undefined) };
+    }
+  }
+
+  /** Whether the journal's file holds its first records (false until the first append of a `firstRecords` journal). */
+  get written(): boolean {
+    return this.#first === undefined;
   }
 
   /** Appends one record; resolves when it is on disk. */
@@ -32,12 +43,23 @@ export class Journal {
     try {
       while (this.#queue.length > 0) {
         const batch = this.#queue.splice(0, this.#queue.length);
+        const first = this.#first;
         try {
-          this.#handle ??= await open(this.file, 'a');
-          await this.#handle.write(batch.map((item) => item.line).join(''));
+          // the first write of a journal whose first records are elsewhere truncates a leftover file (one torn before its first line)
+          this.#handle ??= await open(this.file, first ? 'w' : 'a');
+          await this.#handle.write((first?.lines ?? '') + batch.map((item) => item.line).join(''));
           await this.#handle.datasync();
+          if (first) {
+            this.#first = undefined;
+            first.written();
+          }
           for (const item of batch) item.resolve();
         } catch (error) {
+          if (first) {
+            // start over with a truncating open: a partial first write must not be appended to
+            await this.#handle?.close().catch(() => undefined);
+            this.#handle = undefined;
+          }
           for (const item of batch) item.reject(error);
         }
       }
@@ -80,11 +102,15 @@ export class Journal {
       await handle.close();
     }
     await rename(temp, this.file);
+    const first = this.#first;
+    this.#first = undefined;
+    first?.written();
   }
 
   /** Deletes the journal. */
   async remove(): Promise<void> {
     await this.close();
+    this.#first = undefined;
     await rm(this.file, { force: true });
   }
 
