@@ -117,6 +117,9 @@ interface HostJson {
   extensions?: { durableTask?: { hubName?: string; maxConcurrentActivityFunctions?: number; maxConcurrentOrchestratorFunctions?: number } };
 }
 
+/** How long the host keeps an idle keep-alive connection open (see `startHost`). */
+const KEEP_ALIVE_TIMEOUT_IN_MS = 130_000;
+
 function readHostJson(file: string | undefined): HostJson {
   const candidate = file ?? path.resolve('host.json');
   if (!existsSync(candidate)) return {};
@@ -272,6 +275,11 @@ export async function startHost(options: StartHostOptions): Promise<LocalHost> {
       })
       .finally(leave);
   });
+  // An idle keep-alive connection is closed by the client, never by the host: clients drop idle sockets after a few
+  // seconds (Node's agent, which the durable client's axios uses: 5 s, or the announced timeout less 1 s; undici: 4 s),
+  // and a host closing first races a client reusing the socket at that moment (ECONNRESET: after an event-loop stall,
+  // both timers are due while the client's request is already written). Kestrel, the extension's listener, keeps 130 s.
+  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_IN_MS;
   const hostname = options.hostname ?? '127.0.0.1';
   const port = await listen(server, options.port ?? 0, hostname);
   const origin = `http://${hostname}:${port}`;

@@ -13,7 +13,7 @@ const ACTIVE = new Set(['Pending', 'Running', 'ContinuedAsNew']);
 export function orchestrationClientPort(client: DurableClient): OrchestrationClientPort {
   async function status(instanceId: string): Promise<InstanceStatus | undefined> {
     try {
-      const s = await client.getStatus(instanceId, { showInput: true });
+      const s = await onceMoreIfReset(() => client.getStatus(instanceId, { showInput: true }));
       return {
         instanceId: s.instanceId,
         name: s.name,
@@ -34,7 +34,8 @@ export function orchestrationClientPort(client: DurableClient): OrchestrationCli
     status,
     async start(name, instanceId, input) {
       try {
-        await client.startNew(name, { instanceId, input });
+        // A start is idempotent by instance id: if the reset one did arrive, the second answers 409 (a duplicate).
+        await onceMoreIfReset(() => client.startNew(name, { instanceId, input }));
         return 'started';
       } catch (error) {
         // 409: another start of this id was accepted. It may not be visible yet, or may have finished already, by the
@@ -46,6 +47,20 @@ export function orchestrationClientPort(client: DurableClient): OrchestrationCli
       }
     },
   };
+}
+
+/**
+ * Runs a durable client call, and once more when its connection was reset: a keep-alive connection the extension's
+ * listener closed just as the client reused it (the request never reached it) is retried on a fresh one.
+ */
+async function onceMoreIfReset<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    const code = (error as { code?: unknown } | null)?.code;
+    if (code !== 'ECONNRESET' && code !== 'EPIPE') throw error;
+    return call();
+  }
 }
 
 function isConflict(error: unknown): boolean {
