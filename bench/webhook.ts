@@ -11,7 +11,8 @@
  * - `unrouted`: names no route covers: nothing is started, the answer appends one `reject-event`/`Ignored` record;
  * - `naive`: what the previous answer path cost: a read of the version from the source vault, then the start
  *   (interleaved with `routed` in one burst, so both meet the same load).
- * Also times the local engine's journal write per start (`Journal.replace`: write, fsync, rename) on its own.
+ * Also times, on its own, what a start writes before it is answered: a record in the engine's group-committed start log
+ * (this code), and beside it a new instance's own journal (`Journal.create`: open, write, fdatasync; the code before).
  * The webhook URL is taken as the host publishes it (query included).
  * Writes docs/benchmarks.md `## Event Grid webhook` unless BENCH_WEBHOOK_NO_WRITE=1. Run: `npx tsx bench/webhook.ts`.
  * Options (env): BENCH_WEBHOOK_EVENTS (default 500), BENCH_WEBHOOK_IN_FLIGHT (default 10).
@@ -25,6 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { SecretClient } from '@azure/keyvault-secrets';
 import { startStack, type Stack } from '../local/stack.js';
 import { Journal } from '../local/host/durable/journal.js';
+import { StartLog } from '../local/host/durable/startLog.js';
 import { writeBenchmarkSection } from './support/benchmarksDoc.js';
 import { relayInstanceId } from '../shared/orchestrations/names.js';
 
@@ -270,6 +272,31 @@ async function scenario(apart: boolean, durableYields = true): Promise<ScenarioR
   }
 }
 
+/**
+ * Measured once by hand (a profile is not part of every run): where a routed answer's time went, and the levers tried.
+ * Update with a new profile when the answer path changes.
+ */
+const PROFILE_NOTES = [
+  'Profile of the routed answer path (2026-12-02, load average 3.3, 400 answers, `BENCH_WEBHOOK_CPU_PROF`; main-thread',
+  'samples during the burst, so waiting for a core is included: 8.5 ms per answer): the durable client (axios,',
+  'follow-redirects, durable-functions\' client: status read and start) 2.0 ms; the durable engine (the start and its',
+  'start log record, and the episodes and journal writes of relays that ran during the burst) 1.9 ms; Node\'s HTTP and',
+  'socket code (both ends of the two loopback exchanges, the server end of the webhook) 1.6 ms; the host\'s HTTP server',
+  'and webhook 0.8 ms; garbage collection 0.6 ms; SDK calls of durable work (audit appends, plan reads) 0.5 ms; the',
+  'invocation (`@azure/functions` conversion, hooks) 0.4 ms; the trigger handler 0.3 ms.',
+  'Levers kept: the start log (a start is one group-committed record instead of an open, a write and an fdatasync of its',
+  'own journal: the two rows above); one `DurableClient` per binding data (`df.getClient` per invocation built a client',
+  'and an axios instance and validated every management URL: 0.2 ms per answer in the profile before); the binding',
+  'JSON serialised once by the host. Left out, and why: starting without the status read (the extension refuses a start',
+  'only while the id is Pending or Running; a Completed, Failed or Terminated instance is replaced, so a late duplicate of',
+  'a finished relay would run it again, and the read also finds a rotation\'s relay of that version); a memo of instances',
+  'this process started (a running instance may still fail, and the memo would then hide the restart it needs; a memo of',
+  'completed relays only would help late duplicates, of which a burst of new versions has none); an in-process transport',
+  'for the durable client on the local host (it would drop costs the worker pays in Azure, where the extension answers',
+  'over loopback HTTP); calling the durable HTTP API without axios (a hand-rolled client of the extension\'s API: a',
+  'micro-benchmark here puts axios at about 0.25 ms per request over `http.request`, about 0.5 ms per answer).',
+];
+
 async function main(): Promise<void> {
   const loadBefore = os.loadavg()[0]!;
   const apart = await scenario(true);
@@ -281,11 +308,18 @@ async function main(): Promise<void> {
   const competing = await scenario(true, false);
   const shared = await scenario(false);
 
-  // The engine's per-start journal write on its own (a new instance's journal: open, write, fdatasync).
+  // What a start writes before it is answered, on its own: a start log record (this code), and a new instance's
+  // journal (open, write, fdatasync: the code before).
   const journalDir = mkdtempSync(path.join(os.tmpdir(), 'bench-journal-'));
+  const startRecord = (i: number) => ({ kind: 'start', instanceId: relayInstanceId('platform', `app-${i}`, randomBytes(16).toString('hex')), name: 'relaySecretVersion', executionId: randomBytes(16).toString('hex'), input: JSON.stringify({ ref: { sourceId: 'platform', name: `app-${i}` }, cause: { trigger: 'event', eventId: `bench-${i}` } }), createdTime: new Date().toISOString(), startSeq: i });
+  const startLog = new StartLog(journalDir);
+  const logged = await burst(200, IN_FLIGHT, async (i) => {
+    await startLog.appendStart(startRecord(i));
+  });
+  await startLog.close();
   const journal = await burst(200, IN_FLIGHT, async (i) => {
     const file = new Journal(path.join(journalDir, `j-${i}.jsonl`));
-    await file.create([{ kind: 'start', instanceId: `i-${i}`, createdTime: new Date().toISOString() }]);
+    await file.create([startRecord(i)]);
     await file.close();
   });
   rmSync(journalDir, { recursive: true, force: true });
@@ -327,19 +361,23 @@ async function main(): Promise<void> {
     `event-loop delay ${delay(competing, 'routed')}. During the unrouted burst: event-loop delay ${delay(apart, 'unrouted')}.`,
     '',
     'Where an answer\'s time goes (CPU profile of the app process during a burst: `BENCH_WEBHOOK_CPU_PROF=<dir>`, with',
-    '`BENCH_WEBHOOK_ONLY_APART=1 BENCH_WEBHOOK_EVENTS=200` for a short run): a routed answer is three HTTP exchanges on the',
-    'app\'s event loop — the webhook POST, then the durable client\'s status read and start (axios to the host\'s own durable',
-    'API, as the worker calls the extension\'s loopback listener in Azure) — plus the invocation (`@azure/functions`',
-    'conversion, `df.getClient`, hooks, the handler) and one journal write of the new instance (open, write, fdatasync); an',
-    'unrouted answer is the webhook exchange, the invocation and one group-committed audit append. Nothing reads the source.',
+    '`BENCH_WEBHOOK_ONLY_APART=1 BENCH_WEBHOOK_EVENTS=200` for a short run, summarised by `bench/support/cpuprofile-summary.ts`',
+    'over the burst\'s samples): a routed answer is three HTTP exchanges on the app\'s event loop — the webhook POST, then the',
+    'durable client\'s status read and start (axios to the host\'s own durable API, as the worker calls the extension\'s loopback',
+    'listener in Azure) — plus the invocation (`@azure/functions` conversion, hooks, the handler; the durable client is built',
+    'once per binding data, not per invocation) and the start\'s one durable write: a record in the engine\'s start log,',
+    'group-committed with the other starts of that moment (the instance\'s own journal is written with its first episode);',
+    'an unrouted answer is the webhook exchange, the invocation and one group-committed audit append. Nothing reads the source.',
     'With 10 in flight the poster meets the app\'s throughput, so p50 ≈ 10 × the app\'s CPU per answer when it has a core',
-    'to itself: the bound needs well under 5 ms of CPU per answer. Before this change the relays a burst started ran beside',
-    'its answers (their episodes, plan activity and audit append; the "durable work competing" rows); now the host starts',
-    'durable work only while no request is being answered, or after it waited 50 ms, one item at a time (docs/local-host.md,',
-    '"Scheduling"), and the relays run right after the burst.',
-    `In this run the routed answers cost ${ms(apart.cpuMsPerRoutedEventDuringBurst)} of app CPU each during the burst (10 × that = ${ms((apart.cpuMsPerRoutedEventDuringBurst ?? Number.NaN) * IN_FLIGHT)}, the p50 to expect`,
-    `on a free core) and the unrouted ones ${ms(apart.cpuMsPerUnroutedEvent)}; answer times above that are waiting for a core (the machine's load) and the disk.`,
-    `A new instance's journal write on its own (\`Journal.create\`: open, write, fdatasync; 200 starts, ${IN_FLIGHT} in flight): p50 ${ms(journal.p50)}, p99 ${ms(journal.p99)}.`,
+    'to itself: the bound needs well under 5 ms of CPU per answer. The host starts durable work only while no request is',
+    'being answered, or after it waited 50 ms, one item at a time (docs/local-host.md, "Scheduling"; the "durable work',
+    'competing" rows turn that off), so the relays a burst starts run mostly right after it.',
+    `In this run the routed answers cost ${ms(apart.cpuMsPerRoutedEventDuringBurst)} of app CPU each during the burst (all threads; the event loop was busy ${ms(apart.mainThreadMsPerRoutedEventDuringBurst)} per answer, waiting for a core included;`,
+    `10 × the CPU = ${ms((apart.cpuMsPerRoutedEventDuringBurst ?? Number.NaN) * IN_FLIGHT)}, the p50 to expect on a free core) and the unrouted ones ${ms(apart.cpuMsPerUnroutedEvent)} (event loop ${ms(apart.mainThreadMsPerUnroutedEvent)}); answer times above that are waiting for a core (the machine's load) and the disk.`,
+    `What a start writes before its answer, on its own (200 starts, ${IN_FLIGHT} in flight): a start log record (this code) p50 ${ms(logged.p50)}, p99 ${ms(logged.p99)};`,
+    `a new instance's own journal as before (\`Journal.create\`: open, write, fdatasync) p50 ${ms(journal.p50)}, p99 ${ms(journal.p99)}.`,
+    '',
+    ...PROFILE_NOTES,
     '',
     `**Bound (p99 < ${BOUND_MS} ms), app apart: routed ${verdict(apart.routed)} in this run** (p99 ${ratio(apart.routed)} the bound; the naive path in the same burst ${ratio(apart.naive)}), unrouted ${verdict(apart.unrouted)} (${ratio(apart.unrouted)});`,
     `durable work competing: routed ${ratio(competing.routed)}, naive ${ratio(competing.naive)}; one process: routed ${verdict(shared.routed)} (${ratio(shared.routed)}, naive ${ratio(shared.naive)}), unrouted ${ratio(shared.unrouted)}.`,
