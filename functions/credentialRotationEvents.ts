@@ -1,8 +1,9 @@
+import { app } from '@azure/functions';
 import type { InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import type { DurableClient } from 'durable-functions';
 import { getRuntime } from '../shared/composition.js';
-import { orchestrationClientPort } from '../shared/orchestrations/client.js';
+import { durableClientOf, orchestrationClientPort } from '../shared/orchestrations/client.js';
 import { handleRotationEvent } from '../shared/triggers/index.js';
 
 /**
@@ -14,4 +15,8 @@ export async function credentialRotationEvents(event: unknown, client: DurableCl
   context.log(`credentialRotationEvents: ${handled.result}: ${handled.detail}`);
 }
 
-df.app.client.eventGrid('credentialRotationEvents', { handler: credentialRotationEvents });
+// As df.app.client.eventGrid registers it, with the durable client reused across invocations.
+app.eventGrid('credentialRotationEvents', {
+  extraInputs: [df.input.durableClient()],
+  handler: (event, context) => credentialRotationEvents(event, durableClientOf(context), context),
+});
