@@ -12,7 +12,6 @@ import type { AuditEntry, ReconcileReport } from './orchestrations/types.js';
 import { blobLeaseLocks } from './locks/index.js';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import pg from 'pg';
 import type { PostgresRotatorConfig, WebhookRotatorConfig } from './domain/config.js';
 import {
   createPostgresRotator,
@@ -29,13 +28,11 @@ import { createSourceVault } from './sources/index.js';
 import type { TargetClient } from './targets/contract.js';
 import { KeyVaultTarget, metadataOnlyRecovery, type KeyVaultRecoveryApi } from './targets/keyVault/index.js';
 import { SecretClient } from '@azure/keyvault-secrets';
-import { createClusterAccess, createKubernetesTarget, STORED_CREDENTIAL_TTL_IN_MS } from './targets/kubernetes/index.js';
-import { AuthorizationV1Api } from '@kubernetes/client-node';
+import { createClusterAccess, createKubernetesTarget, loadKubernetesClient, STORED_CREDENTIAL_TTL_IN_MS } from './targets/kubernetes/index.js';
 import type { PreflightPorts } from './control/index.js';
 import { startAzureMonitor, type AzureMonitorTelemetry } from './telemetry/index.js';
 import { useSharedWriteTokens } from './targets/writeBudget.js';
 import { blobWriteTokens } from './targets/blobWriteTokens.js';
-import { CoreV1Api } from '@kubernetes/client-node';
 import type { FleetListingPort } from './fleet/types.js';
 import { latestDriftReportIn } from './fleet/reports.js';
 import { listDeletedSecretPages, listSecretPages } from './targets/keyVault/listing.js';
@@ -218,6 +215,7 @@ export function createRuntime(env: Env = process.env, options: { log?: RelayLog;
       kubernetes: {
         async review(resourceAttributes, options = {}) {
           const kc = await access.kubeConfig(options);
+          const { AuthorizationV1Api } = await loadKubernetesClient();
           const review = await kc.makeApiClient(AuthorizationV1Api).createSelfSubjectAccessReview({
             body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: { resourceAttributes } },
           });
@@ -319,7 +317,9 @@ export function createRuntime(env: Env = process.env, options: { log?: RelayLog;
         // drops it, so a rotated token is picked up by the next listing.
         let cached = clusterApis.get(targetId);
         if (!cached || Date.now() - cached.at > CLUSTER_CREDENTIAL_REUSE_IN_MS) {
-          cached = { api: (await cluster.kubeConfig()).makeApiClient(CoreV1Api), at: Date.now() };
+          const kc = await cluster.kubeConfig();
+          const { CoreV1Api } = await loadKubernetesClient();
+          cached = { api: kc.makeApiClient(CoreV1Api), at: Date.now() };
           clusterApis.set(targetId, cached);
         }
         try {
@@ -546,7 +546,20 @@ interface RotatorPorts {
   readonly trustedCa?: string;
 }
 
-/** Builds the rotator of a route: PostgreSQL sessions over `pg`, HTTPS calls over `node:https`. */
+/** Imports `pg` (once; Node keeps the module). A failed import is a named, retryable rotator failure. */
+async function loadPg(): Promise<typeof import('pg').default> {
+  try {
+    return (await import('pg')).default;
+  } catch (error) {
+    const cause = error instanceof Error ? `${error.name}: ${error.message.split('\n')[0]}` : String(error);
+    throw new RotatorError(`the PostgreSQL client library pg could not be loaded (${cause.slice(0, 300)})`, 'FailedUnavailable', 'client-library-unavailable', true, { cause: error });
+  }
+}
+
+/**
+ * Builds the rotator of a route: PostgreSQL sessions over `pg` (imported by the first session, so a config without a
+ * PostgreSQL rotator never loads it), HTTPS calls over `node:https`.
+ */
 function rotatorFromConfig(configured: PostgresRotatorConfig | WebhookRotatorConfig, ports: RotatorPorts): Rotator {
   if (configured.kind === 'postgres') {
     const ssl =
@@ -554,6 +567,7 @@ function rotatorFromConfig(configured: PostgresRotatorConfig | WebhookRotatorCon
       : configured.tls === 'require' ? { rejectUnauthorized: false }
       : { rejectUnauthorized: true, ...(ports.trustedCa ? { ca: ports.trustedCa } : {}) };
     const connect = async (user: string, password: string): Promise<PgSession> => {
+      const pg = await loadPg();
       const client = new pg.Client({
         host: configured.host,
         port: configured.port,

@@ -1,5 +1,4 @@
 import type { TokenCredential } from '@azure/identity';
-import { AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
 import { decideDelivery, type TargetObservation } from '../../domain/decision.js';
 import { fingerprint, sameFingerprint, type FingerprintKey } from '../../domain/fingerprint.js';
 import type { Placement } from '../../domain/references.js';
@@ -15,6 +14,7 @@ import {
   type ValidationProblem,
 } from '../contract.js';
 import { sharedWriteBudget, WriteBudget, type WriteBudgetOptions } from '../writeBudget.js';
+import { loadKubernetesClient } from './client.js';
 import { ClusterAccessError, createClusterAccess, type KubernetesClusterConfig, type ReadSecretValue } from './access.js';
 import { classifyKubernetesError, isConflict, KubernetesTargetFailure, kubernetesErrorInfo, kubernetesRetryHint } from './errors.js';
 import { createSecretEventRecorder, type EventLog, type InvolvedSecret, type RecordedOutcome, type SecretEventRecorder } from './events.js';
@@ -104,7 +104,9 @@ export type KubernetesConnector = (abortSignal?: AbortSignal, options?: { refres
  * Creates the Kubernetes target: one namespace of one cluster, reached with `@kubernetes/client-node`. The only place
  * its SDK clients are constructed. RBAC in the namespace: secrets get/create/update/delete (list not needed);
  * deployments patch (and list, with `restartAnnotated`); events create/patch (best effort: without them deliveries
- * still work, and the first refusal is logged).
+ * still work, and the first refusal is logged). Creating it loads nothing: `@kubernetes/client-node` is imported by the
+ * first call that reaches the cluster (client.ts); when it cannot load, that call fails `FailedUnavailable` naming the
+ * cause.
  */
 export function createKubernetesTarget(options: CreateKubernetesTargetOptions): KubernetesTarget {
   const access = createClusterAccess({
@@ -119,6 +121,7 @@ export function createKubernetesTarget(options: CreateKubernetesTargetOptions): 
     const kc = await access.kubeConfig(abortSignal ? { abortSignal } : {});
     let api = apis.get(kc);
     if (!api) {
+      const { AppsV1Api, CoreV1Api } = await loadKubernetesClient();
       api = sdkSecretsApi(kc.makeApiClient(CoreV1Api), kc.makeApiClient(AppsV1Api), options.namespace, {
         ...(options.listPageSize !== undefined ? { listPageSize: options.listPageSize } : {}),
       });
