@@ -214,8 +214,8 @@ export function createRuntime(env: Env = process.env, options: { log?: RelayLog;
     return {
       kubernetes: {
         async review(resourceAttributes, options = {}) {
+          const { AuthorizationV1Api } = await loadKubernetesClient({ log });
           const kc = await access.kubeConfig(options);
-          const { AuthorizationV1Api } = await loadKubernetesClient();
           const review = await kc.makeApiClient(AuthorizationV1Api).createSelfSubjectAccessReview({
             body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: { resourceAttributes } },
           });
@@ -317,8 +317,8 @@ export function createRuntime(env: Env = process.env, options: { log?: RelayLog;
         // drops it, so a rotated token is picked up by the next listing.
         let cached = clusterApis.get(targetId);
         if (!cached || Date.now() - cached.at > CLUSTER_CREDENTIAL_REUSE_IN_MS) {
+          const { CoreV1Api } = await loadKubernetesClient({ log });
           const kc = await cluster.kubeConfig();
-          const { CoreV1Api } = await loadKubernetesClient();
           cached = { api: kc.makeApiClient(CoreV1Api), at: Date.now() };
           clusterApis.set(targetId, cached);
         }

@@ -13,21 +13,35 @@ export type KubernetesClientModule = typeof import('@kubernetes/client-node');
 /** The npm package the Kubernetes target talks to clusters with (named in the error when it cannot load). */
 export const KUBERNETES_CLIENT_PACKAGE = '@kubernetes/client-node';
 
+/** Where a failed import is reported (structurally a `RelayLog`). */
+export interface KubernetesClientLoadLog {
+  warn(message: string, properties?: Record<string, unknown>): void;
+}
+
 let loading: Promise<KubernetesClientModule> | undefined;
 
 /**
  * Loads `@kubernetes/client-node` once per process; concurrent first callers share one import. When the import
  * fails (the package is missing from the deployment, or does not evaluate) it rejects with a `TransientTargetError`
- * (`FailedUnavailable`) whose message names the package and the cause, so the delivery that needed it ends with a
- * named status and a hint instead of crashing the host; the failure is not kept, and the next call tries again.
+ * (`FailedUnavailable`) whose message names the package and the cause, and logs that at warning (once per failed
+ * import, on the caller's `log`), so the delivery that needed it ends with a named status and a hint instead of
+ * crashing the host; the failure is not kept, and the next call tries again.
  */
-export function loadKubernetesClient(): Promise<KubernetesClientModule> {
+export function loadKubernetesClient(options: { log?: KubernetesClientLoadLog } = {}): Promise<KubernetesClientModule> {
   loading ??= import('@kubernetes/client-node').catch((error: unknown) => {
     loading = undefined;
     const cause = error instanceof Error ? `${error.name}: ${error.message.split('\n')[0]}` : String(error);
-    throw new TransientTargetError(`the Kubernetes client library ${KUBERNETES_CLIENT_PACKAGE} could not be loaded (${cause.slice(0, 300)})`, 'FailedUnavailable', undefined, {
-      cause: error,
+    const failure = new TransientTargetError(
+      `the Kubernetes client library ${KUBERNETES_CLIENT_PACKAGE} could not be loaded (${cause.slice(0, 300)})`,
+      'FailedUnavailable',
+      undefined,
+      { cause: error },
+    );
+    (options.log ?? console).warn(`${failure.message}; deliveries to Kubernetes targets fail FailedUnavailable until it loads. Hint: check that the deployed package holds node_modules/${KUBERNETES_CLIENT_PACKAGE}`, {
+      status: 'FailedUnavailable',
+      reason: 'client-library-unavailable',
     });
+    throw failure;
   });
   return loading;
 }

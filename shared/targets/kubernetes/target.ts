@@ -117,11 +117,12 @@ export function createKubernetesTarget(options: CreateKubernetesTargetOptions): 
   });
   const apis = new WeakMap<object, KubernetesSecretsApi>();
   const connect: KubernetesConnector = async (abortSignal, connectOptions) => {
+    // First: a library that cannot load is reported on the target's log before any credential is read.
+    const { AppsV1Api, CoreV1Api } = await loadKubernetesClient(options.log ? { log: options.log } : {});
     if (connectOptions?.refresh) access.invalidate();
     const kc = await access.kubeConfig(abortSignal ? { abortSignal } : {});
     let api = apis.get(kc);
     if (!api) {
-      const { AppsV1Api, CoreV1Api } = await loadKubernetesClient();
       api = sdkSecretsApi(kc.makeApiClient(CoreV1Api), kc.makeApiClient(AppsV1Api), options.namespace, {
         ...(options.listPageSize !== undefined ? { listPageSize: options.listPageSize } : {}),
       });
