@@ -39,6 +39,8 @@ interface Memory {
 }
 interface HostResult {
   readonly before: Memory;
+  /** From the first import of the app (preloaded packages included) until the host listens. */
+  readonly startInMs: number;
   readonly idle: Memory;
   readonly maxRss: number;
   readonly modules: Record<string, number>;
@@ -138,6 +140,7 @@ interface Measured {
   readonly scenario: HostScenario;
   readonly runs: HostResult[];
   readonly idle: Memory;
+  readonly startInMs: number;
   readonly modules: Record<string, number>;
 }
 
@@ -169,7 +172,7 @@ async function measureHost(scenario: HostScenario, configDir: string): Promise<M
   }
   const pick = (key: keyof Memory) => median(runs.map((r) => r.idle[key]));
   const idle: Memory = { rss: pick('rss'), heapUsed: pick('heapUsed'), heapTotal: pick('heapTotal'), external: pick('external'), arrayBuffers: pick('arrayBuffers') };
-  return { scenario, runs, idle, modules: runs[0]!.modules };
+  return { scenario, runs, idle, startInMs: median(runs.map((r) => r.startInMs)), modules: runs[0]!.modules };
 }
 
 /** Size and file count of a production install of the repo's manifest and lock, in a temporary folder. */
@@ -246,7 +249,7 @@ async function main(): Promise<void> {
   const hostRow = (h: Measured) => {
     const modules = Object.values(h.modules).reduce((a, b) => a + b, 0);
     const headroom = FANOUT_BOUND_IN_MIB * MiB - h.idle.rss;
-    return `| ${h.scenario.label} | **${mib(h.idle.rss)}** (${h.runs.map((r) => mib(r.idle.rss)).join(', ')}) | ${mib(h.idle.heapUsed)} / ${mib(h.idle.heapTotal)} | ${mib(h.idle.external)} (${mib(h.idle.arrayBuffers)}) | ${modules} | ${(h.idle.rss / (FANOUT_BOUND_IN_MIB * MiB)).toFixed(2)} | ${mib(headroom)} |`;
+    return `| ${h.scenario.label} | **${mib(h.idle.rss)}** (${h.runs.map((r) => mib(r.idle.rss)).join(', ')}) | ${mib(h.idle.heapUsed)} / ${mib(h.idle.heapTotal)} | ${mib(h.idle.external)} (${mib(h.idle.arrayBuffers)}) | ${modules} | ${h.startInMs.toFixed(0)} | ${(h.idle.rss / (FANOUT_BOUND_IN_MIB * MiB)).toFixed(2)} | ${mib(headroom)} |`;
   };
   const relayCompiled = by('the relay, compiled');
   const moduleCount = (h: Measured) => Object.values(h.modules).reduce((a, b) => a + b, 0);
@@ -256,7 +259,7 @@ async function main(): Promise<void> {
     return (
       `- **Idle, ${runtime}, with the Kubernetes client and pg lazy, over as before:** ${mib(now.idle.rss)} MiB against ${mib(before.idle.rss)} MiB ` +
       `(${mib(now.idle.rss - before.idle.rss)} MiB, ${(now.idle.rss / before.idle.rss).toFixed(2)}× its RSS; heap ${mib(now.idle.heapUsed)} against ${mib(before.idle.heapUsed)} MiB); ` +
-      `${moduleCount(now)} modules against ${moduleCount(before)}.`
+      `${moduleCount(now)} modules against ${moduleCount(before)}; start-up ${now.startInMs.toFixed(0)} ms against ${before.startInMs.toFixed(0)} ms.`
     );
   };
   const builtBullet = () => {
@@ -290,7 +293,8 @@ async function main(): Promise<void> {
     `${os.platform()}; load average ${loadBefore.toFixed(1)} at the start, ${loadAfter.toFixed(1)} at the end; ${elapsed.toFixed(0)} s).`,
     'Each run is a fresh process that starts the local Functions host with the app\'s function modules and stays idle',
     '(timers armed, nothing invoked); the numbers are taken after two full garbage collections, the median of',
-    `${RUNS} runs (all runs in parentheses). "compiled" is \`dist/\` (tsc output) under plain Node, as the worker runs it,`,
+    `${RUNS} runs (all runs in parentheses); "start ms" is the median time from the first import of the app until the host`,
+    'listens (on this loaded machine; it varies by tens of ms). "compiled" is `dist/` (tsc output) under plain Node, as the worker runs it,',
     'the host included; "tsx" the TypeScript sources under tsx (its loader thread included). "Application Insights',
     'configured" sets `APPLICATIONINSIGHTS_CONNECTION_STRING` as in Azure, so the process starts its exporters (the',
     'endpoint is unreachable; idle, nothing is sent). The **naive baseline** is the smallest durable Functions app on',
@@ -307,8 +311,8 @@ async function main(): Promise<void> {
     'section does). The idle app is the floor that fan-out starts from; "headroom" is what it leaves for the fan-out\'s',
     'own working set (the fan-out section measures that growth over the idle stack).',
     '',
-    '| process, idle | RSS MiB | heap used / total MiB | external (array buffers) MiB | modules loaded | RSS / bound | headroom MiB |',
-    '|---|---|---|---|---|---|---|',
+    '| process, idle | RSS MiB | heap used / total MiB | external (array buffers) MiB | modules loaded | start ms | RSS / bound | headroom MiB |',
+    '|---|---|---|---|---|---|---|---|',
     ...hosts.map(hostRow),
     '',
     `- **The relay, compiled, over the naive baseline:** ${mib(relayCompiled.idle.rss - by('bare durable app, compiled').idle.rss)} MiB more RSS, ` +

@@ -107,12 +107,15 @@ if (scenario.kind === 'host') {
       enableLiveMetrics: false,
     });
   }
+  // Start-up: from before the first import of the app (and the preloaded packages) until the host listens.
+  const startedAt = performance.now();
   for (const name of scenario.preload ?? []) await import(name);
   const host = await startIdleHost(scenario.app, scenario.settings ?? {});
+  const startInMs = performance.now() - startedAt;
   if (scenario.build) await buildTargets();
   // Idle: timers armed, nothing running; give start-up work (config load, telemetry start) time to finish.
   await sleep(1500);
-  Object.assign(result, { before, idle: await settled(), maxRss: process.resourceUsage().maxRSS * 1024, modules: modulesByPackage() });
+  Object.assign(result, { before, startInMs, idle: await settled(), maxRss: process.resourceUsage().maxRSS * 1024, modules: modulesByPackage() });
   await host.close();
 } else if (scenario.kind === 'attribute') {
   const steps = [{ step: 'start', ...(await settled()) }];
