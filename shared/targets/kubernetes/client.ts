@@ -37,10 +37,9 @@ export function loadKubernetesClient(options: { log?: KubernetesClientLoadLog } 
       undefined,
       { cause: error },
     );
-    (options.log ?? console).warn(`${failure.message}; deliveries to Kubernetes targets fail FailedUnavailable until it loads. Hint: check that the deployed package holds node_modules/${KUBERNETES_CLIENT_PACKAGE}`, {
-      status: 'FailedUnavailable',
-      reason: 'client-library-unavailable',
-    });
+    const line = `${failure.message}; deliveries to Kubernetes targets fail FailedUnavailable until it loads. Hint: check that the deployed package holds node_modules/${KUBERNETES_CLIENT_PACKAGE}`;
+    if (options.log) options.log.warn(line, { status: 'FailedUnavailable', reason: 'client-library-unavailable' });
+    else console.warn(`[relay] ${line}`);
     throw failure;
   });
   return loading;
