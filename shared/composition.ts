@@ -28,7 +28,14 @@ import { createSourceVault } from './sources/index.js';
 import type { TargetClient } from './targets/contract.js';
 import { KeyVaultTarget, metadataOnlyRecovery, type KeyVaultRecoveryApi } from './targets/keyVault/index.js';
 import { SecretClient } from '@azure/keyvault-secrets';
-import { createClusterAccess, createKubernetesTarget, loadKubernetesClient, STORED_CREDENTIAL_TTL_IN_MS } from './targets/kubernetes/index.js';
+import {
+  createClusterAccess,
+  createKubernetesTarget,
+  loadKubernetesClient,
+  STORED_CREDENTIAL_TTL_IN_MS,
+  type ClusterAccess,
+  type KubernetesClusterConfig,
+} from './targets/kubernetes/index.js';
 import type { PreflightPorts } from './control/index.js';
 import { startAzureMonitor, type AzureMonitorTelemetry } from './telemetry/index.js';
 import { useSharedWriteTokens } from './targets/writeBudget.js';
@@ -36,7 +43,6 @@ import { blobWriteTokens } from './targets/blobWriteTokens.js';
 import type { FleetListingPort } from './fleet/types.js';
 import { latestDriftReportIn } from './fleet/reports.js';
 import { listDeletedSecretPages, listSecretPages } from './targets/keyVault/listing.js';
-import type { ClusterAccess } from './targets/kubernetes/access.js';
 import { listManagedSecretPages, type KubernetesListingApi } from './targets/kubernetes/listing.js';
 
 /** How long a cluster listing reuses the credential it read (tokens from the source vault cost source calls). */
@@ -167,7 +173,6 @@ export function createRuntime(env: Env = process.env, options: { log?: RelayLog;
         recovery: recoveryFor(configured.vaultUrl, configured.identity?.clientId),
       });
     }
-    const auth = configured.cluster.auth;
     return createKubernetesTarget({
       targetId: configured.id,
       cluster: configured.cluster,
@@ -175,10 +180,27 @@ export function createRuntime(env: Env = process.env, options: { log?: RelayLog;
       fingerprintKey,
       writeBudget: configured.writeBudget,
       log,
-      ...(auth.type === 'aad' ? { credential: credentialFor(auth.identity?.clientId) } : {}),
-      readSecretValue: readClusterCredential,
-      storedCredentialTtlInMs: STORED_CREDENTIAL_TTL_IN_MS,
+      access: clusterAccessFor(configured.cluster),
     });
+  }
+
+  // One access per cluster (same server, credential and CA), whatever the number of its namespaces and customers:
+  // one stored-credential read or token, and one connection pool.
+  const clusterAccesses = new Map<string, ClusterAccess>();
+  function clusterAccessFor(cluster: KubernetesClusterConfig): ClusterAccess {
+    const key = JSON.stringify(cluster);
+    let access = clusterAccesses.get(key);
+    if (!access) {
+      const auth = cluster.auth;
+      access = createClusterAccess({
+        cluster,
+        ...(auth.type === 'aad' ? { credential: credentialFor(auth.identity?.clientId) } : {}),
+        readSecretValue: readClusterCredential,
+        storedCredentialTtlInMs: STORED_CREDENTIAL_TTL_IN_MS,
+      });
+      clusterAccesses.set(key, access);
+    }
+    return access;
   }
 
   async function readClusterCredential(sourceId: string, name: string): Promise<string> {
@@ -259,7 +281,6 @@ export function createRuntime(env: Env = process.env, options: { log?: RelayLog;
   };
 
   // List-page readers over the same clients and cluster access as the targets (shared/fleet).
-  const clusterAccesses = new Map<string, ClusterAccess>();
   const clusterApis = new Map<string, { api: KubernetesListingApi; at: number }>();
   const listingTimeLimit = intSetting(env, SETTINGS.checkTimeLimitInMs, 30_000, 100, 600_000);
   const configuredTarget = (targetId: string) => {
@@ -295,21 +316,7 @@ export function createRuntime(env: Env = process.env, options: { log?: RelayLog;
     clusterSecrets: (targetId, callOptions = {}) => {
       const t = configuredTarget(targetId);
       if (t.kind !== 'kubernetes') throw new Error(`target "${targetId}" is not a Kubernetes target`);
-      let access = clusterAccesses.get(targetId);
-      if (!access) {
-        const auth = t.cluster.auth;
-        access = createClusterAccess({
-          cluster: t.cluster,
-          ...(auth.type === 'aad' ? { credential: credentialFor(auth.identity?.clientId) } : {}),
-          readSecretValue: async (sourceId: string, name: string) => {
-            const port = source(sourceId);
-            const latest = await port.getLatestProperties(name);
-            if (!latest) throw new Error(`cluster credential ${sourceId}/${name} does not exist`);
-            return (await port.readVersion(name, latest.version, fingerprintKey)).value;
-          },
-        });
-        clusterAccesses.set(targetId, access);
-      }
+      const access = clusterAccessFor(t.cluster);
       // The access refreshes its token before expiry and reuses its KubeConfig meanwhile.
       const cluster = access;
       return (async function* () {

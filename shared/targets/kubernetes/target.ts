@@ -15,7 +15,7 @@ import {
 } from '../contract.js';
 import { sharedWriteBudget, WriteBudget, type WriteBudgetOptions } from '../writeBudget.js';
 import { loadKubernetesClient } from './client.js';
-import { ClusterAccessError, createClusterAccess, type KubernetesClusterConfig, type ReadSecretValue } from './access.js';
+import { ClusterAccessError, createClusterAccess, type ClusterAccess, type KubernetesClusterConfig, type ReadSecretValue } from './access.js';
 import { classifyKubernetesError, isConflict, KubernetesTargetFailure, kubernetesErrorInfo, kubernetesRetryHint } from './errors.js';
 import { createSecretEventRecorder, type EventLog, type InvolvedSecret, type RecordedOutcome, type SecretEventRecorder } from './events.js';
 import { sdkSecretsApi, type KubernetesSecretsApi, type SecretWrite } from './kubernetesApi.js';
@@ -87,6 +87,11 @@ export interface CreateKubernetesTargetOptions extends Omit<KubernetesTargetOpti
   readonly readSecretValue?: ReadSecretValue;
   /** How long that stored credential is kept (a 401 drops it sooner). Default 0: read at every connection. */
   readonly storedCredentialTtlInMs?: number;
+  /**
+   * The cluster's access, shared with the other targets of the same cluster (one credential read and one connection
+   * pool for all its namespaces). Default: one of this target's own, from the options above.
+   */
+  readonly access?: ClusterAccess;
 }
 
 /** Per-call options: the Secret type the placement uses (observe, deleteIfOwned). */
@@ -109,7 +114,7 @@ export type KubernetesConnector = (abortSignal?: AbortSignal, options?: { refres
  * cause.
  */
 export function createKubernetesTarget(options: CreateKubernetesTargetOptions): KubernetesTarget {
-  const access = createClusterAccess({
+  const access = options.access ?? createClusterAccess({
     cluster: options.cluster,
     ...(options.credential ? { credential: options.credential } : {}),
     ...(options.readSecretValue ? { readSecretValue: options.readSecretValue } : {}),

@@ -9,7 +9,7 @@ import { FINGERPRINT_KEY, sourceVersion } from './support.js';
 
 let emulator: KubernetesEmulator;
 beforeAll(async () => {
-  emulator = await startKubernetesEmulator({ cluster: 'aks-2', namespaces: ['apps'] });
+  emulator = await startKubernetesEmulator({ cluster: 'aks-2', namespaces: ['apps', 'web'] });
 });
 afterAll(async () => {
   await emulator?.close();
@@ -110,5 +110,35 @@ describe('Kubernetes connections', () => {
     // kept-alive ones (Events run beside the next delivery's read, so the pool holds more than one).
     expect(emulator.counters().total - requestsBefore).toBeGreaterThanOrEqual(20);
     expect(emulator.tlsConnections() - before).toBeLessThanOrEqual(4);
+  });
+
+  it('targets of one cluster sharing its access (as the composition root builds them) read the stored token once and share its connections', async () => {
+    let reads = 0;
+    const access = createClusterAccess({
+      cluster: cluster(),
+      readSecretValue: async () => {
+        reads++;
+        return emulator.tokens.relay!;
+      },
+      storedCredentialTtlInMs: 3_600_000,
+    });
+    const targets = ['apps', 'web', 'apps', 'web'].map((namespace, i) =>
+      createKubernetesTarget({
+        targetId: `aks-2-${namespace}-${i}`,
+        cluster: cluster(),
+        namespace,
+        access,
+        fingerprintKey: FINGERPRINT_KEY,
+        writeBudget: new WriteBudget({ writes: 1_000, perSeconds: 1 }),
+      }),
+    );
+    const before = emulator.tlsConnections();
+    for (const [i, target] of targets.entries()) {
+      const v = sourceVersion(`shared-${i}`);
+      expect((await target.deliver({ placement: { name: `shared-${i}`, key: 'k' }, source: v.facts, value: v.value, policy })).status).toBe('Created');
+    }
+    await Promise.all(targets.map((t) => t.settle?.()));
+    expect(reads).toBe(1);
+    expect(emulator.tlsConnections() - before).toBeLessThanOrEqual(3);
   });
 });
