@@ -18,6 +18,8 @@ const root = path.resolve(here, '..');
 
 export interface SplitStack {
   readonly host: LocalHost;
+  /** `host:port` of Azurite's blob endpoint (locks, write tokens, audit). */
+  readonly storageHost: string;
   readonly vaultUrls: Record<string, string>;
   readonly caCertPath: string;
   readonly cluster: { readonly server: string; readonly caCertPath: string; readonly adminKubeconfigPath: string };
@@ -115,6 +117,7 @@ export async function startSplitStack(options: SplitStackOptions): Promise<Split
     };
     return {
       host,
+      storageHost: new URL(azurite.blobEndpoint).host,
       vaultUrls: keyVaultInfo.vaultUrls,
       caCertPath: keyVaultInfo.caCertPath,
       cluster: { server: k8sInfo.server, caCertPath: k8sInfo.caCertPath, adminKubeconfigPath: k8sInfo.kubeconfigs['admin']! },

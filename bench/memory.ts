@@ -9,7 +9,10 @@ import { writeBenchmarkSection } from './support/benchmarksDoc.js';
 // per run (bench/support/memory-child.mjs), under tsx and compiled (dist/, tsc output, plain Node as the worker
 // runs it), without and with Application Insights configured (`APPLICATIONINSIGHTS_CONNECTION_STRING`, as in Azure).
 // Beside it, in the same run: Node alone, and the naive baseline, the smallest durable Functions app on the same
-// two libraries (bench/support/bare-app.mjs). Then what the idle RSS is made of: the modules loaded per package,
+// two libraries (bench/support/bare-app.mjs), and the relay as it was before the Kubernetes client and `pg` became
+// lazy (both imported before the host, as its static imports did). Then the relay after it built its runtime and every
+// target of a Key-Vault-only config and of one with a cluster target (what each target's first call loads, short of
+// the network). Then what the idle RSS is made of: the modules loaded per package,
 // and each production dependency's share, imported one after the other into one process. Last, the production
 // install (`npm ci --omit=dev`, what the package azd uploads holds).
 //
@@ -36,6 +39,8 @@ interface Memory {
 }
 interface HostResult {
   readonly before: Memory;
+  /** From the first import of the app (preloaded packages included) until the host listens. */
+  readonly startInMs: number;
   readonly idle: Memory;
   readonly maxRss: number;
   readonly modules: Record<string, number>;
@@ -53,6 +58,46 @@ interface HostScenario {
   readonly appInsights?: boolean;
   /** Application Insights through the Azure Monitor distro, as the relay did before (a dev-only transitive package). */
   readonly distro?: boolean;
+  /** Packages imported before the host: what the relay loaded at start before they became lazy. */
+  readonly preload?: readonly string[];
+  /** After start, build the runtime over this config and every target in it (bench/support/memory-child.mjs). */
+  readonly built?: 'keyVault' | 'cluster';
+}
+
+/** What the relay imported at start until they loaded on first use (shared/targets/kubernetes/client.ts, composition.ts). */
+const LAZY_PACKAGES = ['@kubernetes/client-node', 'pg'] as const;
+
+/** The configs of the `built` scenarios: two customer vaults, and the same with one cluster namespace. */
+function builtConfig(kind: 'keyVault' | 'cluster'): object {
+  return {
+    sources: [{ id: 'platform', vaultUrl: 'https://platform.vault.azure.net/' }],
+    targets: [
+      { id: 'contoso', kind: 'keyVault', vaultUrl: 'https://contoso.vault.azure.net/' },
+      { id: 'fabrikam', kind: 'keyVault', vaultUrl: 'https://fabrikam.vault.azure.net/' },
+      ...(kind === 'cluster'
+        ? [
+            {
+              id: 'edge-1-apps',
+              kind: 'kubernetes',
+              cluster: { name: 'edge-1', server: 'https://edge-1.example.com:443', auth: { type: 'tokenSecret', source: 'platform', secret: 'edge-1-relay-token' } },
+              namespace: 'apps',
+            },
+          ]
+        : []),
+    ],
+    routes: [
+      {
+        id: 'apps',
+        source: 'platform',
+        match: { globs: ['app-*'] },
+        targets: [
+          { target: 'contoso', name: '{name}' },
+          { target: 'fabrikam', name: '{name}' },
+          ...(kind === 'cluster' ? [{ target: 'edge-1-apps', name: '{name|lower}', key: 'value' }] : []),
+        ],
+      },
+    ],
+  };
 }
 
 /** What the relay needs to load its functions idle (no config read before the first invocation). */
@@ -95,21 +140,39 @@ interface Measured {
   readonly scenario: HostScenario;
   readonly runs: HostResult[];
   readonly idle: Memory;
+  readonly startInMs: number;
   readonly modules: Record<string, number>;
 }
 
-async function measureHost(scenario: HostScenario): Promise<Measured> {
+/** Settings of the `built` scenarios: their config, and what building the runtime reads (no request is made). */
+function builtSettings(configPath: string): Record<string, string> {
+  return {
+    RELAY_CONFIG_PATH: configPath,
+    RELAY_FINGERPRINT_KEY: Buffer.alloc(32, 7).toString('base64'),
+    AUDIT_STORAGE_CONNECTION_STRING: 'UseDevelopmentStorage=true',
+  };
+}
+
+async function measureHost(scenario: HostScenario, configDir: string): Promise<Measured> {
   const runs: HostResult[] = [];
   for (let i = 0; i < RUNS; i++) {
-    const settings = scenario.app === 'relay' ? { ...RELAY_SETTINGS, ...(scenario.appInsights ? APP_INSIGHTS_SETTINGS : {}) } : {};
+    const settings =
+      scenario.app === 'relay'
+        ? {
+            ...RELAY_SETTINGS,
+            ...(scenario.appInsights ? APP_INSIGHTS_SETTINGS : {}),
+            ...(scenario.built ? builtSettings(path.join(configDir, `${scenario.built}.config.json`)) : {}),
+          }
+        : {};
     const distro = scenario.distro
       ? { connectionString: APP_INSIGHTS_SETTINGS.APPLICATIONINSIGHTS_CONNECTION_STRING, clientId: APP_INSIGHTS_SETTINGS.AZURE_CLIENT_ID }
       : undefined;
-    runs.push(await runChild<HostResult>({ kind: 'host', runtime: scenario.runtime, app: scenario.app, settings, distro }, scenario.runtime));
+    const extra = { ...(scenario.preload ? { preload: scenario.preload } : {}), ...(scenario.built ? { build: true } : {}) };
+    runs.push(await runChild<HostResult>({ kind: 'host', runtime: scenario.runtime, app: scenario.app, settings, distro, ...extra }, scenario.runtime));
   }
   const pick = (key: keyof Memory) => median(runs.map((r) => r.idle[key]));
   const idle: Memory = { rss: pick('rss'), heapUsed: pick('heapUsed'), heapTotal: pick('heapTotal'), external: pick('external'), arrayBuffers: pick('arrayBuffers') };
-  return { scenario, runs, idle, modules: runs[0]!.modules };
+  return { scenario, runs, idle, startInMs: median(runs.map((r) => r.startInMs)), modules: runs[0]!.modules };
 }
 
 /** Size and file count of a production install of the repo's manifest and lock, in a temporary folder. */
@@ -149,24 +212,33 @@ async function main(): Promise<void> {
   const distroInstalled = existsSync(path.join(root, 'node_modules', '@azure', 'monitor-opentelemetry', 'package.json'));
   const loadBefore = os.loadavg()[0]!;
   const startedAt = performance.now();
+  const configDir = execFileSync('mktemp', ['-d', path.join(os.tmpdir(), 'bench-memory-config-XXXXXX')], { encoding: 'utf8' }).trim();
+  for (const kind of ['keyVault', 'cluster'] as const) writeFileSync(path.join(configDir, `${kind}.config.json`), JSON.stringify(builtConfig(kind)));
   const scenarios: HostScenario[] = [
     { label: 'the relay, compiled', kind: 'host', runtime: 'compiled', app: 'relay' },
+    { label: 'the relay, compiled, as before (Kubernetes client and pg loaded at start)', kind: 'host', runtime: 'compiled', app: 'relay', preload: LAZY_PACKAGES },
+    { label: 'the relay, compiled, Key-Vault-only config, targets built', kind: 'host', runtime: 'compiled', app: 'relay', built: 'keyVault' },
+    { label: 'the relay, compiled, with a cluster target, targets built', kind: 'host', runtime: 'compiled', app: 'relay', built: 'cluster' },
     { label: 'the relay, compiled, Application Insights configured', kind: 'host', runtime: 'compiled', app: 'relay', appInsights: true },
     ...(distroInstalled ? [{ label: 'the relay, compiled, Application Insights by the distro (before)', kind: 'host', runtime: 'compiled', app: 'relay', distro: true } as const] : []),
     { label: 'bare durable app, compiled', kind: 'host', runtime: 'compiled', app: 'bare' },
     { label: 'the relay, tsx', kind: 'host', runtime: 'tsx', app: 'relay' },
+    { label: 'the relay, tsx, as before (Kubernetes client and pg loaded at start)', kind: 'host', runtime: 'tsx', app: 'relay', preload: LAZY_PACKAGES },
+    { label: 'the relay, tsx, Key-Vault-only config, targets built', kind: 'host', runtime: 'tsx', app: 'relay', built: 'keyVault' },
+    { label: 'the relay, tsx, with a cluster target, targets built', kind: 'host', runtime: 'tsx', app: 'relay', built: 'cluster' },
     { label: 'the relay, tsx, Application Insights configured', kind: 'host', runtime: 'tsx', app: 'relay', appInsights: true },
     ...(distroInstalled ? [{ label: 'the relay, tsx, Application Insights by the distro (before)', kind: 'host', runtime: 'tsx', app: 'relay', distro: true } as const] : []),
     { label: 'bare durable app, tsx', kind: 'host', runtime: 'tsx', app: 'bare' },
   ];
   const hosts: Measured[] = [];
   for (const scenario of scenarios) {
-    const measured = await measureHost(scenario);
+    const measured = await measureHost(scenario, configDir);
     hosts.push(measured);
     process.stdout.write(`${scenario.label}: idle RSS ${mib(measured.idle.rss)} MiB (${measured.runs.map((r) => mib(r.idle.rss)).join(', ')}), heap ${mib(measured.idle.heapUsed)} MiB, Node before the host ${mib(measured.runs[0]!.before.rss)} MiB\n`);
   }
   const manifest = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
   const steps = (await runChild<{ steps: Step[] }>({ kind: 'attribute', runtime: 'compiled', packages: Object.keys(manifest.dependencies), settings: RELAY_SETTINGS }, 'compiled')).steps;
+  execFileSync('rm', ['-rf', configDir]);
   const install = quick ? undefined : productionInstall();
   const distroInstall = quick ? undefined : productionInstall(DISTRO_COMMIT);
   const loadAfter = os.loadavg()[0]!;
@@ -177,9 +249,30 @@ async function main(): Promise<void> {
   const hostRow = (h: Measured) => {
     const modules = Object.values(h.modules).reduce((a, b) => a + b, 0);
     const headroom = FANOUT_BOUND_IN_MIB * MiB - h.idle.rss;
-    return `| ${h.scenario.label} | **${mib(h.idle.rss)}** (${h.runs.map((r) => mib(r.idle.rss)).join(', ')}) | ${mib(h.idle.heapUsed)} / ${mib(h.idle.heapTotal)} | ${mib(h.idle.external)} (${mib(h.idle.arrayBuffers)}) | ${modules} | ${(h.idle.rss / (FANOUT_BOUND_IN_MIB * MiB)).toFixed(2)} | ${mib(headroom)} |`;
+    return `| ${h.scenario.label} | **${mib(h.idle.rss)}** (${h.runs.map((r) => mib(r.idle.rss)).join(', ')}) | ${mib(h.idle.heapUsed)} / ${mib(h.idle.heapTotal)} | ${mib(h.idle.external)} (${mib(h.idle.arrayBuffers)}) | ${modules} | ${h.startInMs.toFixed(0)} | ${(h.idle.rss / (FANOUT_BOUND_IN_MIB * MiB)).toFixed(2)} | ${mib(headroom)} |`;
   };
   const relayCompiled = by('the relay, compiled');
+  const moduleCount = (h: Measured) => Object.values(h.modules).reduce((a, b) => a + b, 0);
+  const lazyBullet = (runtime: Runtime) => {
+    const now = by(`the relay, ${runtime}`);
+    const before = by(`the relay, ${runtime}, as before (Kubernetes client and pg loaded at start)`);
+    return (
+      `- **Idle, ${runtime}, with the Kubernetes client and pg lazy, over as before:** ${mib(now.idle.rss)} MiB against ${mib(before.idle.rss)} MiB ` +
+      `(${mib(now.idle.rss - before.idle.rss)} MiB, ${(now.idle.rss / before.idle.rss).toFixed(2)}× its RSS; heap ${mib(now.idle.heapUsed)} against ${mib(before.idle.heapUsed)} MiB); ` +
+      `${moduleCount(now)} modules against ${moduleCount(before)}; start-up ${now.startInMs.toFixed(0)} ms against ${before.startInMs.toFixed(0)} ms.`
+    );
+  };
+  const builtBullet = () => {
+    const kv = (r: Runtime) => by(`the relay, ${r}, Key-Vault-only config, targets built`);
+    const cluster = (r: Runtime) => by(`the relay, ${r}, with a cluster target, targets built`);
+    const k8s = (h: Measured) => h.modules['@kubernetes/client-node'] ?? 0;
+    return (
+      `- **Targets built:** Key-Vault-only config ${mib(kv('compiled').idle.rss)} MiB compiled, ${mib(kv('tsx').idle.rss)} MiB under tsx ` +
+      `(${k8s(kv('compiled'))} Kubernetes client modules); with a cluster target ${mib(cluster('compiled').idle.rss)} MiB compiled, ${mib(cluster('tsx').idle.rss)} MiB under tsx ` +
+      `(+${mib(cluster('compiled').idle.rss - kv('compiled').idle.rss)} and +${mib(cluster('tsx').idle.rss - kv('tsx').idle.rss)} MiB; ` +
+      `${k8s(cluster('compiled'))} Kubernetes client modules): the client's cost now lands only on a config that has a cluster.`
+    );
+  };
   const telemetryModules = (h: Measured) =>
     Object.entries(h.modules)
       .filter(([p]) => /^@opentelemetry\/|^@azure\/monitor|^@azure\/opentelemetry|^@microsoft\/applicationinsights/.test(p))
@@ -200,25 +293,34 @@ async function main(): Promise<void> {
     `${os.platform()}; load average ${loadBefore.toFixed(1)} at the start, ${loadAfter.toFixed(1)} at the end; ${elapsed.toFixed(0)} s).`,
     'Each run is a fresh process that starts the local Functions host with the app\'s function modules and stays idle',
     '(timers armed, nothing invoked); the numbers are taken after two full garbage collections, the median of',
-    `${RUNS} runs (all runs in parentheses). "compiled" is \`dist/\` (tsc output) under plain Node, as the worker runs it,`,
+    `${RUNS} runs (all runs in parentheses); "start ms" is the median time from the first import of the app until the host`,
+    'listens (on this loaded machine it varies by up to 2× between runs of the same start: the module count is the steadier',
+    'measure of start-up work). "compiled" is `dist/` (tsc output) under plain Node, as the worker runs it,',
     'the host included; "tsx" the TypeScript sources under tsx (its loader thread included). "Application Insights',
     'configured" sets `APPLICATIONINSIGHTS_CONNECTION_STRING` as in Azure, so the process starts its exporters (the',
     'endpoint is unreachable; idle, nothing is sent). The **naive baseline** is the smallest durable Functions app on',
     'the same two libraries (`bench/support/bare-app.mjs`: an HTTP starter, an orchestration, an activity, a timer),',
     `in the same host; Node alone (before the host is imported) is ${mib(nodeAlone)} MiB. "by the distro (before)" starts`,
     '`@azure/monitor-opentelemetry` as the relay did until it used the exporter packages alone (the distro is still',
-    'installed, as a development-only dependency of Azurite).',
+    'installed, as a development-only dependency of Azurite). "as before" imports `@kubernetes/client-node` and `pg`',
+    'before the host, as the relay\'s static imports did until they loaded on first use (the naive baseline of this',
+    'change); "targets built" builds the relay\'s runtime over a config and every target in it, and loads what each',
+    'target\'s first call loads (the Kubernetes client for a cluster target), short of the network: two customer vaults,',
+    'and the same with one cluster namespace.',
     '',
     `The **bound** is issue 10.3's: a 1,000-target fan-out within ${FANOUT_BOUND_IN_MIB} MB of app RSS (read as MiB, as the fan-out`,
     'section does). The idle app is the floor that fan-out starts from; "headroom" is what it leaves for the fan-out\'s',
     'own working set (the fan-out section measures that growth over the idle stack).',
     '',
-    '| process, idle | RSS MiB | heap used / total MiB | external (array buffers) MiB | modules loaded | RSS / bound | headroom MiB |',
-    '|---|---|---|---|---|---|---|',
+    '| process, idle | RSS MiB | heap used / total MiB | external (array buffers) MiB | modules loaded | start ms | RSS / bound | headroom MiB |',
+    '|---|---|---|---|---|---|---|---|',
     ...hosts.map(hostRow),
     '',
     `- **The relay, compiled, over the naive baseline:** ${mib(relayCompiled.idle.rss - by('bare durable app, compiled').idle.rss)} MiB more RSS, ` +
       `${(relayCompiled.idle.rss / by('bare durable app, compiled').idle.rss).toFixed(2)}× its RSS.`,
+    lazyBullet('compiled'),
+    lazyBullet('tsx'),
+    builtBullet(),
     `- **Application Insights configured** (the exporters alone): +${mib(by('the relay, compiled, Application Insights configured').idle.rss - relayCompiled.idle.rss)} MiB compiled, ` +
       `+${mib(by('the relay, tsx, Application Insights configured').idle.rss - by('the relay, tsx').idle.rss)} MiB under tsx; ` +
       `${telemetryModules(by('the relay, compiled, Application Insights configured'))} OpenTelemetry / Azure Monitor modules loaded with it, ` +
@@ -237,7 +339,8 @@ async function main(): Promise<void> {
     '',
     'What each production dependency adds when imported in turn into one compiled process (shared dependencies count',
     'where they are first loaded; imported is not the same as used: the relay loads the Azure Monitor exporter only',
-    'when Application Insights is configured), then the local host and the relay\'s function modules:',
+    'when Application Insights is configured, the Kubernetes client when a cluster is first reached, `pg` when a',
+    'PostgreSQL rotator first connects), then the local host and the relay\'s function modules:',
     '',
     '| step | + RSS MiB | + heap MiB | RSS MiB |',
     '|---|---|---|---|',

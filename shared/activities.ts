@@ -24,7 +24,7 @@ import type {
   RelayInput,
   RelayPlan,
 } from './orchestrations/types.js';
-import type { RelayRuntime } from './runtime.js';
+import type { LockGroup, RelayRuntime } from './runtime.js';
 import { SourceVaultError as SourceError } from './sources/index.js';
 import { LockAccessDeniedError } from './locks/index.js';
 import { withTimeLimit } from './timeLimit.js';
@@ -46,6 +46,8 @@ export interface DeliverInput {
   readonly cause: Cause;
   /** The relay (or relay part) instance: the audit record's `cause.instanceId`. */
   readonly instanceId?: string;
+  /** The batch's lock group (its deliveries share one lock per endpoint); default a lock of this delivery's own. */
+  readonly locks?: LockGroup;
 }
 
 export interface RotateSourceInput {
@@ -129,9 +131,9 @@ export function createActivities(runtime: RelayRuntime) {
   /**
    * Delivers one source version to one placement and appends the outcome's audit record at once (not behind the
    * other targets). The record is checked before anything is written: a delivery whose record would be refused
-   * writes nothing. Key Vault deliveries hold the placement's lock from observation to write, so two relays of one
-   * secret (different versions, different instances, possibly different hosts) never interleave there; Kubernetes
-   * writes are conditional on the observed resourceVersion instead.
+   * writes nothing. Key Vault deliveries hold the lock of their source secret on the target vault from observation
+   * to write, so two relays of one secret (different versions, different instances, possibly different hosts) never
+   * interleave there; Kubernetes writes are conditional on the observed resourceVersion instead.
    */
   async function deliverOne(input: DeliverInput): Promise<DeliveryResult> {
     const { ref, delivery } = input;
@@ -209,7 +211,7 @@ export function createActivities(runtime: RelayRuntime) {
       });
     let outcome;
     try {
-      outcome = delivery.kind === 'keyVault' ? await runtime.locks.withLock(placementLockKey(delivery), deliver) : await deliver();
+      outcome = delivery.kind === 'keyVault' ? await (input.locks ?? runtime.locks).withLock(deliveryLockKey(ref, delivery), deliver) : await deliver();
     } catch (error) {
       // Nothing was written (the lock comes first); retrying cannot help until the role is granted.
       if (error instanceof LockAccessDeniedError) {
@@ -248,22 +250,38 @@ export function createActivities(runtime: RelayRuntime) {
     const counts: Partial<Record<DeliveryStatus, number>> = {};
     const outcomes: DeliveryResult[] = [];
     const retry: { deliveryId: string; message: string }[] = [];
+    // One lock per (vault, source secret) for the whole batch, released as soon as its last delivery there is done.
+    const locks = runtime.locks.group();
+    const lockUsesLeft = new Map<string, number>();
+    for (const delivery of input.deliveries) {
+      if (delivery.kind !== 'keyVault') continue;
+      const key = deliveryLockKey(input.ref, delivery);
+      lockUsesLeft.set(key, (lockUsesLeft.get(key) ?? 0) + 1);
+    }
     const { notStarted } = await runInWindow(
       input.deliveries,
       { window: input.window, maxPerEndpoint: input.maxPerEndpoint },
       async (delivery) => {
         const withFacts = delivery.source || !input.source ? delivery : { ...delivery, source: input.source };
         try {
-          const result = await deliverSecret({ ref: input.ref, delivery: withFacts, cause: input.cause, ...(input.instanceId ? { instanceId: input.instanceId } : {}) });
+          const result = await deliverSecret({ ref: input.ref, delivery: withFacts, cause: input.cause, locks, ...(input.instanceId ? { instanceId: input.instanceId } : {}) });
           counts[result.status] = (counts[result.status] ?? 0) + 1;
           if (input.listAll === true || !STATUS_INFO[result.status].ok || result.audited !== true) outcomes.push(result);
         } catch (error) {
           const text = error instanceof Error ? error.message : String(error);
           retry.push({ deliveryId: delivery.deliveryId, message: firstLine(text, 500) });
+        } finally {
+          if (delivery.kind === 'keyVault') {
+            const key = deliveryLockKey(input.ref, delivery);
+            const left = (lockUsesLeft.get(key) ?? 1) - 1;
+            lockUsesLeft.set(key, left);
+            if (left === 0) locks.done(key);
+          }
         }
       },
       { shouldStart: () => performance.now() - startedAt < BATCH_START_TIME_LIMIT_IN_MS },
     );
+    await locks.close();
     // Best-effort side work the deliveries started and did not wait for (Kubernetes Events) ends before the batch
     // does: nothing is left running after the activity answers (a host may freeze or recycle the worker then).
     await Promise.all(
@@ -571,8 +589,14 @@ function endpointOf(target: TargetConfig): string {
 }
 
 /** The lock of one Key Vault placement: vault host and secret name (names are case-insensitive). */
-function placementLockKey(delivery: RelayDelivery): string {
-  return `keyVault:${delivery.endpoint}/${delivery.placement.name.toLowerCase()}`;
+/**
+ * The lock a Key Vault delivery holds: its source secret on its target vault. Every write to a placement is a
+ * delivery of the one source secret that owns it (config validation rejects two source secrets rendering the same
+ * name in one vault, and the ownership marks refuse a foreign source), so this orders every writer of the placement,
+ * and one batch's deliveries of that secret to the vault share it.
+ */
+function deliveryLockKey(ref: SecretVersionRef, delivery: RelayDelivery): string {
+  return `keyVault:${delivery.endpoint}|${ownerOf(ref.vaultUrl, ref.name)}`;
 }
 
 /** Turns a transient failure into an Error whose message starts with its status (survives the activity boundary). */

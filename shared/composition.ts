@@ -12,7 +12,6 @@ import type { AuditEntry, ReconcileReport } from './orchestrations/types.js';
 import { blobLeaseLocks } from './locks/index.js';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import pg from 'pg';
 import type { PostgresRotatorConfig, WebhookRotatorConfig } from './domain/config.js';
 import {
   createPostgresRotator,
@@ -29,17 +28,21 @@ import { createSourceVault } from './sources/index.js';
 import type { TargetClient } from './targets/contract.js';
 import { KeyVaultTarget, metadataOnlyRecovery, type KeyVaultRecoveryApi } from './targets/keyVault/index.js';
 import { SecretClient } from '@azure/keyvault-secrets';
-import { createClusterAccess, createKubernetesTarget, STORED_CREDENTIAL_TTL_IN_MS } from './targets/kubernetes/index.js';
-import { AuthorizationV1Api } from '@kubernetes/client-node';
+import {
+  createClusterAccess,
+  createKubernetesTarget,
+  loadKubernetesClient,
+  STORED_CREDENTIAL_TTL_IN_MS,
+  type ClusterAccess,
+  type KubernetesClusterConfig,
+} from './targets/kubernetes/index.js';
 import type { PreflightPorts } from './control/index.js';
 import { startAzureMonitor, type AzureMonitorTelemetry } from './telemetry/index.js';
 import { useSharedWriteTokens } from './targets/writeBudget.js';
 import { blobWriteTokens } from './targets/blobWriteTokens.js';
-import { CoreV1Api } from '@kubernetes/client-node';
 import type { FleetListingPort } from './fleet/types.js';
 import { latestDriftReportIn } from './fleet/reports.js';
 import { listDeletedSecretPages, listSecretPages } from './targets/keyVault/listing.js';
-import type { ClusterAccess } from './targets/kubernetes/access.js';
 import { listManagedSecretPages, type KubernetesListingApi } from './targets/kubernetes/listing.js';
 
 /** How long a cluster listing reuses the credential it read (tokens from the source vault cost source calls). */
@@ -170,7 +173,6 @@ export function createRuntime(env: Env = process.env, options: { log?: RelayLog;
         recovery: recoveryFor(configured.vaultUrl, configured.identity?.clientId),
       });
     }
-    const auth = configured.cluster.auth;
     return createKubernetesTarget({
       targetId: configured.id,
       cluster: configured.cluster,
@@ -178,10 +180,27 @@ export function createRuntime(env: Env = process.env, options: { log?: RelayLog;
       fingerprintKey,
       writeBudget: configured.writeBudget,
       log,
-      ...(auth.type === 'aad' ? { credential: credentialFor(auth.identity?.clientId) } : {}),
-      readSecretValue: readClusterCredential,
-      storedCredentialTtlInMs: STORED_CREDENTIAL_TTL_IN_MS,
+      access: clusterAccessFor(configured.cluster),
     });
+  }
+
+  // One access per cluster (same server, credential and CA), whatever the number of its namespaces and customers:
+  // one stored-credential read or token, and one connection pool.
+  const clusterAccesses = new Map<string, ClusterAccess>();
+  function clusterAccessFor(cluster: KubernetesClusterConfig): ClusterAccess {
+    const key = JSON.stringify(cluster);
+    let access = clusterAccesses.get(key);
+    if (!access) {
+      const auth = cluster.auth;
+      access = createClusterAccess({
+        cluster,
+        ...(auth.type === 'aad' ? { credential: credentialFor(auth.identity?.clientId) } : {}),
+        readSecretValue: readClusterCredential,
+        storedCredentialTtlInMs: STORED_CREDENTIAL_TTL_IN_MS,
+      });
+      clusterAccesses.set(key, access);
+    }
+    return access;
   }
 
   async function readClusterCredential(sourceId: string, name: string): Promise<string> {
@@ -217,6 +236,7 @@ export function createRuntime(env: Env = process.env, options: { log?: RelayLog;
     return {
       kubernetes: {
         async review(resourceAttributes, options = {}) {
+          const { AuthorizationV1Api } = await loadKubernetesClient({ log });
           const kc = await access.kubeConfig(options);
           const review = await kc.makeApiClient(AuthorizationV1Api).createSelfSubjectAccessReview({
             body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: { resourceAttributes } },
@@ -261,7 +281,6 @@ export function createRuntime(env: Env = process.env, options: { log?: RelayLog;
   };
 
   // List-page readers over the same clients and cluster access as the targets (shared/fleet).
-  const clusterAccesses = new Map<string, ClusterAccess>();
   const clusterApis = new Map<string, { api: KubernetesListingApi; at: number }>();
   const listingTimeLimit = intSetting(env, SETTINGS.checkTimeLimitInMs, 30_000, 100, 600_000);
   const configuredTarget = (targetId: string) => {
@@ -297,21 +316,7 @@ export function createRuntime(env: Env = process.env, options: { log?: RelayLog;
     clusterSecrets: (targetId, callOptions = {}) => {
       const t = configuredTarget(targetId);
       if (t.kind !== 'kubernetes') throw new Error(`target "${targetId}" is not a Kubernetes target`);
-      let access = clusterAccesses.get(targetId);
-      if (!access) {
-        const auth = t.cluster.auth;
-        access = createClusterAccess({
-          cluster: t.cluster,
-          ...(auth.type === 'aad' ? { credential: credentialFor(auth.identity?.clientId) } : {}),
-          readSecretValue: async (sourceId: string, name: string) => {
-            const port = source(sourceId);
-            const latest = await port.getLatestProperties(name);
-            if (!latest) throw new Error(`cluster credential ${sourceId}/${name} does not exist`);
-            return (await port.readVersion(name, latest.version, fingerprintKey)).value;
-          },
-        });
-        clusterAccesses.set(targetId, access);
-      }
+      const access = clusterAccessFor(t.cluster);
       // The access refreshes its token before expiry and reuses its KubeConfig meanwhile.
       const cluster = access;
       return (async function* () {
@@ -319,7 +324,9 @@ export function createRuntime(env: Env = process.env, options: { log?: RelayLog;
         // drops it, so a rotated token is picked up by the next listing.
         let cached = clusterApis.get(targetId);
         if (!cached || Date.now() - cached.at > CLUSTER_CREDENTIAL_REUSE_IN_MS) {
-          cached = { api: (await cluster.kubeConfig()).makeApiClient(CoreV1Api), at: Date.now() };
+          const { CoreV1Api } = await loadKubernetesClient({ log });
+          const kc = await cluster.kubeConfig();
+          cached = { api: kc.makeApiClient(CoreV1Api), at: Date.now() };
           clusterApis.set(targetId, cached);
         }
         try {
@@ -546,7 +553,20 @@ interface RotatorPorts {
   readonly trustedCa?: string;
 }
 
-/** Builds the rotator of a route: PostgreSQL sessions over `pg`, HTTPS calls over `node:https`. */
+/** Imports `pg` (once; Node keeps the module). A failed import is a named, retryable rotator failure. */
+async function loadPg(): Promise<typeof import('pg').default> {
+  try {
+    return (await import('pg')).default;
+  } catch (error) {
+    const cause = error instanceof Error ? `${error.name}: ${error.message.split('\n')[0]}` : String(error);
+    throw new RotatorError(`the PostgreSQL client library pg could not be loaded (${cause.slice(0, 300)})`, 'FailedUnavailable', 'client-library-unavailable', true, { cause: error });
+  }
+}
+
+/**
+ * Builds the rotator of a route: PostgreSQL sessions over `pg` (imported by the first session, so a config without a
+ * PostgreSQL rotator never loads it), HTTPS calls over `node:https`.
+ */
 function rotatorFromConfig(configured: PostgresRotatorConfig | WebhookRotatorConfig, ports: RotatorPorts): Rotator {
   if (configured.kind === 'postgres') {
     const ssl =
@@ -554,6 +574,7 @@ function rotatorFromConfig(configured: PostgresRotatorConfig | WebhookRotatorCon
       : configured.tls === 'require' ? { rejectUnauthorized: false }
       : { rejectUnauthorized: true, ...(ports.trustedCa ? { ca: ports.trustedCa } : {}) };
     const connect = async (user: string, password: string): Promise<PgSession> => {
+      const pg = await loadPg();
       const client = new pg.Client({
         host: configured.host,
         port: configured.port,

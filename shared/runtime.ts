@@ -65,6 +65,23 @@ export interface LockPort {
    * Answers with `fn`'s result without waiting for the release to be acknowledged.
    */
   withLock<T>(key: string, fn: () => Promise<T>, options?: { readonly abortSignal?: AbortSignal }): Promise<T>;
+  /**
+   * A group of holders that trust each other (the deliveries of one batch: one source version, each to its own
+   * placement): holders of one key in the group share one lock, taken by the first and kept until the group is
+   * `done` with the key (or closed), so a batch pays for one lock per key instead of one per delivery. Holders
+   * outside the group are excluded as by `withLock`.
+   */
+  group(): LockGroup;
+}
+
+/** Locks shared by the holders of one group; see `LockPort.group`. */
+export interface LockGroup {
+  /** Runs `fn` while the group holds `key` (taking it first if the group does not hold it yet). */
+  withLock<T>(key: string, fn: () => Promise<T>): Promise<T>;
+  /** The group will not use `key` again: its lock is released once its running holders have finished. */
+  done(key: string): void;
+  /** Releases every lock the group still holds (after their running holders) and waits for the releases. */
+  close(): Promise<void>;
 }
 
 export interface ReportPort {

@@ -1,8 +1,12 @@
 // One measurement of bench/memory.ts in a fresh process (plain JavaScript, so the compiled runs need no tsx).
 // argv[2] is the scenario as JSON:
-//   { kind: 'host', runtime: 'tsx' | 'compiled', app: 'relay' | 'bare', settings, distro? }: the app in the local
-//     Functions host, idle; prints the garbage-collected memory and the modules loaded, per package. `distro`: the
-//     Azure Monitor distro started first, as the relay did before it used the exporters alone.
+//   { kind: 'host', runtime: 'tsx' | 'compiled', app: 'relay' | 'bare', settings, distro?, preload?, build? }: the app
+//     in the local Functions host, idle; prints the garbage-collected memory and the modules loaded, per package.
+//     `distro`: the Azure Monitor distro started first, as the relay did before it used the exporters alone.
+//     `preload`: packages imported before the host (what the relay loaded at start before they became lazy).
+//     `build`: after start, the relay's runtime is built over its config (RELAY_CONFIG_PATH) with every configured
+//     target, and what a target's first call loads is loaded (the Kubernetes client for a Kubernetes target): the
+//     memory of an app that has served its config once, short of the network.
 //   { kind: 'attribute', runtime, packages }: imports each package in turn (then the host and the relay app) and
 //     prints what each step added.
 import { createRequire, registerHooks } from 'node:module';
@@ -79,6 +83,19 @@ async function startIdleHost(app, settings) {
   };
 }
 
+/** The relay's runtime over its config, each configured target built, and what each target's first call loads. */
+async function buildTargets() {
+  const module = (...parts) => pathToFileURL(compiled ? path.join(root, 'dist', ...parts) + '.js' : path.join(root, ...parts) + '.ts').href;
+  // The same module instances the function modules use (one URL each), so this is the app's own runtime.
+  const { getRuntime } = await import(module('shared', 'composition'));
+  const { loadKubernetesClient } = await import(module('shared', 'targets', 'kubernetes', 'index'));
+  const runtime = getRuntime();
+  for (const target of runtime.config.targets) {
+    runtime.target(target.id);
+    if (target.kind === 'kubernetes') await loadKubernetesClient();
+  }
+}
+
 const result = {};
 if (scenario.kind === 'host') {
   const before = await settled();
@@ -90,10 +107,15 @@ if (scenario.kind === 'host') {
       enableLiveMetrics: false,
     });
   }
+  // Start-up: from before the first import of the app (and the preloaded packages) until the host listens.
+  const startedAt = performance.now();
+  for (const name of scenario.preload ?? []) await import(name);
   const host = await startIdleHost(scenario.app, scenario.settings ?? {});
+  const startInMs = performance.now() - startedAt;
+  if (scenario.build) await buildTargets();
   // Idle: timers armed, nothing running; give start-up work (config load, telemetry start) time to finish.
   await sleep(1500);
-  Object.assign(result, { before, idle: await settled(), maxRss: process.resourceUsage().maxRSS * 1024, modules: modulesByPackage() });
+  Object.assign(result, { before, startInMs, idle: await settled(), maxRss: process.resourceUsage().maxRSS * 1024, modules: modulesByPackage() });
   await host.close();
 } else if (scenario.kind === 'attribute') {
   const steps = [{ step: 'start', ...(await settled()) }];

@@ -49,8 +49,9 @@ export function useSharedWriteTokens(store: WriteTokenStore | undefined): void {
  * A token bucket that paces writes to one target. `take()` resolves when a write may go out; callers queue in order.
  * Reads are never budgeted. One budget is shared by every client of the same vault in the process (see
  * `sharedWriteBudget`), because the service limit is per vault, not per client. With a `store`, the bucket itself is
- * shared by every instance of the app: the process claims tokens from it (as many as it has writers waiting, up to
- * a tenth of the bucket, held at most a second) instead of refilling its own.
+ * shared by every instance of the app: the process claims tokens from it (as many as it has writers waiting, or
+ * twice its last claim when that was used up within its hold time; up to a tenth of the bucket, held at most a
+ * second) instead of refilling its own.
  */
 export class WriteBudget {
   readonly writes: number;
@@ -64,6 +65,7 @@ export class WriteBudget {
   private readonly key: string;
   private waiting = 0;
   private heldAtInMs = 0;
+  private lastGranted = 0;
 
   constructor(options: WriteBudgetOptions = {}) {
     this.writes = options.writes ?? DEFAULT_WRITE_BUDGET.writes;
@@ -117,18 +119,24 @@ export class WriteBudget {
   private async claimOne(store: WriteTokenStore, abortSignal: AbortSignal | undefined): Promise<void> {
     for (;;) {
       if (abortSignal?.aborted) throw abortSignal.reason ?? new Error('aborted');
-      if (this.tokens >= 1 && this.clock() - this.heldAtInMs < HOLD_IN_MS) {
+      const fresh = this.clock() - this.heldAtInMs < HOLD_IN_MS;
+      if (this.tokens >= 1 && fresh) {
         this.tokens -= 1;
         return;
       }
-      const wanted = Math.min(this.waiting, Math.max(1, Math.floor(this.writes / 10)));
+      // A claim used up within its hold time asks for twice as much next time (a steady stream of writes then costs
+      // a claim per many writes); one whose tokens lapsed starts again from the writers waiting now.
+      this.lastGranted = fresh ? this.lastGranted * 2 : 0;
+      const wanted = Math.min(Math.max(this.waiting, this.lastGranted), Math.max(1, Math.floor(this.writes / 10)));
       const { granted, retryInMs } = await store.claim(this.key, { wanted, writes: this.writes, perSeconds: this.perSeconds });
       if (granted >= 1) {
         this.tokens = granted - 1;
+        this.lastGranted = granted;
         this.heldAtInMs = this.clock();
         return;
       }
       this.tokens = 0;
+      this.lastGranted = 0;
       // Jitter: instances waiting on one bucket do not claim in step.
       await this.sleep(Math.max(1, retryInMs) + Math.floor(Math.random() * 25), abortSignal);
     }

@@ -9,12 +9,14 @@
  * - `kubeconfigSecret`: a whole kubeconfig stored in a source vault secret, read and kept the same way. Users that run `exec`
  *   plugins or auth providers are refused: a stored kubeconfig must not make the relay run programs.
  * The cluster CA comes from the config (`caCert` PEM or `caCertPath`); TLS verification is never disabled.
- * Credentials are never logged or put in error messages.
+ * Credentials are never logged or put in error messages. `@kubernetes/client-node` is loaded by the first
+ * `kubeConfig()` call (client.ts), not when the access is created.
  */
 import { readFileSync } from 'node:fs';
 import type { AccessToken, TokenCredential } from '@azure/identity';
-import { KubeConfig, type Cluster, type RequestContext, type User } from '@kubernetes/client-node';
+import type { Cluster, KubeConfig, RequestContext, User } from '@kubernetes/client-node';
 import type { KubernetesTargetConfig } from '../../domain/config.js';
+import { loadKubernetesClient, type KubernetesClientModule } from './client.js';
 
 /** The cluster part of a Kubernetes target's config. */
 export type KubernetesClusterConfig = KubernetesTargetConfig['cluster'];
@@ -45,7 +47,10 @@ export interface ClusterAccessOptions {
 /** Hands out a `KubeConfig` that is valid now. */
 export interface ClusterAccess {
   readonly clusterName: string;
-  /** Builds (or reuses) a `KubeConfig`; throws `ClusterAccessError` when the credential cannot be obtained. */
+  /**
+   * Builds (or reuses) a `KubeConfig`; throws `ClusterAccessError` when the credential cannot be obtained, and a
+   * `TransientTargetError` (`FailedUnavailable`) when the Kubernetes client library cannot be loaded.
+   */
   kubeConfig(options?: { abortSignal?: AbortSignal }): Promise<KubeConfig>;
   /** Drops the kept credential (the cluster answered 401): the next `kubeConfig()` reads or requests a new one. */
   invalidate(): void;
@@ -87,9 +92,9 @@ function pooledConnections(kc: KubeConfig): KubeConfig {
   return kc;
 }
 
-function kubeConfigWithToken(cluster: KubernetesClusterConfig, token: string): KubeConfig {
+function kubeConfigWithToken(k8s: KubernetesClientModule, cluster: KubernetesClusterConfig, token: string): KubeConfig {
   const ca = caOf(cluster);
-  const kc = new KubeConfig();
+  const kc = new k8s.KubeConfig();
   const c: Cluster = {
     name: cluster.name,
     server: cluster.server,
@@ -101,8 +106,8 @@ function kubeConfigWithToken(cluster: KubernetesClusterConfig, token: string): K
   return pooledConnections(kc);
 }
 
-function kubeConfigFromText(cluster: KubernetesClusterConfig, text: string): KubeConfig {
-  const kc = new KubeConfig();
+function kubeConfigFromText(k8s: KubernetesClientModule, cluster: KubernetesClusterConfig, text: string): KubeConfig {
+  const kc = new k8s.KubeConfig();
   try {
     kc.loadFromString(text);
   } catch {
@@ -176,6 +181,7 @@ export function createClusterAccess(options: ClusterAccessOptions): ClusterAcces
       switch (auth.type) {
         case 'aad': {
           if (cached && cached.token.expiresOnTimestamp - margin > clock()) return cached.kc;
+          const k8s = await loadKubernetesClient();
           if (!options.credential) throw new ClusterAccessError(`cluster ${cluster.name}: no credential for Entra ID access`);
           let token: AccessToken | null;
           try {
@@ -184,17 +190,21 @@ export function createClusterAccess(options: ClusterAccessOptions): ClusterAcces
             throw new ClusterAccessError(`cluster ${cluster.name}: cannot get an Entra token for ${auth.serverAppId}`, { cause: error });
           }
           if (!token) throw new ClusterAccessError(`cluster ${cluster.name}: the credential returned no token for ${auth.serverAppId}`);
-          cached = { token, kc: kubeConfigWithToken(cluster, token.token) };
+          cached = { token, kc: kubeConfigWithToken(k8s, cluster, token.token) };
           return cached.kc;
         }
         case 'tokenSecret':
           return keepStored(async () => {
+            const k8s = await loadKubernetesClient();
             const token = (await readStored(options, auth.source, auth.secret)).trim();
             if (!token) throw new ClusterAccessError(`cluster ${cluster.name}: secret "${auth.secret}" is empty`);
-            return kubeConfigWithToken(cluster, token);
+            return kubeConfigWithToken(k8s, cluster, token);
           });
         case 'kubeconfigSecret':
-          return keepStored(async () => kubeConfigFromText(cluster, await readStored(options, auth.source, auth.secret)));
+          return keepStored(async () => {
+            const k8s = await loadKubernetesClient();
+            return kubeConfigFromText(k8s, cluster, await readStored(options, auth.source, auth.secret));
+          });
       }
     },
   };

@@ -11,8 +11,9 @@
  * detail (already value-free by the target contract), never a value.
  */
 import { hostname } from 'node:os';
-import { PatchStrategy, setHeaderOptions, type CoreV1Api, type CoreV1Event } from '@kubernetes/client-node';
+import type { CoreV1Api, CoreV1Event } from '@kubernetes/client-node';
 import { ROLLOUT_RESTART_HINT, STATUS_INFO, isWrite, type DeliveryStatus } from '../../domain/statuses.js';
+import { loadKubernetesClient } from './client.js';
 import { kubernetesErrorInfo } from './errors.js';
 
 /** `source.component` and `reportingComponent` of every Event the relay records. */
@@ -79,6 +80,8 @@ export function sdkEventsApi(core: CoreV1Api, namespace: string): KubernetesEven
       await core.createNamespacedEvent({ namespace, body });
     },
     async bumpEvent(name, update) {
+      // Loaded already: `core` is one of its clients.
+      const { PatchStrategy, setHeaderOptions } = await loadKubernetesClient();
       await core.patchNamespacedEvent(
         { name, namespace, body: { count: update.count, lastTimestamp: update.lastTimestamp.toISOString() } },
         setHeaderOptions('Content-Type', PatchStrategy.MergePatch),

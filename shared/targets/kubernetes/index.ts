@@ -1,5 +1,7 @@
 export { createKubernetesTarget, KubernetesTarget } from './target.js';
 export type { CreateKubernetesTargetOptions, KubernetesCallOptions, KubernetesConnector, KubernetesTargetOptions } from './target.js';
+export { KUBERNETES_CLIENT_PACKAGE, loadKubernetesClient } from './client.js';
+export type { KubernetesClientLoadLog, KubernetesClientModule } from './client.js';
 export { AKS_SERVER_APP_ID, ClusterAccessError, createClusterAccess, STORED_CREDENTIAL_TTL_IN_MS } from './access.js';
 export type { ClusterAccess, ClusterAccessOptions, KubernetesClusterConfig, ReadSecretValue } from './access.js';
 export { sdkSecretsApi, secretStateFrom } from './kubernetesApi.js';

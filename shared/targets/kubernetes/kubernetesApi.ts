@@ -3,7 +3,8 @@
  * implementation over `@kubernetes/client-node`'s `CoreV1Api`/`AppsV1Api`. Wire models (`V1Secret`) are converted here
  * and go no further.
  */
-import { PatchStrategy, setHeaderOptions, type AppsV1Api, type CoreV1Api, type V1Secret } from '@kubernetes/client-node';
+import type { AppsV1Api, CoreV1Api, V1Secret } from '@kubernetes/client-node';
+import { loadKubernetesClient } from './client.js';
 import { isNotFound } from './errors.js';
 import { sdkEventsApi, type KubernetesEventsApi } from './events.js';
 import type { SecretState } from './marks.js';
@@ -128,6 +129,8 @@ export function sdkSecretsApi(core: CoreV1Api, apps: AppsV1Api, namespace: strin
       return found;
     },
     async patchPodTemplateAnnotations(name, annotations) {
+      // Loaded already: `apps` is one of its clients.
+      const { PatchStrategy, setHeaderOptions } = await loadKubernetesClient();
       await apps.patchNamespacedDeployment(
         { name, namespace, body: { spec: { template: { metadata: { annotations } } } } },
         setHeaderOptions('Content-Type', PatchStrategy.MergePatch),

@@ -1,5 +1,4 @@
 import type { TokenCredential } from '@azure/identity';
-import { AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
 import { decideDelivery, type TargetObservation } from '../../domain/decision.js';
 import { fingerprint, sameFingerprint, type FingerprintKey } from '../../domain/fingerprint.js';
 import type { Placement } from '../../domain/references.js';
@@ -15,7 +14,8 @@ import {
   type ValidationProblem,
 } from '../contract.js';
 import { sharedWriteBudget, WriteBudget, type WriteBudgetOptions } from '../writeBudget.js';
-import { ClusterAccessError, createClusterAccess, type KubernetesClusterConfig, type ReadSecretValue } from './access.js';
+import { loadKubernetesClient } from './client.js';
+import { ClusterAccessError, createClusterAccess, type ClusterAccess, type KubernetesClusterConfig, type ReadSecretValue } from './access.js';
 import { classifyKubernetesError, isConflict, KubernetesTargetFailure, kubernetesErrorInfo, kubernetesRetryHint } from './errors.js';
 import { createSecretEventRecorder, type EventLog, type InvolvedSecret, type RecordedOutcome, type SecretEventRecorder } from './events.js';
 import { sdkSecretsApi, type KubernetesSecretsApi, type SecretWrite } from './kubernetesApi.js';
@@ -87,6 +87,11 @@ export interface CreateKubernetesTargetOptions extends Omit<KubernetesTargetOpti
   readonly readSecretValue?: ReadSecretValue;
   /** How long that stored credential is kept (a 401 drops it sooner). Default 0: read at every connection. */
   readonly storedCredentialTtlInMs?: number;
+  /**
+   * The cluster's access, shared with the other targets of the same cluster (one credential read and one connection
+   * pool for all its namespaces). Default: one of this target's own, from the options above.
+   */
+  readonly access?: ClusterAccess;
 }
 
 /** Per-call options: the Secret type the placement uses (observe, deleteIfOwned). */
@@ -104,10 +109,12 @@ export type KubernetesConnector = (abortSignal?: AbortSignal, options?: { refres
  * Creates the Kubernetes target: one namespace of one cluster, reached with `@kubernetes/client-node`. The only place
  * its SDK clients are constructed. RBAC in the namespace: secrets get/create/update/delete (list not needed);
  * deployments patch (and list, with `restartAnnotated`); events create/patch (best effort: without them deliveries
- * still work, and the first refusal is logged).
+ * still work, and the first refusal is logged). Creating it loads nothing: `@kubernetes/client-node` is imported by the
+ * first call that reaches the cluster (client.ts); when it cannot load, that call fails `FailedUnavailable` naming the
+ * cause.
  */
 export function createKubernetesTarget(options: CreateKubernetesTargetOptions): KubernetesTarget {
-  const access = createClusterAccess({
+  const access = options.access ?? createClusterAccess({
     cluster: options.cluster,
     ...(options.credential ? { credential: options.credential } : {}),
     ...(options.readSecretValue ? { readSecretValue: options.readSecretValue } : {}),
@@ -115,6 +122,8 @@ export function createKubernetesTarget(options: CreateKubernetesTargetOptions): 
   });
   const apis = new WeakMap<object, KubernetesSecretsApi>();
   const connect: KubernetesConnector = async (abortSignal, connectOptions) => {
+    // First: a library that cannot load is reported on the target's log before any credential is read.
+    const { AppsV1Api, CoreV1Api } = await loadKubernetesClient(options.log ? { log: options.log } : {});
     if (connectOptions?.refresh) access.invalidate();
     const kc = await access.kubeConfig(abortSignal ? { abortSignal } : {});
     let api = apis.get(kc);

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { BlobServiceClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTokenEndpoint, type TokenEndpoint } from '../../../local/identity/index.js';
 import { startKeyVaultEmulator, type KeyVaultEmulator } from '../../../local/keyvault/index.js';
@@ -79,6 +80,14 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
+/** The lock blobs in the reports container. */
+async function lockBlobs(): Promise<string[]> {
+  const names: string[] = [];
+  const container = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('reports');
+  for await (const blob of container.listBlobsFlat({ prefix: 'locks/' })) names.push(blob.name);
+  return names;
+}
+
 describe('deliverBatch', () => {
   let plan: RelayPlan;
   let ref: { sourceId: string; vaultUrl: string; name: string; version: string };
@@ -131,6 +140,38 @@ describe('deliverBatch', () => {
     // Every outcome listed when asked (a relay small enough to list them), in the plan's order.
     expect(again.outcomes.map((o) => o.targetId)).toEqual(plan.deliveries.map((d) => d.targetId));
     expect(['contoso', 'northwind'].map((v) => keyVault.counters(v).setSecret)).toEqual([0, 0]);
+  });
+
+  it('two batches of one secret racing (v2, then v1) never roll a target back; each batch takes one lock per vault, not one per delivery', async () => {
+    keyVault.clearFaults();
+    const names = Array.from({ length: CONTOSO_TARGETS }, (_, n) => `c${n}--race-key`);
+    const raceRoute = { ...runtime.config.routes[0]!, id: 'race', match: { ...runtime.config.routes[0]!.match, names: ['race-key'] } };
+    Object.assign(runtime.config, { routes: [...runtime.config.routes, raceRoute] });
+    const v1 = keyVault.createSecret('platform', 'race-key', `${value}-1`, { emitEvent: false });
+    const v2 = keyVault.createSecret('platform', 'race-key', `${value}-2`, { emitEvent: false });
+    const refOf = (version: string) => ({ sourceId: 'platform', vaultUrl: keyVault.vaultUrls['platform']!, name: 'race-key', version });
+    const plans = await Promise.all([v2, v1].map((v) => activities.planRelay({ ref: refOf(v.version), cause: CAUSE })));
+    const contosoOnly = (p: RelayPlan) => p.deliveries.filter((d) => d.endpoint === plan.deliveries[0]!.endpoint);
+    keyVault.addFault({ vault: 'contoso', operation: 'setSecret', effect: { kind: 'latency', latencyInMs: 40 } });
+    const locksBefore = await lockBlobs();
+    const [newer, older] = await Promise.all(
+      plans.map((p, i) => {
+        const version = [v2, v1][i]!.version;
+        return activities.deliverBatch({ ref: refOf(version), cause: CAUSE, instanceId: `relay:platform:race-key:${version}`, deliveries: contosoOnly(p), window: WINDOW, maxPerEndpoint: WINDOW });
+      }),
+    );
+    keyVault.clearFaults();
+    // Whichever batch took the vault's lock first, every target ends on v2: v1 either went first and was updated, or
+    // found the newer version there.
+    const current = new Map(keyVault.listSecretProperties('contoso').map((p) => [p.name, p.tags?.['relay-source-version']]));
+    expect(names.map((n) => current.get(n))).toEqual(names.map(() => v2.version));
+    // The vault's lock orders the batches as wholes: one ran entirely before the other.
+    expect([
+      [{ Created: CONTOSO_TARGETS }, { SkippedNewerPresent: CONTOSO_TARGETS }],
+      [{ Updated: CONTOSO_TARGETS }, { Created: CONTOSO_TARGETS }],
+    ]).toContainEqual([newer?.counts, older?.counts]);
+    // One lock blob for (contoso, race-key), shared by both batches in turn; none per placement.
+    expect((await lockBlobs()).length - locksBefore.length).toBe(1);
   });
 
   it('the lanes of a plan own whole endpoints, and no value reaches the batch results or the logs', async () => {

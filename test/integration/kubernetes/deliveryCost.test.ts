@@ -9,7 +9,7 @@ import { FINGERPRINT_KEY, sourceVersion } from './support.js';
 
 let emulator: KubernetesEmulator;
 beforeAll(async () => {
-  emulator = await startKubernetesEmulator({ cluster: 'aks-2', namespaces: ['apps'] });
+  emulator = await startKubernetesEmulator({ cluster: 'aks-2', namespaces: ['apps', 'web'] });
 });
 afterAll(async () => {
   await emulator?.close();
@@ -30,27 +30,32 @@ const relayTarget = () =>
     writeBudget: new WriteBudget({ writes: 1_000, perSeconds: 1 }),
   });
 
+/** An access over the relay's token that counts its reads of the stored credential. */
+function countingAccess(options: { storedCredentialTtlInMs: number; clock?: () => number }) {
+  const reads = { count: 0 };
+  const access = createClusterAccess({
+    cluster: cluster(),
+    readSecretValue: async () => {
+      reads.count++;
+      return emulator.tokens.relay!;
+    },
+    ...options,
+  });
+  return { access, reads };
+}
+
 describe('Kubernetes delivery cost', () => {
   it('keeps a stored token for its TTL, then reads it again', async () => {
     let now = 1_000_000;
-    let reads = 0;
-    const access = createClusterAccess({
-      cluster: cluster(),
-      readSecretValue: async () => {
-        reads++;
-        return emulator.tokens.relay!;
-      },
-      storedCredentialTtlInMs: 60_000,
-      clock: () => now,
-    });
+    const { access, reads } = countingAccess({ storedCredentialTtlInMs: 60_000, clock: () => now });
     await Promise.all([access.kubeConfig(), access.kubeConfig(), access.kubeConfig()]);
-    expect(reads).toBe(1);
+    expect(reads.count).toBe(1);
     now += 61_000;
     await access.kubeConfig();
-    expect(reads).toBe(2);
+    expect(reads.count).toBe(2);
     access.invalidate();
     await access.kubeConfig();
-    expect(reads).toBe(3);
+    expect(reads.count).toBe(3);
   });
 
   it('a 401 with a kept token reads the stored token again once (it was rotated), then delivers', async () => {
@@ -110,5 +115,27 @@ describe('Kubernetes connections', () => {
     // kept-alive ones (Events run beside the next delivery's read, so the pool holds more than one).
     expect(emulator.counters().total - requestsBefore).toBeGreaterThanOrEqual(20);
     expect(emulator.tlsConnections() - before).toBeLessThanOrEqual(4);
+  });
+
+  it('targets of one cluster sharing its access (as the composition root builds them) read the stored token once and share its connections', async () => {
+    const { access, reads } = countingAccess({ storedCredentialTtlInMs: 3_600_000 });
+    const targets = ['apps', 'web', 'apps', 'web'].map((namespace, i) =>
+      createKubernetesTarget({
+        targetId: `aks-2-${namespace}-${i}`,
+        cluster: cluster(),
+        namespace,
+        access,
+        fingerprintKey: FINGERPRINT_KEY,
+        writeBudget: new WriteBudget({ writes: 1_000, perSeconds: 1 }),
+      }),
+    );
+    const before = emulator.tlsConnections();
+    for (const [i, target] of targets.entries()) {
+      const v = sourceVersion(`shared-${i}`);
+      expect((await target.deliver({ placement: { name: `shared-${i}`, key: 'k' }, source: v.facts, value: v.value, policy })).status).toBe('Created');
+    }
+    await Promise.all(targets.map((t) => t.settle?.()));
+    expect(reads.count).toBe(1);
+    expect(emulator.tlsConnections() - before).toBeLessThanOrEqual(3);
   });
 });

@@ -177,6 +177,61 @@ describe('blobLeaseLocks', () => {
     expect(calls).toEqual(Array(3).fill(['PUT lease-acquire', 'PUT lease-release']).flat());
   });
 
+  it('a group shares one lock per key among its holders, excludes holders outside it until done, and then lets them in', async () => {
+    await counted.createIfNotExists();
+    const locks = blobLeaseLocks(counted);
+    const otherHost = blobLeaseLocks(counted);
+    const key = 'keyVault:contoso.vault.azure.net|platform.vault.azure.net/db';
+    await locks.withLock(key, async () => 'warm');
+    await locks.settle();
+    const group = locks.group();
+    const from = requests.length;
+    let inside = 0;
+    let most = 0;
+    const hold = async () => {
+      inside++;
+      most = Math.max(most, inside);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      inside--;
+    };
+    // Eight holders, four at a time, as a batch's sliding window runs them: one acquire for all of them.
+    await Promise.all([0, 1, 2, 3].map(() => group.withLock(key, hold)));
+    await Promise.all([4, 5, 6, 7].map(() => group.withLock(key, hold)));
+    expect(most).toBe(4);
+    expect(requests.slice(from)).toEqual(['PUT lease-acquire']);
+    // The group is not done with the key: another host waits for it (here: gives up after its wait).
+    const impatient = blobLeaseLocks(counted, { waitInMs: 150 });
+    await expect(impatient.withLock(key, async () => 'never')).rejects.toThrow(/^FailedUnavailable: /);
+    // Done: the lease is released once, and the other host gets the lock.
+    group.done(key);
+    const after = otherHost.withLock(key, async () => 'other host');
+    expect(await after).toBe('other host');
+    await group.close();
+    expect(requests.slice(from).filter((r) => r === 'PUT lease-release').length).toBe(1);
+  });
+
+  it('a group releases on close what it was never told it is done with, and a failed take lets the next holder try again', async () => {
+    await container.createIfNotExists();
+    const locks = blobLeaseLocks(container);
+    const group = locks.group();
+    await group.withLock('group-close', async () => 'held');
+    await group.close();
+    expect(await blobLeaseLocks(container, { waitInMs: 150 }).withLock('group-close', async () => 'free')).toBe('free');
+
+    // Taken elsewhere: the group's take gives up; once it is free, the same group takes it.
+    const busy = blobLeaseLocks(container);
+    let release!: () => void;
+    const held = busy.withLock('group-busy', () => new Promise<void>((resolve) => (release = resolve)));
+    await expect.poll(() => release !== undefined).toBe(true);
+    const impatientGroup = blobLeaseLocks(container, { waitInMs: 150 }).group();
+    await expect(impatientGroup.withLock('group-busy', async () => 'never')).rejects.toThrow(/^FailedUnavailable: /);
+    release();
+    await held;
+    await busy.settle();
+    expect(await impatientGroup.withLock('group-busy', async () => 'second try')).toBe('second try');
+    await impatientGroup.close();
+  });
+
   it('a holder that died (its lease never renewed nor released) loses the lock when the lease lapses', async () => {
     const key = 'keyVault:contoso.vault.azure.net/dead-holder';
     await container.createIfNotExists();

@@ -72,6 +72,33 @@ describe('blobWriteTokens', () => {
     expect(claims.filter((c) => c.granted === 0).every((c) => c.retryInMs > 0)).toBe(true);
   });
 
+  it('a steady stream of writes claims in growing chunks, never more than a tenth of the bucket, and starts small again after a pause', async () => {
+    const clock = { now: Date.parse('2026-12-01T13:00:00Z') };
+    const inner = blobWriteTokens(container, { clock: () => clock.now });
+    const wanted: number[] = [];
+    const budget = new WriteBudget({
+      writes: 1_000,
+      perSeconds: 10,
+      key: 'wide.vault.azure.net',
+      clock: () => clock.now,
+      sleep: async (ms) => void (clock.now += ms),
+      store: {
+        claim: (key, request) => {
+          wanted.push(request.wanted);
+          return inner.claim(key, request);
+        },
+      },
+    });
+    // 200 writes one after another (one writer waiting at a time), within a second.
+    for (let i = 0; i < 200; i++) await budget.take();
+    expect(wanted.length).toBeLessThanOrEqual(10);
+    expect(Math.max(...wanted)).toBe(100);
+    // Held tokens lapse after a second: the next write claims for the one writer waiting, not a big chunk.
+    clock.now += 5_000;
+    await budget.take();
+    expect(wanted.at(-1)).toBe(1);
+  });
+
   it('a store that cannot be reached fails the claim as a retryable FailedUnavailable', async () => {
     const unreachable = BlobServiceClient.fromConnectionString(
       'DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:1/devstoreaccount1;',

@@ -78,7 +78,7 @@ describe.skipIf(unavailable !== undefined)('the postgres rotator, step by step',
     keyVault.createSecret('platform', 'db-admin-wrong', 'not-the-password', { emitEvent: false });
     keyVault.createSecret('platform', 'db-untagged', JSON.stringify({ username: 'app_a' }), { emitEvent: false });
     identity = await startTokenEndpoint();
-    // Deliveries take a blob-lease lock per placement (reports container), so the runtime needs real Blob Storage.
+    // Deliveries take a blob-lease lock per vault and source secret (reports container), so the runtime needs real Blob Storage.
     azurite = await startAzurite();
     Object.assign(process.env, identity.env);
     dir = mkdtempSync(join(tmpdir(), 'relay-pg-rotator-'));

@@ -95,7 +95,7 @@ describe('the webhook rotator against an owner endpoint over HTTPS', () => {
     keyVault.createSecret('platform', 'bmc-hmac-key', hmacKey, { emitEvent: false });
     keyVault.createSecret('platform', 'bmc-hmac-key-wrong', randomBytes(32).toString('hex'), { emitEvent: false });
     identity = await startTokenEndpoint();
-    // Deliveries take a blob-lease lock per placement (reports container), so the runtime needs real Blob Storage.
+    // Deliveries take a blob-lease lock per vault and source secret (reports container), so the runtime needs real Blob Storage.
     azurite = await startAzurite();
     Object.assign(process.env, identity.env);
     const tls = createTlsMaterial({ commonName: 'localhost', extraHosts: ['127.0.0.1'] });

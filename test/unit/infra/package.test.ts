@@ -109,13 +109,17 @@ describe('the app package azd uploads', () => {
         "const consolePage = page.status === 200 && page.body.includes('<script>') && page.body.includes('<style>');",
         // The packages loaded, by the name under the last node_modules/ of each file.
         `const root = ${JSON.stringify(join(packageDir, 'node_modules'))};`,
-        'const files = [...esm, ...Object.keys(createRequire(import.meta.url).cache)].filter((f) => f.startsWith(root));',
-        "const packages = [...new Set(files.map((f) => { const [scope, name] = f.split('\\\\').join('/').split('/node_modules/').at(-1).split('/'); return scope.startsWith('@') ? scope + '/' + name : scope; }))].sort();",
+        "const packagesOf = (files) => [...new Set(files.map((f) => { const [scope, name] = f.split('\\\\').join('/').split('/node_modules/').at(-1).split('/'); return scope.startsWith('@') ? scope + '/' + name : scope; }))].sort();",
+        'const loadedFiles = () => [...esm, ...Object.keys(createRequire(import.meta.url).cache)].filter((f) => f.startsWith(root));',
+        'const packages = packagesOf(loadedFiles());',
+        // The Kubernetes client loads on first use (shared/targets/kubernetes/client.ts), from the package's own tree.
+        `const { loadKubernetesClient } = await import(${JSON.stringify(join(packageDir, 'dist/shared/targets/kubernetes/client.js'))});`,
+        "const kubernetesClient = typeof (await loadKubernetesClient()).KubeConfig === 'function' && packagesOf(loadedFiles()).includes('@kubernetes/client-node');",
         // Exit once written: the telemetry exporters' timers would keep the process alive.
-        'process.stdout.write(JSON.stringify({ functions: [...registry.functions.keys()].sort(), hooks: [...registry.hooks.keys()], consolePage, packages }) + "\\n", () => process.exit(0));',
+        'process.stdout.write(JSON.stringify({ functions: [...registry.functions.keys()].sort(), hooks: [...registry.hooks.keys()], consolePage, packages, kubernetesClient }) + "\\n", () => process.exit(0));',
       ].join('\n'),
     );
-    type Loaded = { functions: string[]; hooks: string[]; consolePage: boolean; packages: string[] };
+    type Loaded = { functions: string[]; hooks: string[]; consolePage: boolean; packages: string[]; kubernetesClient: boolean };
     const load = (env: Record<string, string> = {}) => {
       const run = spawnSync(process.execPath, [loader], { cwd: packageDir, encoding: 'utf8', env: { PATH: process.env['PATH'] ?? '', ...env } });
       expect(run.stderr).toBe('');
@@ -126,6 +130,11 @@ describe('the app package azd uploads', () => {
     // Without Application Insights the worker loads the OpenTelemetry API only, no SDK and no exporter.
     expect(loaded.packages).toContain('@opentelemetry/api');
     expect(loaded.packages.filter((p) => TELEMETRY_SDK.test(p))).toEqual([]);
+    // Nor the Kubernetes client or the PostgreSQL driver: they load when a cluster or a PostgreSQL rotator is first
+    // reached, and then from the package's own production dependencies.
+    expect(loaded.packages).not.toContain('@kubernetes/client-node');
+    expect(loaded.packages).not.toContain('pg');
+    expect(loaded.kubernetesClient).toBe(true);
     // With it, the exporters load from the package's own production dependencies and start (stderr stays empty:
     // no "telemetry not started"); the endpoint is unreachable, nothing is sent before the process exits.
     const configured = load({
