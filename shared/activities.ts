@@ -48,6 +48,8 @@ export interface DeliverInput {
   readonly instanceId?: string;
   /** The batch's lock group (its deliveries share one lock per endpoint); default a lock of this delivery's own. */
   readonly locks?: LockGroup;
+  /** Told when the target call is over and only the audit append is left (a batch then starts its next delivery). */
+  readonly onOutcome?: () => void;
 }
 
 export interface RotateSourceInput {
@@ -160,6 +162,7 @@ export function createActivities(runtime: RelayRuntime) {
     const finish = async (result: DeliveryResult): Promise<DeliveryResult> => {
       const withHint = STATUS_INFO[result.status].ok ? result : { ...result, hint: STATUS_INFO[result.status].hint };
       logDelivery(runtime, ref, withHint);
+      input.onOutcome?.();
       try {
         await runtime.audit.append([entryOf(withHint)]);
         return { ...withHint, audited: true };
@@ -236,9 +239,10 @@ export function createActivities(runtime: RelayRuntime) {
 
   /**
    * Delivers a group of deliveries of one relay (the endpoints one lane owns) in this process, with a sliding window:
-   * at most `window` in flight, `maxPerEndpoint` per endpoint, the next one started the moment one finishes. Each
-   * delivery is exactly `deliverSecret` (its audit record checked first, appended as soon as its outcome is known,
-   * its own span and metrics); the value is read once per process. Transient failures do not fail the batch: they
+   * at most `window` at their targets, `maxPerEndpoint` per endpoint, the next one started the moment one's target
+   * has answered (its audit append goes on beside it). Each delivery is exactly `deliverSecret` (its audit record
+   * checked first, appended as soon as its outcome is known, its own span and metrics); the Key Vault deliveries share
+   * one lock per vault; the value is read once per process. Transient failures do not fail the batch: they
    * come back in `retry` for the orchestration's delivery retry policy. No delivery starts after
    * `BATCH_START_TIME_LIMIT_IN_MS`; those come back in `notStarted`. Returns counts and the outcomes the
    * orchestration needs (failures, unaudited ones; every one with `listAll`), never a value, after the side work the
@@ -253,6 +257,7 @@ export function createActivities(runtime: RelayRuntime) {
     // One lock per (vault, source secret) for the whole batch, released as soon as its last delivery there is done.
     const locks = runtime.locks.group();
     const lockUsesLeft = new Map<string, number>();
+    const auditing: Promise<void>[] = [];
     for (const delivery of input.deliveries) {
       if (delivery.kind !== 'keyVault') continue;
       const key = deliveryLockKey(input.ref, delivery);
@@ -263,24 +268,34 @@ export function createActivities(runtime: RelayRuntime) {
       { window: input.window, maxPerEndpoint: input.maxPerEndpoint },
       async (delivery) => {
         const withFacts = delivery.source || !input.source ? delivery : { ...delivery, source: input.source };
-        try {
-          const result = await deliverSecret({ ref: input.ref, delivery: withFacts, cause: input.cause, locks, ...(input.instanceId ? { instanceId: input.instanceId } : {}) });
-          counts[result.status] = (counts[result.status] ?? 0) + 1;
-          if (input.listAll === true || !STATUS_INFO[result.status].ok || result.audited !== true) outcomes.push(result);
-        } catch (error) {
-          const text = error instanceof Error ? error.message : String(error);
-          retry.push({ deliveryId: delivery.deliveryId, message: firstLine(text, 500) });
-        } finally {
-          if (delivery.kind === 'keyVault') {
-            const key = deliveryLockKey(input.ref, delivery);
-            const left = (lockUsesLeft.get(key) ?? 1) - 1;
-            lockUsesLeft.set(key, left);
-            if (left === 0) locks.done(key);
+        // The window slot is free once the target has answered: the audit append (group-committed) goes on beside
+        // the next delivery, and the batch waits for every one of them before it answers.
+        let slotFree!: () => void;
+        const targetDone = new Promise<void>((resolve) => (slotFree = resolve));
+        const whole = (async () => {
+          try {
+            const result = await deliverSecret({ ref: input.ref, delivery: withFacts, cause: input.cause, locks, onOutcome: slotFree, ...(input.instanceId ? { instanceId: input.instanceId } : {}) });
+            counts[result.status] = (counts[result.status] ?? 0) + 1;
+            if (input.listAll === true || !STATUS_INFO[result.status].ok || result.audited !== true) outcomes.push(result);
+          } catch (error) {
+            const text = error instanceof Error ? error.message : String(error);
+            retry.push({ deliveryId: delivery.deliveryId, message: firstLine(text, 500) });
+          } finally {
+            if (delivery.kind === 'keyVault') {
+              const key = deliveryLockKey(input.ref, delivery);
+              const left = (lockUsesLeft.get(key) ?? 1) - 1;
+              lockUsesLeft.set(key, left);
+              if (left === 0) locks.done(key);
+            }
+            slotFree();
           }
-        }
+        })();
+        auditing.push(whole);
+        await targetDone;
       },
       { shouldStart: () => performance.now() - startedAt < BATCH_START_TIME_LIMIT_IN_MS },
     );
+    await Promise.all(auditing);
     await locks.close();
     // Best-effort side work the deliveries started and did not wait for (Kubernetes Events) ends before the batch
     // does: nothing is left running after the activity answers (a host may freeze or recycle the worker then).
