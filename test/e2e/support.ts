@@ -57,7 +57,9 @@ export async function startE2E(options: E2EOptions = {}): Promise<E2E> {
     port: 0,
     configTemplate: options.configTemplate ?? new URL('./e2e.config.json', import.meta.url).pathname,
     ...(options.vaults ? { vaults: options.vaults } : {}),
-    ...(options.settings ? { settings: options.settings } : {}),
+    // The reconcile timer fires only when a test invokes it: its real 15-minute schedule could start a run in the
+    // middle of a test that waits for its own (`reconcile --wait`). Once a year, on 1 January at midnight.
+    settings: { RECONCILE_SCHEDULE: '0 0 0 1 1 *', ...options.settings },
     log: (entry) => logs.push(JSON.stringify(entry)),
     // Durable retry back-off and timers run 50× faster, so exhausted retries take seconds, not minutes.
     timeScale: 50,
