@@ -1,9 +1,9 @@
-import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { spawnLocalHost } from '../support/hostProcess.js';
 
 const COUNT = 60;
 const INSTANCE_ID = 'crash-fanout';
@@ -12,32 +12,8 @@ let fanoutLog: string;
 let settingsFile: string;
 const children: ChildProcess[] = [];
 
-interface Ready {
-  baseUrl: string;
-  rpcBaseUrl: string;
-}
-
-// Spawned as one Node process (node --import tsx), so SIGKILL hits the host itself, not a launcher.
-function spawnHost(): Promise<{ child: ChildProcess; ready: Ready }> {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', 'local/host/main.ts', '--app', 'test/host/sample-app/index.ts', '--durable-dir', path.join(dir, 'durable'), '--settings', settingsFile],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  children.push(child);
-  return new Promise((resolve, reject) => {
-    let out = '';
-    let err = '';
-    child.stderr?.on('data', (chunk: Buffer) => {
-      err += chunk.toString();
-    });
-    child.stdout?.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const match = /Local host ready (\{.*\})/.exec(out);
-      if (match?.[1]) resolve({ child, ready: JSON.parse(match[1]) as Ready });
-    });
-    child.once('exit', (code) => reject(new Error(`host exited early (${code}): ${err.slice(-2000)}`)));
-  });
+function spawnHost() {
+  return spawnLocalHost({ apps: ['test/host/sample-app/index.ts'], durableDir: path.join(dir, 'durable'), settingsFile, children });
 }
 
 function executions(): string[] {

@@ -1,9 +1,9 @@
-import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { spawnLocalHost } from '../support/hostProcess.js';
 
 // A new instance's start is durable in the host's shared start log before the start is answered; its own journal is
 // written with its first episode. These tests kill the host (SIGKILL) in between and check what a restart finds.
@@ -15,28 +15,16 @@ interface Running {
   rpcBaseUrl: string;
 }
 
-function spawnHost(settings: Record<string, string>): Promise<Running> {
+async function spawnHost(settings: Record<string, string>): Promise<Running> {
   const settingsFile = path.join(dir, `settings-${children.length}.json`);
   writeFileSync(settingsFile, JSON.stringify({ Values: { TICK_SCHEDULE: '0 0 0 1 1 *', ...settings } }));
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', 'local/host/main.ts', '--app', 'test/host/sample-app/index.ts', '--app', 'test/host/hold-app/index.ts', '--durable-dir', path.join(dir, 'durable'), '--settings', settingsFile],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  children.push(child);
-  return new Promise((resolve, reject) => {
-    let out = '';
-    let err = '';
-    child.stderr?.on('data', (chunk: Buffer) => {
-      err += chunk.toString();
-    });
-    child.stdout?.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const match = /Local host ready (\{.*\})/.exec(out);
-      if (match?.[1]) resolve({ child, rpcBaseUrl: (JSON.parse(match[1]) as { rpcBaseUrl: string }).rpcBaseUrl });
-    });
-    child.once('exit', (code) => reject(new Error(`host exited early (${code}): ${err.slice(-2000)}`)));
+  const { child, ready } = await spawnLocalHost({
+    apps: ['test/host/sample-app/index.ts', 'test/host/hold-app/index.ts'],
+    durableDir: path.join(dir, 'durable'),
+    settingsFile,
+    children,
   });
+  return { child, rpcBaseUrl: ready.rpcBaseUrl };
 }
 
 async function kill(host: Running): Promise<void> {
