@@ -214,22 +214,16 @@ async function main(): Promise<void> {
   const startedAt = performance.now();
   const configDir = execFileSync('mktemp', ['-d', path.join(os.tmpdir(), 'bench-memory-config-XXXXXX')], { encoding: 'utf8' }).trim();
   for (const kind of ['keyVault', 'cluster'] as const) writeFileSync(path.join(configDir, `${kind}.config.json`), JSON.stringify(builtConfig(kind)));
-  const scenarios: HostScenario[] = [
-    { label: 'the relay, compiled', kind: 'host', runtime: 'compiled', app: 'relay' },
-    { label: 'the relay, compiled, as before (Kubernetes client and pg loaded at start)', kind: 'host', runtime: 'compiled', app: 'relay', preload: LAZY_PACKAGES },
-    { label: 'the relay, compiled, Key-Vault-only config, targets built', kind: 'host', runtime: 'compiled', app: 'relay', built: 'keyVault' },
-    { label: 'the relay, compiled, with a cluster target, targets built', kind: 'host', runtime: 'compiled', app: 'relay', built: 'cluster' },
-    { label: 'the relay, compiled, Application Insights configured', kind: 'host', runtime: 'compiled', app: 'relay', appInsights: true },
-    ...(distroInstalled ? [{ label: 'the relay, compiled, Application Insights by the distro (before)', kind: 'host', runtime: 'compiled', app: 'relay', distro: true } as const] : []),
-    { label: 'bare durable app, compiled', kind: 'host', runtime: 'compiled', app: 'bare' },
-    { label: 'the relay, tsx', kind: 'host', runtime: 'tsx', app: 'relay' },
-    { label: 'the relay, tsx, as before (Kubernetes client and pg loaded at start)', kind: 'host', runtime: 'tsx', app: 'relay', preload: LAZY_PACKAGES },
-    { label: 'the relay, tsx, Key-Vault-only config, targets built', kind: 'host', runtime: 'tsx', app: 'relay', built: 'keyVault' },
-    { label: 'the relay, tsx, with a cluster target, targets built', kind: 'host', runtime: 'tsx', app: 'relay', built: 'cluster' },
-    { label: 'the relay, tsx, Application Insights configured', kind: 'host', runtime: 'tsx', app: 'relay', appInsights: true },
-    ...(distroInstalled ? [{ label: 'the relay, tsx, Application Insights by the distro (before)', kind: 'host', runtime: 'tsx', app: 'relay', distro: true } as const] : []),
-    { label: 'bare durable app, tsx', kind: 'host', runtime: 'tsx', app: 'bare' },
-  ];
+  // The same scenarios for the compiled app (dist/) and under tsx.
+  const scenarios: HostScenario[] = (['compiled', 'tsx'] as const).flatMap((runtime): HostScenario[] => [
+    { label: `the relay, ${runtime}`, kind: 'host', runtime, app: 'relay' },
+    { label: `the relay, ${runtime}, as before (Kubernetes client and pg loaded at start)`, kind: 'host', runtime, app: 'relay', preload: LAZY_PACKAGES },
+    { label: `the relay, ${runtime}, Key-Vault-only config, targets built`, kind: 'host', runtime, app: 'relay', built: 'keyVault' },
+    { label: `the relay, ${runtime}, with a cluster target, targets built`, kind: 'host', runtime, app: 'relay', built: 'cluster' },
+    { label: `the relay, ${runtime}, Application Insights configured`, kind: 'host', runtime, app: 'relay', appInsights: true },
+    ...(distroInstalled ? [{ label: `the relay, ${runtime}, Application Insights by the distro (before)`, kind: 'host', runtime, app: 'relay', distro: true } as const] : []),
+    { label: `bare durable app, ${runtime}`, kind: 'host', runtime, app: 'bare' },
+  ]);
   const hosts: Measured[] = [];
   for (const scenario of scenarios) {
     const measured = await measureHost(scenario, configDir);

@@ -45,9 +45,6 @@ import { latestDriftReportIn } from './fleet/reports.js';
 import { listDeletedSecretPages, listSecretPages } from './targets/keyVault/listing.js';
 import { listManagedSecretPages, type KubernetesListingApi } from './targets/kubernetes/listing.js';
 
-/** How long a cluster listing reuses the credential it read (tokens from the source vault cost source calls). */
-const CLUSTER_CREDENTIAL_REUSE_IN_MS = 5 * 60_000;
-
 /** Every setting the app reads (documented in docs/deployment.md; local values in local.settings.sample.json). */
 export const SETTINGS = {
   configPath: 'RELAY_CONFIG_PATH',
@@ -281,7 +278,6 @@ export function createRuntime(env: Env = process.env, options: { log?: RelayLog;
   };
 
   // List-page readers over the same clients and cluster access as the targets (shared/fleet).
-  const clusterApis = new Map<string, { api: KubernetesListingApi; at: number }>();
   const listingTimeLimit = intSetting(env, SETTINGS.checkTimeLimitInMs, 30_000, 100, 600_000);
   const configuredTarget = (targetId: string) => {
     const configured = config.targets.find((t) => t.id === targetId);
@@ -316,23 +312,17 @@ export function createRuntime(env: Env = process.env, options: { log?: RelayLog;
     clusterSecrets: (targetId, callOptions = {}) => {
       const t = configuredTarget(targetId);
       if (t.kind !== 'kubernetes') throw new Error(`target "${targetId}" is not a Kubernetes target`);
+      // The cluster's access, shared with its delivery targets: a stored token is read at most every 5 minutes
+      // (STORED_CREDENTIAL_TTL_IN_MS; each read costs a source call). A failed listing drops it, so a rotated token
+      // is picked up by the next listing.
       const access = clusterAccessFor(t.cluster);
-      // The access refreshes its token before expiry and reuses its KubeConfig meanwhile.
-      const cluster = access;
       return (async function* () {
-        // A stored cluster token is read at most every 5 minutes (each read costs source calls); a failed listing
-        // drops it, so a rotated token is picked up by the next listing.
-        let cached = clusterApis.get(targetId);
-        if (!cached || Date.now() - cached.at > CLUSTER_CREDENTIAL_REUSE_IN_MS) {
-          const { CoreV1Api } = await loadKubernetesClient({ log });
-          const kc = await cluster.kubeConfig();
-          cached = { api: kc.makeApiClient(CoreV1Api), at: Date.now() };
-          clusterApis.set(targetId, cached);
-        }
+        const { CoreV1Api } = await loadKubernetesClient({ log });
+        const api: KubernetesListingApi = (await access.kubeConfig()).makeApiClient(CoreV1Api);
         try {
-          yield* listManagedSecretPages(cached.api, t.namespace, `${t.cluster.name}/${t.namespace}`, { pageTimeLimitInMs: listingTimeLimit, ...callOptions });
+          yield* listManagedSecretPages(api, t.namespace, `${t.cluster.name}/${t.namespace}`, { pageTimeLimitInMs: listingTimeLimit, ...callOptions });
         } catch (error) {
-          clusterApis.delete(targetId);
+          access.invalidate();
           throw error;
         }
       })();
