@@ -65,6 +65,11 @@ interface RunResult {
   readonly naiveInMs: number;
   /** CPU time of the process during the naive loop. */
   readonly naiveCpuInMs: number;
+  /**
+   * CPU time of the whole machine (every process: the app, the emulators, Azurite, anything else running) during the
+   * relay and during the naive loop, summed over its cores (`os.cpus()`).
+   */
+  readonly machineCpuInMs: { readonly relay: number; readonly naive: number };
   /** The naive loop's own latency bound: its busiest endpoint, 4 in flight, 2 calls per target, zero CPU. */
   readonly naiveBoundInMs: number;
   /** Requests the app sent to Blob Storage during the relay (locks, write tokens, audit), by kind. */
@@ -303,6 +308,7 @@ async function runScenario(scenario: Scenario): Promise<RunResult> {
     };
     diagnostics_channel.subscribe('http.client.request.start', countStorage);
     const cpuBefore = process.cpuUsage();
+    const machineBefore = machineCpuInMs();
     const eluBefore = performance.eventLoopUtilization();
     const startedAtEpochInMs = Date.now();
     const started = performance.now();
@@ -313,6 +319,7 @@ async function runScenario(scenario: Scenario): Promise<RunResult> {
     const convergeInMs = performance.now() - started;
     clearInterval(sampler);
     const cpu = process.cpuUsage(cpuBefore);
+    const relayMachineCpuInMs = machineCpuInMs() - machineBefore;
     diagnostics_channel.unsubscribe('http.client.request.start', countStorage);
     const elu = performance.eventLoopUtilization(eluBefore);
 
@@ -367,8 +374,10 @@ async function runScenario(scenario: Scenario): Promise<RunResult> {
     // The naive loop a user would write instead, against the same emulators with the same latency, in this run.
     await addLatency();
     const naiveCpuBefore = process.cpuUsage();
+    const naiveMachineBefore = machineCpuInMs();
     const naiveInMs = await naiveLoop(stack, targets, client, `${value}-naive`);
     const naiveCpu = process.cpuUsage(naiveCpuBefore);
+    const naiveMachineCpuInMs = machineCpuInMs() - naiveMachineBefore;
     const emulatorPeakRssInMiB = stack.emulatorPeakRssInMiB();
 
     const bound = lowerBound(scenario, targets, {
@@ -387,6 +396,7 @@ async function runScenario(scenario: Scenario): Promise<RunResult> {
       convergeInMs,
       naiveInMs,
       naiveCpuInMs: (naiveCpu.user + naiveCpu.system) / 1000,
+      machineCpuInMs: { relay: relayMachineCpuInMs, naive: naiveMachineCpuInMs },
       naiveBoundInMs: naiveBound(scenario, targets),
       storageRequests,
       statuses: summary.counts as Record<string, number>,
@@ -610,7 +620,9 @@ const EXTRA_SCENARIOS: readonly Scenario[] = [
 
 function runChild(scenario: Scenario): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...process.execArgv, '--expose-gc', fileURLToPath(import.meta.url), '--run', JSON.stringify(scenario)], {
+    // BENCH_FANOUT_CPU_PROF=<dir>: a V8 CPU profile of each run's process (the app's), for bench/support/cpuprofile-summary.ts.
+    const profile = process.env.BENCH_FANOUT_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_FANOUT_CPU_PROF}`] : [];
+    const child = spawn(process.execPath, [...process.execArgv, ...profile, '--expose-gc', fileURLToPath(import.meta.url), '--run', JSON.stringify(scenario)], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let out = '';
@@ -705,9 +717,11 @@ function render(results: readonly ScenarioResults[], totalInMs: number): string 
     const kinds = Object.entries(r.storageRequests).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ');
     const appCpu = r.cpu.cpuInMs / d;
     const naiveCpu = r.naiveCpuInMs / d;
+    const floor = cpuFloorInMs(r);
     return (
       `| ${r.scenario.label} | ${s(r.naiveBoundInMs)} | ${(r.naiveInMs / r.naiveBoundInMs).toFixed(2)}× | ${appCpu.toFixed(1)} ms | ${naiveCpu.toFixed(1)} ms | ` +
-      `${(appCpu / naiveCpu).toFixed(2)}× | ${n(storage / d)} (${kinds}) |`
+      `${(appCpu / naiveCpu).toFixed(2)}× | ${(r.machineCpuInMs.relay / d).toFixed(1)} ms | ${(r.machineCpuInMs.naive / d).toFixed(1)} ms | ` +
+      `${s(floor)} | ${(floor / r.naiveInMs).toFixed(2)}× | ${n(storage / d)} (${kinds}) |`
     );
   });
   const ops = (r: RunResult) => Object.entries(r.keyVault.byOperation).map(([k, v]) => `${k} ${v}`).join(', ');
@@ -773,10 +787,15 @@ function render(results: readonly ScenarioResults[], totalInMs: number): string 
     'time) and "naive / its bound" how far the loop that checks nothing stays from it in this run; "app CPU / delivery" is',
     'the process\'s CPU time during the relay over its deliveries (the emulators and Azurite are other processes), "naive',
     'CPU / target" the same for the naive loop; "storage requests / delivery" the app\'s requests to Blob Storage during the',
-    'relay (delivery locks, shared write tokens, audit appends; they have no latency injected).',
+    'relay (delivery locks, shared write tokens, audit appends; they have no latency injected). "machine CPU" is the busy',
+    'time of every core of the machine (`os.cpus()`: the app, the emulators, Azurite and anything else running) during the',
+    'relay, and during the naive loop, per delivery; "relay CPU floor" that machine time over the cores: the relay\'s time',
+    'if its work and the emulators\' were spread perfectly over every core with nothing waiting, which no process layout of',
+    'the app can beat. "floor / naive" above 1 means that no layout of the relay (more worker processes, more threads) could',
+    'be faster than the naive loop on this machine with this much CPU per delivery.',
     '',
-    '| targets | naive bound | naive / its bound | app CPU / delivery | naive CPU / target | relay CPU / naive CPU | storage requests / delivery |',
-    '|---|---|---|---|---|---|---|',
+    '| targets | naive bound | naive / its bound | app CPU / delivery | naive CPU / target | relay CPU / naive CPU | machine CPU / delivery, relay | machine CPU / target, naive | relay CPU floor | floor / naive | storage requests / delivery |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
     ...costRows,
     '',
     '### Lower bound',
@@ -838,7 +857,14 @@ function interpretation(results: readonly ScenarioResults[]): string[] {
         `Azurite. The naive loop, which checks nothing, is itself ${x(hundred.naiveInMs, hundred.naiveBoundInMs)} its own latency bound ` +
         'at 100 targets; a relay that must make at least the same Key Vault calls per delivery (the ownership read cannot be ' +
         'skipped without overwriting secrets it does not own) and also lock, audit and run the durable steps spends more CPU per ' +
-        'delivery, so on this machine it cannot be faster than the naive loop or within 1.5× of a bound that assumes zero CPU.',
+        'delivery, so on this machine it cannot be faster than the naive loop or within 1.5× of a bound that assumes zero CPU. ' +
+        'The relay CPU floor shows it does not depend on how the app is laid out: ' +
+        ['100', '500', '1000']
+          .map((label) => by(label))
+          .filter((r): r is RunResult => r !== undefined)
+          .map((r) => `at ${r.scenario.label} targets the machine's busy CPU during the relay, spread over all ${os.availableParallelism()} cores, is ${s(cpuFloorInMs(r))} against the naive loop's ${s(r.naiveInMs)} (${x(cpuFloorInMs(r), r.naiveInMs)})`)
+          .join('; ') +
+        '.',
     );
   }
   const compiled = by('1000, compiled');
@@ -895,3 +921,13 @@ main().catch((error: unknown) => {
   process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
   process.exit(1);
 });
+
+/** Busy CPU time of the whole machine so far, summed over its cores (every process, not only this one). */
+function machineCpuInMs(): number {
+  return os.cpus().reduce((sum, core) => sum + core.times.user + core.times.nice + core.times.sys + core.times.irq, 0);
+}
+
+/** The relay's time with the machine's busy CPU during it spread perfectly over every core. */
+function cpuFloorInMs(r: RunResult): number {
+  return r.machineCpuInMs.relay / os.availableParallelism();
+}
