@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { DeliveryStatus } from '../../../shared/domain/statuses.js';
 import { STATUS_INFO } from '../../../shared/domain/statuses.js';
-import { MAX_FAILURES_IN_SUMMARY, relaySummaryLine } from '../../../shared/orchestrations/summaryLog.js';
+import { MAX_CAUSE_IN_SUMMARY, MAX_FAILURES_IN_SUMMARY, relaySummaryLine } from '../../../shared/orchestrations/summaryLog.js';
 import type { DeliveryResult, RelaySummary } from '../../../shared/orchestrations/types.js';
 import { levelSink, type LogEntry } from '../../../local/host/log.js';
 
@@ -38,6 +38,22 @@ describe('the summary line of a relay', () => {
     expect(line).toContain(`t${480 + MAX_FAILURES_IN_SUMMARY - 1} FailedAccessDenied`);
     expect(line).not.toContain(`t${480 + MAX_FAILURES_IN_SUMMARY} FailedAccessDenied`);
     expect(line).toMatch(/; and 10 more$/);
+    expect(line).not.toContain('\n');
+  });
+
+  it('names each failure\'s cause, on one line and cut when the target answered at length', () => {
+    const summary = summaryOf(['Updated', 'FailedAccessDenied', 'FailedAccessDenied']);
+    const outcomes = summary.outcomes.map((outcome, i) =>
+      i === 1
+        ? { ...outcome, message: 'Key Vault answered 403 Forbidden:\n  the caller lacks secrets/set on vault t1' }
+        : i === 2
+          ? { ...outcome, message: `Key Vault answered 403: ${'x'.repeat(500)}` }
+          : outcome,
+    );
+    const line = relaySummaryLine('relay:x', { ...summary, outcomes });
+    expect(line).toContain('t1 FailedAccessDenied (access-denied): Key Vault answered 403 Forbidden: the caller lacks secrets/set on vault t1 — ');
+    expect(line).toContain(`t2 FailedAccessDenied (access-denied): Key Vault answered 403: ${'x'.repeat(MAX_CAUSE_IN_SUMMARY - 'Key Vault answered 403: '.length - 1)}… — `);
+    expect(line).not.toContain('x'.repeat(MAX_CAUSE_IN_SUMMARY));
     expect(line).not.toContain('\n');
   });
 });
