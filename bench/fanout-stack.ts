@@ -30,6 +30,8 @@ export interface SplitStack {
     addLatency(latencyInMs: number): Promise<void>;
     clearFaults(): Promise<void>;
   };
+  /** CPU time (user + system) of each service process so far, ms: the two emulators and Azurite (Linux; 0 elsewhere). */
+  servicesCpuInMs(): { readonly keyVault: number; readonly kubernetes: number; readonly azurite: number };
   /** Peak RSS (VmHWM) of the emulator processes so far, MiB. */
   emulatorPeakRssInMiB(): number;
   close(): Promise<void>;
@@ -128,6 +130,7 @@ export async function startSplitStack(options: SplitStackOptions): Promise<Split
         addLatency: async (latencyInMs) => void (await admin('POST', '/faults', { effect: { kind: 'latency', latencyInMs } })),
         clearFaults: async () => void (await admin('PUT', '/faults', [])),
       },
+      servicesCpuInMs: () => ({ keyVault: cpuOf(children[0]?.pid), kubernetes: cpuOf(children[1]?.pid), azurite: cpuOf(azurite.pid) }),
       emulatorPeakRssInMiB: () => children.reduce((sum, child) => sum + peakRssOf(child.pid), 0),
       async close() {
         for (const close of closers.reverse()) await Promise.resolve(close()).catch(() => undefined);
@@ -143,7 +146,9 @@ export async function startSplitStack(options: SplitStackOptions): Promise<Split
 
 /** Starts a standalone emulator under tsx and reads the JSON line it prints once it listens. */
 function startChild<T>(children: ChildProcess[], script: string, args: readonly string[]): Promise<T> {
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+  // BENCH_FANOUT_CPU_PROF=<dir> (bench/fanout.ts) profiles the emulators too: their CPU is half the machine's in a run.
+  const profile = process.env['BENCH_FANOUT_CPU_PROF'] ? ['--cpu-prof', `--cpu-prof-dir=${process.env['BENCH_FANOUT_CPU_PROF']}`] : [];
+  const child = spawn(process.execPath, ['--import', 'tsx', ...profile, script, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
   children.push(child);
   return new Promise((resolve, reject) => {
     let out = '';
@@ -168,6 +173,19 @@ function stopChild(child: ChildProcess): Promise<void> {
     child.once('exit', () => resolve());
     child.kill('SIGTERM');
   });
+}
+
+/** utime + stime of a process from /proc/<pid>/stat (clock ticks of 10 ms), ms. */
+function cpuOf(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return 0;
+  }
 }
 
 function peakRssOf(pid: number | undefined): number {

@@ -70,6 +70,8 @@ interface RunResult {
    * relay and during the naive loop, summed over its cores (`os.cpus()`).
    */
   readonly machineCpuInMs: { readonly relay: number; readonly naive: number };
+  /** CPU time of the service processes (Key Vault and Kubernetes emulators, Azurite) during the relay and the naive loop. */
+  readonly servicesCpuInMs: { readonly relay: ServicesCpu; readonly naive: ServicesCpu };
   /** The naive loop's own latency bound: its busiest endpoint, 4 in flight, 2 calls per target, zero CPU. */
   readonly naiveBoundInMs: number;
   /** Requests the app sent to Blob Storage during the relay (locks, write tokens, audit), by kind. */
@@ -101,6 +103,8 @@ interface RunResult {
   readonly phases: Phases;
   readonly bound: LowerBound;
 }
+
+type ServicesCpu = ReturnType<SplitStack['servicesCpuInMs']>;
 
 /** Where the time went, from the history timestamps (ms after the source write). */
 interface Phases {
@@ -309,6 +313,7 @@ async function runScenario(scenario: Scenario): Promise<RunResult> {
     diagnostics_channel.subscribe('http.client.request.start', countStorage);
     const cpuBefore = process.cpuUsage();
     const machineBefore = machineCpuInMs();
+    const servicesBefore = stack.servicesCpuInMs();
     const eluBefore = performance.eventLoopUtilization();
     const startedAtEpochInMs = Date.now();
     const started = performance.now();
@@ -320,6 +325,7 @@ async function runScenario(scenario: Scenario): Promise<RunResult> {
     clearInterval(sampler);
     const cpu = process.cpuUsage(cpuBefore);
     const relayMachineCpuInMs = machineCpuInMs() - machineBefore;
+    const relayServicesCpuInMs = servicesSince(stack, servicesBefore);
     diagnostics_channel.unsubscribe('http.client.request.start', countStorage);
     const elu = performance.eventLoopUtilization(eluBefore);
 
@@ -375,9 +381,11 @@ async function runScenario(scenario: Scenario): Promise<RunResult> {
     await addLatency();
     const naiveCpuBefore = process.cpuUsage();
     const naiveMachineBefore = machineCpuInMs();
+    const naiveServicesBefore = stack.servicesCpuInMs();
     const naiveInMs = await naiveLoop(stack, targets, client, `${value}-naive`);
     const naiveCpu = process.cpuUsage(naiveCpuBefore);
     const naiveMachineCpuInMs = machineCpuInMs() - naiveMachineBefore;
+    const naiveServicesCpuInMs = servicesSince(stack, naiveServicesBefore);
     const emulatorPeakRssInMiB = stack.emulatorPeakRssInMiB();
 
     const bound = lowerBound(scenario, targets, {
@@ -397,6 +405,7 @@ async function runScenario(scenario: Scenario): Promise<RunResult> {
       naiveInMs,
       naiveCpuInMs: (naiveCpu.user + naiveCpu.system) / 1000,
       machineCpuInMs: { relay: relayMachineCpuInMs, naive: naiveMachineCpuInMs },
+      servicesCpuInMs: { relay: relayServicesCpuInMs, naive: naiveServicesCpuInMs },
       naiveBoundInMs: naiveBound(scenario, targets),
       storageRequests,
       statuses: summary.counts as Record<string, number>,
@@ -718,9 +727,12 @@ function render(results: readonly ScenarioResults[], totalInMs: number): string 
     const appCpu = r.cpu.cpuInMs / d;
     const naiveCpu = r.naiveCpuInMs / d;
     const floor = cpuFloorInMs(r);
+    const services = (cpu: ServicesCpu, per: number) =>
+      `${(cpu.keyVault / per).toFixed(1)} / ${(cpu.kubernetes / per).toFixed(1)} / ${(cpu.azurite / per).toFixed(1)} ms`;
     return (
       `| ${r.scenario.label} | ${s(r.naiveBoundInMs)} | ${(r.naiveInMs / r.naiveBoundInMs).toFixed(2)}× | ${appCpu.toFixed(1)} ms | ${naiveCpu.toFixed(1)} ms | ` +
-      `${(appCpu / naiveCpu).toFixed(2)}× | ${(r.machineCpuInMs.relay / d).toFixed(1)} ms | ${(r.machineCpuInMs.naive / d).toFixed(1)} ms | ` +
+      `${(appCpu / naiveCpu).toFixed(2)}× | ${services(r.servicesCpuInMs.relay, d)} | ${services(r.servicesCpuInMs.naive, d)} | ` +
+      `${(r.machineCpuInMs.relay / d).toFixed(1)} ms | ${(r.machineCpuInMs.naive / d).toFixed(1)} ms | ` +
       `${s(floor)} | ${(floor / r.naiveInMs).toFixed(2)}× | ${n(storage / d)} (${kinds}) |`
     );
   });
@@ -787,15 +799,16 @@ function render(results: readonly ScenarioResults[], totalInMs: number): string 
     'time) and "naive / its bound" how far the loop that checks nothing stays from it in this run; "app CPU / delivery" is',
     'the process\'s CPU time during the relay over its deliveries (the emulators and Azurite are other processes), "naive',
     'CPU / target" the same for the naive loop; "storage requests / delivery" the app\'s requests to Blob Storage during the',
-    'relay (delivery locks, shared write tokens, audit appends; they have no latency injected). "machine CPU" is the busy',
+    'relay (delivery locks, shared write tokens, audit appends; they have no latency injected); "services CPU" the CPU time',
+    'of the Key Vault emulator, the Kubernetes emulator and Azurite (their processes\' user + system time, 10 ms ticks). "machine CPU" is the busy',
     'time of every core of the machine (`os.cpus()`: the app, the emulators, Azurite and anything else running) during the',
     'relay, and during the naive loop, per delivery; "relay CPU floor" that machine time over the cores: the relay\'s time',
     'if its work and the emulators\' were spread perfectly over every core with nothing waiting, which no process layout of',
     'the app can beat. "floor / naive" above 1 means that no layout of the relay (more worker processes, more threads) could',
     'be faster than the naive loop on this machine with this much CPU per delivery.',
     '',
-    '| targets | naive bound | naive / its bound | app CPU / delivery | naive CPU / target | relay CPU / naive CPU | machine CPU / delivery, relay | machine CPU / target, naive | relay CPU floor | floor / naive | storage requests / delivery |',
-    '|---|---|---|---|---|---|---|---|---|---|---|',
+    '| targets | naive bound | naive / its bound | app CPU / delivery | naive CPU / target | relay CPU / naive CPU | services CPU / delivery, relay (KV / k8s / Azurite) | services CPU / target, naive | machine CPU / delivery, relay | machine CPU / target, naive | relay CPU floor | floor / naive | storage requests / delivery |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
     ...costRows,
     '',
     '### Lower bound',
@@ -930,4 +943,9 @@ function machineCpuInMs(): number {
 /** The relay's time with the machine's busy CPU during it spread perfectly over every core. */
 function cpuFloorInMs(r: RunResult): number {
   return r.machineCpuInMs.relay / os.availableParallelism();
+}
+
+function servicesSince(stack: SplitStack, before: ServicesCpu): ServicesCpu {
+  const now = stack.servicesCpuInMs();
+  return { keyVault: now.keyVault - before.keyVault, kubernetes: now.kubernetes - before.kubernetes, azurite: now.azurite - before.azurite };
 }

@@ -15,6 +15,8 @@ export interface AzuriteBlob {
   readonly blobEndpoint: string;
   /** The port the service listens on. */
   readonly port: number;
+  /** Azurite's process id (benchmarks read its CPU time). */
+  readonly pid: number | undefined;
   /** Stops the child process and waits for it to exit. Calling it again is harmless. */
   stop(): Promise<void>;
 }
@@ -70,6 +72,7 @@ export async function startAzurite(options: StartAzuriteOptions = {}): Promise<A
     connectionString,
     blobEndpoint,
     port,
+    pid: child.pid,
     stop() {
       stopping ??= stopChild(child);
       return stopping;
