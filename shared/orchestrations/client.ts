@@ -2,6 +2,7 @@ import type { InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import type { DurableClient } from 'durable-functions';
 import type { InstanceStatus, OrchestrationClientPort } from '../triggers/ports.js';
+import { rpcOrchestrationClientPort } from './rpcClient.js';
 
 const ACTIVE = new Set(['Pending', 'Running', 'ContinuedAsNew']);
 
@@ -73,6 +74,28 @@ function toIso(value: unknown): string | undefined {
 }
 
 const clients = new Map<string, DurableClient>();
+const rpcPorts = new Map<string, OrchestrationClientPort>();
+
+/**
+ * The orchestration port of an Event Grid trigger's invocation: the extension's RPC endpoint called directly when the
+ * binding names one (`rpcBaseUrl`, see rpcClient.ts), else the SDK's `DurableClient`. One port per endpoint.
+ */
+export function eventTriggerPortOf(context: InvocationContext): OrchestrationClientPort {
+  const rpcBaseUrl = (bindingDataOf(context) as { rpcBaseUrl?: unknown } | undefined)?.rpcBaseUrl;
+  if (typeof rpcBaseUrl !== 'string' || !/^https?:\/\//.test(rpcBaseUrl)) return orchestrationClientPort(durableClientOf(context));
+  let port = rpcPorts.get(rpcBaseUrl);
+  if (!port) {
+    port = rpcOrchestrationClientPort(rpcBaseUrl);
+    if (rpcPorts.size >= 8) rpcPorts.clear();
+    rpcPorts.set(rpcBaseUrl, port);
+  }
+  return port;
+}
+
+function bindingDataOf(context: InvocationContext): unknown {
+  const input = context.options.extraInputs.find((binding) => binding.type === 'durableClient' || binding.type === 'orchestrationClient');
+  return input ? context.extraInputs.get(input) : undefined;
+}
 
 /**
  * The Durable Functions client of an invocation whose function registered a `df.input.durableClient()` extra input:
@@ -81,8 +104,7 @@ const clients = new Map<string, DurableClient>();
  * of a host, and a changed one, e.g. a rotated system key, gets a client of its own).
  */
 export function durableClientOf(context: InvocationContext): DurableClient {
-  const input = context.options.extraInputs.find((binding) => binding.type === 'durableClient' || binding.type === 'orchestrationClient');
-  const data = input ? context.extraInputs.get(input) : undefined;
+  const data = bindingDataOf(context);
   // df.getClient rewrites the URLs when WEBSITE_HOSTNAME is unset, so the setting is part of the key.
   const key = `${process.env['WEBSITE_HOSTNAME'] ?? ''}\n${JSON.stringify(data ?? null)}`;
   let client = clients.get(key);

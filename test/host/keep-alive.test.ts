@@ -10,6 +10,7 @@ import { startHost } from '../../local/host/index.js';
 import type { LocalHost } from '../../local/host/index.js';
 import { buildDurableClientData } from '../../local/host/durable/api.js';
 import { durableClientOf, orchestrationClientPort } from '../../shared/orchestrations/client.js';
+import { rpcOrchestrationClientPort } from '../../shared/orchestrations/rpcClient.js';
 
 let host: LocalHost;
 let dir: string;
@@ -24,7 +25,11 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function clientFor(data: unknown): ReturnType<typeof orchestrationClientPort> {
+type Kind = 'sdk' | 'rpc';
+
+/** The SDK's DurableClient port, or the Event Grid triggers' direct RPC port (rpcClient.ts), for this binding data. */
+function clientFor(data: ReturnType<typeof buildDurableClientData>, kind: Kind): ReturnType<typeof orchestrationClientPort> {
+  if (kind === 'rpc') return rpcOrchestrationClientPort(data.rpcBaseUrl);
   const input = df.input.durableClient();
   const context = new InvocationContext({ options: { extraInputs: [input] } });
   context.extraInputs.set(input, data);
@@ -36,21 +41,21 @@ function stall(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
-it('answers a durable client that reuses a keep-alive connection after a 7 s event-loop stall', async () => {
+it.each<Kind>(['sdk', 'rpc'])('answers a durable client (%s) that reuses a keep-alive connection after a 7 s event-loop stall', async (kind) => {
   // The durable client as the trigger uses it (axios on Node's global agent), against the host's real RPC API.
   const token = new URL(host.rpcBaseUrl).pathname.split('/').filter(Boolean).at(-1) ?? '';
-  const client = clientFor(buildDurableClientData(host.baseUrl, host.taskHubName, host.durableTaskKey, token));
+  const client = clientFor(buildDurableClientData(host.baseUrl, host.taskHubName, host.durableTaskKey, token), kind);
   expect(await client.status('keep-alive-none')).toBeUndefined();
   // The connection is idle in the client's pool; both its idle timers (client and host) come due during the stall,
   // and the next request is written on it before either fires.
   stall(7_000);
   expect(await client.status('keep-alive-none')).toBeUndefined();
-  const id = 'keep-alive-started';
+  const id = `keep-alive-started-${kind}`;
   expect(await client.start('Sequence', id, ['k'])).toBe('started');
   expect((await host.waitForInstance(id, 10_000)).output).toEqual(['Hello k']);
 });
 
-it("retries a status read and a start once when the durable API's listener resets a reused connection", async () => {
+it.each<Kind>(['sdk', 'rpc'])("retries a status read and a start once (%s) when the durable API's listener resets a reused connection", async (kind) => {
   // A listener that answers the first request of each connection (keeping it alive) and resets the connection on the
   // second, as a listener that closed an idle connection the client was reusing.
   const seen: string[] = [];
@@ -71,7 +76,7 @@ it("retries a status read and a start once when the durable API's listener reset
   await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
   try {
     const origin = `http://127.0.0.1:${(listener.address() as AddressInfo).port}`;
-    const client = clientFor(buildDurableClientData(origin, 'hub', 'key', 'token'));
+    const client = clientFor(buildDurableClientData(origin, 'hub', 'key', 'token'), kind);
     expect(await client.status('reset-none')).toBeUndefined();
     expect(await client.status('reset-none')).toBeUndefined();
     expect(await client.start('Sequence', 'reset-started', ['r'])).toBe('started');
