@@ -5,6 +5,8 @@
  * - `app apart`: the app on the local host in a process of its own (bench/support/webhook-host.ts), the Key Vault and
  *   Kubernetes emulators in the benchmark's process and Azurite in its child: what is timed is the app, not the
  *   emulators (in Azure, Event Grid, Key Vault and Storage are separate services);
+ * - in both, the poster (Event Grid's part) runs in a process of its own too (bench/support/webhook-poster.ts), so
+ *   its times do not include the emulators' work on its event loop;
  * - `one process`: `startStack` as `npm start` runs it (host, app and emulators on one event loop).
  * Rows, per stack:
  * - `routed`: names a route covers: the answer checks routes by name, reads the relay's status and starts it;
@@ -24,7 +26,6 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SecretClient } from '@azure/keyvault-secrets';
 import { startStack, type Stack } from '../local/stack.js';
 import { Journal } from '../local/host/durable/journal.js';
 import { StartLog } from '../local/host/durable/startLog.js';
@@ -84,6 +85,9 @@ interface AppSample {
   readonly mainThreadBusySeconds: number;
   readonly loopDelayP99InMs: number;
   readonly loopDelayMaxInMs: number;
+  /** The webhook's answer times inside the app's process since the previous sample (its HTTP server's view). */
+  readonly serverAnswerP50InMs: number;
+  readonly serverAnswerP99InMs: number;
 }
 
 /** Where the app under test runs, and how to reach it. */
@@ -97,6 +101,37 @@ interface AppUnderTest {
    */
   sample(): Promise<AppSample | undefined>;
   close(): Promise<void>;
+}
+
+/** The poster, in a process of its own (bench/support/webhook-poster.ts): one burst per call. */
+interface Poster {
+  burst(posts: readonly { body: unknown; read?: { name: string; version: string } }[], vault?: { url: string; ca: string }): Promise<Stats>;
+  close(): Promise<void>;
+}
+
+async function startPoster(webhook: string): Promise<Poster> {
+  const child = fork(path.join(root, 'bench/support/webhook-poster.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  await new Promise<void>((resolve, reject) => {
+    child.once('message', () => resolve());
+    child.once('exit', (code) => reject(new Error(`the poster exited with ${code}`)));
+  });
+  return {
+    burst: (posts, vault) =>
+      new Promise((resolve, reject) => {
+        child.once('message', (message) => {
+          const answer = message as { times?: number[]; seconds?: number; error?: string };
+          if (answer.error !== undefined || !answer.times) reject(new Error(`poster: ${answer.error ?? 'no times'}`));
+          else resolve(statsOf(answer.times, answer.seconds));
+        });
+        child.send({ webhook, inFlight: IN_FLIGHT, posts, ...(vault ? { vault } : {}) });
+      }),
+    close: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.send('close');
+      }),
+  };
 }
 
 /** Starts the app in a process of its own against `stack` (its emulators and Azurite). */
@@ -169,6 +204,7 @@ async function scenario(apart: boolean, durableYields = true): Promise<ScenarioR
   console.info = () => undefined;
   console.log = () => undefined;
   let app: AppUnderTest | undefined;
+  let poster: Poster | undefined;
   try {
     app = apart
       ? await appApart(stack, stateDir, durableYields)
@@ -183,8 +219,6 @@ async function scenario(apart: boolean, durableYields = true): Promise<ScenarioR
     const vaultUrl = stack.info.keyVault.vaults.platform!;
     const vaultName = 'platform';
     const ca = readFileSync(stack.info.keyVault.caCertPath, 'utf8');
-    const credential = { getToken: async () => ({ token: 'bench', expiresOnTimestamp: Date.now() + 3_600_000 }) };
-    const source = new SecretClient(vaultUrl, credential, { tlsOptions: { ca }, disableChallengeResourceVerification: true } as never);
     const run = randomBytes(3).toString('hex');
 
     const event = (name: string, index: number) => {
@@ -205,15 +239,8 @@ async function scenario(apart: boolean, durableYields = true): Promise<ScenarioR
         ],
       };
     };
-    const post = async (body: unknown) => {
-      const response = await fetch(webhook, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'aeg-event-type': 'Notification' },
-        body: JSON.stringify(body),
-      });
-      await response.text();
-      if (response.status < 200 || response.status > 204) throw new Error(`webhook answered ${response.status}`);
-    };
+    poster = await startPoster(webhook);
+    const posts = poster;
     const started: string[] = [];
     const settle = async () => {
       // Let the relays started by the previous burst finish, so each burst starts from a quiet host.
@@ -226,39 +253,40 @@ async function scenario(apart: boolean, durableYields = true): Promise<ScenarioR
     };
 
     // Warm-up (JIT, connections, the audit container), not measured.
-    await burst(20, IN_FLIGHT, (i) => post(routedEvent(`app-warm-${run}-${i}`, i).body));
-    await burst(20, IN_FLIGHT, (i) => post(event(`plain-warm-${run}-${i}`, i).body));
+    const many = <T>(count: number, from: number, make: (index: number) => T): T[] => Array.from({ length: count }, (_, i) => make(from + i));
+    await posts.burst(many(20, 0, (i) => ({ body: routedEvent(`app-warm-${run}-${i}`, i).body })));
+    await posts.burst(many(20, 0, (i) => ({ body: event(`plain-warm-${run}-${i}`, i).body })));
     await settle();
 
     // Each path in a burst of its own (the bound is for a burst of EVENTS), the relays each burst starts finished
     // before the next burst, so each starts from a quiet host.
-    const routedOne = (i: number) => post(routedEvent(`app-bench-${run}-${i}`, i).body);
-    const naiveOne = async (i: number) => {
-      const { version, body } = routedEvent(`app-naive-${run}-${i}`, i);
-      // The previous answer path: read the version from the source (404 here: synthetic versions), then start.
-      await source.getSecret(`app-naive-${run}-${i}`, { version }).catch((error: { statusCode?: number }) => {
-        if (error.statusCode !== 404) throw error;
+    const routedPosts = (from: number) => many(EVENTS, from, (i) => ({ body: routedEvent(`app-bench-${run}-${i}`, i).body }));
+    // The previous answer path: the poster reads the version from the source (404 here: synthetic versions), then posts.
+    const naivePosts = (from: number) =>
+      many(EVENTS, from, (i) => {
+        const name = `app-naive-${run}-${i}`;
+        const { version, body } = routedEvent(name, i);
+        return { body, read: { name, version } };
       });
-      await post(body);
-    };
+    const vault = { url: vaultUrl, ca };
     // The app's CPU is sampled around the first round's routed burst.
     const cpu0 = await under.sample();
-    const routedRounds = [await burst(EVENTS, IN_FLIGHT, (i) => routedOne(i))];
+    const routedRounds = [await posts.burst(routedPosts(0))];
     const during = await under.sample();
     await settle();
     const cpuRoutedDone = await under.sample();
-    const naiveRounds = [await burst(EVENTS, IN_FLIGHT, (i) => naiveOne(i))];
+    const naiveRounds = [await posts.burst(naivePosts(0), vault)];
     await settle();
     for (let round = 1; round < ROUNDS; round++) {
-      routedRounds.push(await burst(EVENTS, IN_FLIGHT, (i) => routedOne(round * EVENTS + i)));
+      routedRounds.push(await posts.burst(routedPosts(round * EVENTS)));
       await settle();
-      naiveRounds.push(await burst(EVENTS, IN_FLIGHT, (i) => naiveOne(round * EVENTS + i)));
+      naiveRounds.push(await posts.burst(naivePosts(round * EVENTS), vault));
       await settle();
     }
     const routed = medianByP99(routedRounds);
     const naive = medianByP99(naiveRounds);
     const cpu1 = await under.sample();
-    const unrouted = durableYields ? await burst(EVENTS, IN_FLIGHT, (i) => post(event(`plain-bench-${run}-${i}`, i).body)) : statsOf([]);
+    const unrouted = durableYields ? await posts.burst(many(EVENTS, 0, (i) => ({ body: event(`plain-bench-${run}-${i}`, i).body }))) : statsOf([]);
     const cpu2 = await under.sample();
     await settle();
     return {
@@ -281,6 +309,7 @@ async function scenario(apart: boolean, durableYields = true): Promise<ScenarioR
   } finally {
     console.info = quiet.info;
     console.log = quiet.log;
+    await poster?.close();
     await app?.close();
     await stack.close();
     rmSync(stateDir, { recursive: true, force: true });
@@ -357,7 +386,9 @@ async function main(): Promise<void> {
     '',
     `Run \`npx tsx bench/webhook.ts\` (${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${os.availableParallelism()} cores, ${os.platform()}; \`uptime\` load average ${loadBefore.toFixed(1)} at the start, ${os.loadavg()[0]!.toFixed(1)} at the end: the machine is shared with other work).`,
     `${EVENTS} \`SecretNewVersionCreated\` events per row (each row its own bursts, on a quiet host: the relays the burst before started had finished; routed and naive: ${ROUNDS} bursts each, taking turns, the one with the median p99 shown and every burst's p99 in parentheses), one per POST, ${IN_FLIGHT} in flight;`,
-    'the time is the webhook\'s answer as the poster sees it. Versions are synthetic, so the relays the routed rows start end in an',
+    'the time is the webhook\'s answer as the poster sees it; the poster (Event Grid\'s part, and the naive path\'s source read) runs',
+    'in a process of its own (`bench/support/webhook-poster.ts`: before, it shared the emulators\' event loop and timed their',
+    'work for the relays as the webhook\'s). Versions are synthetic, so the relays the routed rows start end in an',
     'audited `PlanFailed` (they still cost what a relay\'s episodes, plan activity and audit append cost). Three stacks in the same run:',
     '**app apart** — the app on the local host in a process of its own (`bench/support/webhook-host.ts`), the Key Vault and',
     'Kubernetes emulators in the benchmark\'s process, Azurite in its own: the app is measured, not the emulators (in Azure,',
@@ -380,6 +411,8 @@ async function main(): Promise<void> {
     `App process during the routed burst: ${ms(apart.cpuMsPerRoutedEventDuringBurst)} of CPU per event while the burst lasted (of ${ms(apart.cpuMsPerRoutedEvent)} in all),`,
     `event-loop delay ${delay(apart, 'routed')}; with durable work competing ${ms(competing.cpuMsPerRoutedEventDuringBurst)} per event during the burst,`,
     `event-loop delay ${delay(competing, 'routed')}. During the unrouted burst: event-loop delay ${delay(apart, 'unrouted')}.`,
+    `Inside the app (its HTTP server, request parsed → response finished), the first routed burst's answers took p50 ${ms(apart.loopDelay?.routed.serverAnswerP50InMs)}, p99 ${ms(apart.loopDelay?.routed.serverAnswerP99InMs)}`,
+    `(the poster's times add its own process, the loopback network and the wait of a request for the app's busy event loop before it is parsed); the unrouted ones p50 ${ms(apart.loopDelay?.unrouted.serverAnswerP50InMs)}, p99 ${ms(apart.loopDelay?.unrouted.serverAnswerP99InMs)}.`,
     '',
     'Where an answer\'s time goes (CPU profile of the app process during a burst: `BENCH_WEBHOOK_CPU_PROF=<dir>`, with',
     '`BENCH_WEBHOOK_ONLY_APART=1 BENCH_WEBHOOK_EVENTS=200` for a short run, summarised by `bench/support/cpuprofile-summary.ts`',
