@@ -871,13 +871,14 @@ function interpretation(results: readonly ScenarioResults[]): string[] {
         'at 100 targets; a relay that must make at least the same Key Vault calls per delivery (the ownership read cannot be ' +
         'skipped without overwriting secrets it does not own) and also lock, audit and run the durable steps spends more CPU per ' +
         'delivery, so on this machine it cannot be faster than the naive loop or within 1.5× of a bound that assumes zero CPU. ' +
-        'The relay CPU floor shows it does not depend on how the app is laid out: ' +
+        'The relay CPU floor (the machine\'s busy CPU during the relay over its cores: the time if the relay\'s and the emulators\' work were ' +
+        'spread over every core with nothing waiting, which the one event loop of the local host cannot do) says how far any layout could get: ' +
         ['100', '500', '1000']
           .map((label) => by(label))
           .filter((r): r is RunResult => r !== undefined)
           .map((r) => `at ${r.scenario.label} targets the machine's busy CPU during the relay, spread over all ${os.availableParallelism()} cores, is ${s(cpuFloorInMs(r))} against the naive loop's ${s(r.naiveInMs)} (${x(cpuFloorInMs(r), r.naiveInMs)})`)
           .join('; ') +
-        '.',
+        '. Above 1, no layout of the app beats the naive loop here; near 1, only a perfect spread over both cores would tie it.',
     );
   }
   const compiled = by('1000, compiled');
