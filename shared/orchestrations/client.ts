@@ -3,8 +3,7 @@ import * as df from 'durable-functions';
 import type { DurableClient } from 'durable-functions';
 import type { InstanceStatus, OrchestrationClientPort } from '../triggers/ports.js';
 import { rpcOrchestrationClientPort } from './rpcClient.js';
-
-const ACTIVE = new Set(['Pending', 'Running', 'ContinuedAsNew']);
+import { ACTIVE_RUNTIME_STATUSES, onceMoreIfReset } from './resetRetry.js';
 
 /**
  * Adapts the Durable Functions client to the narrow port the trigger handlers use. A start refused because the id
@@ -43,25 +42,11 @@ export function orchestrationClientPort(client: DurableClient): OrchestrationCli
         // time its status is read: a duplicate either way.
         if (isConflict(error)) return 'already-running';
         const existing = await status(instanceId);
-        if (existing && ACTIVE.has(existing.runtimeStatus)) return 'already-running';
+        if (existing && ACTIVE_RUNTIME_STATUSES.has(existing.runtimeStatus)) return 'already-running';
         throw error;
       }
     },
   };
-}
-
-/**
- * Runs a durable client call, and once more when its connection was reset: a keep-alive connection the extension's
- * listener closed just as the client reused it (the request never reached it) is retried on a fresh one.
- */
-async function onceMoreIfReset<T>(call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (error) {
-    const code = (error as { code?: unknown } | null)?.code;
-    if (code !== 'ECONNRESET' && code !== 'EPIPE') throw error;
-    return call();
-  }
 }
 
 function isConflict(error: unknown): boolean {

@@ -2,6 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { context as otelContext, propagation, trace } from '@opentelemetry/api';
 import type { InstanceStatus, OrchestrationClientPort } from '../triggers/ports.js';
+import { ACTIVE_RUNTIME_STATUSES, onceMoreIfReset } from './resetRetry.js';
 
 /**
  * The Event Grid triggers' two durable calls — a status read and a start — sent straight to the Durable Functions
@@ -50,7 +51,7 @@ export function rpcOrchestrationClientPort(rpcBaseUrl: string): OrchestrationCli
       // finished already, by the time its status is read: a duplicate either way.
       if (answer.status === 409) return 'already-running';
       const existing = await status(instanceId);
-      if (existing && ACTIVE.has(existing.runtimeStatus)) return 'already-running';
+      if (existing && ACTIVE_RUNTIME_STATUSES.has(existing.runtimeStatus)) return 'already-running';
       throw answerError(`start of ${name} ${instanceId}`, answer);
     },
   };
@@ -62,8 +63,6 @@ function isoOf<K extends string>(key: K, value: unknown): Partial<Record<K, stri
   const date = new Date(value);
   return { [key]: Number.isNaN(date.getTime()) ? value : date.toISOString() } as Partial<Record<K, string>>;
 }
-
-const ACTIVE = new Set(['Pending', 'Running', 'ContinuedAsNew']);
 
 interface Answer {
   readonly status: number;
@@ -88,20 +87,6 @@ function exchange(transport: typeof http | typeof https, agent: http.Agent, meth
     request.on('error', reject);
     request.end(body);
   });
-}
-
-/**
- * Runs an exchange, and once more when its connection was reset: a keep-alive connection the extension's listener
- * closed just as it was reused (the request never reached it) is retried on a fresh one.
- */
-async function onceMoreIfReset<T>(call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (error) {
-    const code = (error as { code?: unknown } | null)?.code;
-    if (code !== 'ECONNRESET' && code !== 'EPIPE') throw error;
-    return call();
-  }
 }
 
 function parseBody(answer: Answer, what: string): unknown {
