@@ -25,7 +25,9 @@ export function rpcOrchestrationClientPort(rpcBaseUrl: string): OrchestrationCli
     const url = new URL(new URL(`instances/${instanceId}`, rpcBaseUrl).href + '?showInput=true', rpcBaseUrl);
     const answer = await onceMoreIfReset(() => exchange(transport, agent, 'GET', url));
     if (answer.status === 404) return undefined;
-    if (answer.status !== 200 && answer.status !== 202) throw answerError(`status of ${instanceId}`, answer);
+    // As DurableClient.getStatus: 200 (finished), 202 (running) and 400 (older extensions: failed or terminated)
+    // carry the status; anything else, or an empty body, is an error.
+    if (![200, 202, 400].includes(answer.status) || answer.body.length === 0) throw answerError(`status of ${instanceId}`, answer);
     const body = parseBody(answer, `status of ${instanceId}`) as Record<string, unknown>;
     return {
       instanceId: String(body['instanceId'] ?? instanceId),

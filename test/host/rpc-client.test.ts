@@ -88,6 +88,23 @@ describe('the RPC client of the Event Grid triggers, beside the SDK client', () 
     expect((await host.waitForInstance(id, 10_000)).output).toEqual({ approved: 'again' });
   });
 
+  it('reads a status answered with HTTP 400 (failed or terminated, as older extensions answer) as that status', async () => {
+    const listener = createServer((req, res) => {
+      req.resume();
+      req.on('end', () =>
+        res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ name: 'Sequence', instanceId: 'rpc-failed', runtimeStatus: 'Failed', output: 'boom' })),
+      );
+    });
+    await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = rpcOrchestrationClientPort(`http://127.0.0.1:${(listener.address() as AddressInfo).port}/durabletask/t/`);
+      expect(await port.status('rpc-failed')).toMatchObject({ instanceId: 'rpc-failed', name: 'Sequence', runtimeStatus: 'Failed', output: 'boom' });
+    } finally {
+      listener.closeAllConnections();
+      await new Promise((resolve) => listener.close(resolve));
+    }
+  });
+
   it('names the call, the status and the answer when the extension fails, and retries once on a reset connection', async () => {
     let requests = 0;
     const listener = createServer((req, res) => {
