@@ -1,29 +1,14 @@
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import { InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startHost } from '../../local/host/index.js';
-import type { LocalHost } from '../../local/host/index.js';
+import { expect, it } from 'vitest';
 import { buildDurableClientData } from '../../local/host/durable/api.js';
 import { durableClientOf, orchestrationClientPort } from '../../shared/orchestrations/client.js';
 import { rpcOrchestrationClientPort } from '../../shared/orchestrations/rpcClient.js';
+import { useSampleHost } from '../support/sampleHost.js';
 
-let host: LocalHost;
-let dir: string;
-
-beforeAll(async () => {
-  dir = mkdtempSync(path.join(os.tmpdir(), 'host-keep-alive-'));
-  host = await startHost({ app: ['test/host/sample-app/index.ts'], durableDir: dir, settings: { TICK_SCHEDULE: '0 0 0 1 1 *' }, log: () => undefined });
-});
-
-afterAll(async () => {
-  await host?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+const host = useSampleHost('host-keep-alive-');
 
 type Kind = 'sdk' | 'rpc';
 
@@ -43,8 +28,8 @@ function stall(ms: number): void {
 
 it.each<Kind>(['sdk', 'rpc'])('answers a durable client (%s) that reuses a keep-alive connection after a 7 s event-loop stall', async (kind) => {
   // The durable client as the trigger uses it (axios on Node's global agent), against the host's real RPC API.
-  const token = new URL(host.rpcBaseUrl).pathname.split('/').filter(Boolean).at(-1) ?? '';
-  const client = clientFor(buildDurableClientData(host.baseUrl, host.taskHubName, host.durableTaskKey, token), kind);
+  const token = new URL(host().rpcBaseUrl).pathname.split('/').filter(Boolean).at(-1) ?? '';
+  const client = clientFor(buildDurableClientData(host().baseUrl, host().taskHubName, host().durableTaskKey, token), kind);
   expect(await client.status('keep-alive-none')).toBeUndefined();
   // The connection is idle in the client's pool; both its idle timers (client and host) come due during the stall,
   // and the next request is written on it before either fires.
@@ -52,7 +37,7 @@ it.each<Kind>(['sdk', 'rpc'])('answers a durable client (%s) that reuses a keep-
   expect(await client.status('keep-alive-none')).toBeUndefined();
   const id = `keep-alive-started-${kind}`;
   expect(await client.start('Sequence', id, ['k'])).toBe('started');
-  expect((await host.waitForInstance(id, 10_000)).output).toEqual(['Hello k']);
+  expect((await host().waitForInstance(id, 10_000)).output).toEqual(['Hello k']);
 });
 
 it.each<Kind>(['sdk', 'rpc'])("retries a status read and a start once (%s) when the durable API's listener resets a reused connection", async (kind) => {

@@ -1,37 +1,22 @@
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import { InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startHost } from '../../local/host/index.js';
-import type { LocalHost } from '../../local/host/index.js';
+import { describe, expect, it } from 'vitest';
 import { buildDurableClientData } from '../../local/host/durable/api.js';
 import { durableClientOf, eventTriggerPortOf, orchestrationClientPort } from '../../shared/orchestrations/client.js';
 import { rpcOrchestrationClientPort } from '../../shared/orchestrations/rpcClient.js';
 import type { OrchestrationClientPort } from '../../shared/triggers/index.js';
+import { useSampleHost } from '../support/sampleHost.js';
 
 // The Event Grid triggers' direct client of the extension's RPC endpoint (shared/orchestrations/rpcClient.ts) against
 // the local host's real durable API, side by side with the SDK's DurableClient it stands in for: same answers.
 
-let host: LocalHost;
-let dir: string;
+const host = useSampleHost('host-rpc-client-');
 
-beforeAll(async () => {
-  dir = mkdtempSync(path.join(os.tmpdir(), 'host-rpc-client-'));
-  host = await startHost({ app: ['test/host/sample-app/index.ts'], durableDir: dir, settings: { TICK_SCHEDULE: '0 0 0 1 1 *' }, log: () => undefined });
-});
-
-afterAll(async () => {
-  await host?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-function bindingData(origin = host.baseUrl): ReturnType<typeof buildDurableClientData> {
-  const token = new URL(host.rpcBaseUrl).pathname.split('/').filter(Boolean).at(-1) ?? '';
-  return buildDurableClientData(origin, host.taskHubName, host.durableTaskKey, token);
+function bindingData(origin = host().baseUrl): ReturnType<typeof buildDurableClientData> {
+  const token = new URL(host().rpcBaseUrl).pathname.split('/').filter(Boolean).at(-1) ?? '';
+  return buildDurableClientData(origin, host().taskHubName, host().durableTaskKey, token);
 }
 
 function contextWith(data: unknown): InvocationContext {
@@ -42,7 +27,7 @@ function contextWith(data: unknown): InvocationContext {
 }
 
 async function approve(instanceId: string, value: string): Promise<void> {
-  const response = await fetch(`${host.rpcBaseUrl}instances/${instanceId}/raiseEvent/approval`, {
+  const response = await fetch(`${host().rpcBaseUrl}instances/${instanceId}/raiseEvent/approval`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(value),
@@ -67,7 +52,7 @@ describe('the RPC client of the Event Grid triggers, beside the SDK client', () 
   it('reads an unknown id as absent, and a finished instance with the same fields as the SDK', async () => {
     expect(await rpc().status('rpc-unknown')).toBeUndefined();
     expect(await rpc().start('Sequence', 'rpc-sequence', ['r'])).toBe('started');
-    await host.waitForInstance('rpc-sequence', 10_000);
+    await host().waitForInstance('rpc-sequence', 10_000);
     const direct = await rpc().status('rpc-sequence');
     expect(direct).toMatchObject({ instanceId: 'rpc-sequence', name: 'Sequence', runtimeStatus: 'Completed', input: ['r'], output: ['Hello r'] });
     expect(direct).toEqual(await sdk().status('rpc-sequence'));
@@ -80,12 +65,12 @@ describe('the RPC client of the Event Grid triggers, beside the SDK client', () 
     expect(await sdk().start('WaitForApproval', id, {})).toBe('already-running');
     expect((await rpc().status(id))?.runtimeStatus).toMatch(/^(Pending|Running)$/);
     await approve(id, 'yes');
-    await host.waitForInstance(id, 10_000);
+    await host().waitForInstance(id, 10_000);
     // The extension replaces a Completed instance on start (overridableExistingInstanceStates: NonRunningStates).
     expect(await rpc().start('WaitForApproval', id, { timeoutMs: 600_000 })).toBe('started');
     expect((await rpc().status(id))?.runtimeStatus).toMatch(/^(Pending|Running)$/);
     await approve(id, 'again');
-    expect((await host.waitForInstance(id, 10_000)).output).toEqual({ approved: 'again' });
+    expect((await host().waitForInstance(id, 10_000)).output).toEqual({ approved: 'again' });
   });
 
   it('reads a status answered with HTTP 400 (failed or terminated, as older extensions answer) as that status', async () => {

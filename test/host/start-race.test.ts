@@ -1,37 +1,22 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startHost } from '../../local/host/index.js';
-import type { LocalHost } from '../../local/host/index.js';
+import { describe, expect, it } from 'vitest';
+import { useSampleHost } from '../support/sampleHost.js';
 
 // A burst of starts of one instance id (duplicate events racing each other, or a restart of a finished instance)
 // through the durable client API: exactly one start wins, every other is a 409, none is a 500.
 
-let host: LocalHost;
-let dir: string;
-
-beforeAll(async () => {
-  dir = mkdtempSync(path.join(os.tmpdir(), 'host-start-race-'));
-  host = await startHost({ app: ['test/host/sample-app/index.ts'], durableDir: dir, settings: { TICK_SCHEDULE: '0 0 0 1 1 *' }, log: () => undefined });
-});
-
-afterAll(async () => {
-  await host?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+const host = useSampleHost('host-start-race-');
 
 // The instance waits for an `approval` event, so it is running for the whole burst: a start of a *finished*
 // instance is a legitimate restart (as in Azure), and a burst racing a fast orchestration could meet one.
 async function burst(instanceId: string, count: number): Promise<number[]> {
-  const start = () => fetch(`${host.rpcBaseUrl}orchestrators/WaitForApproval/${instanceId}`, { method: 'POST', body: JSON.stringify({}) }).then((r) => r.status);
+  const start = () => fetch(`${host().rpcBaseUrl}orchestrators/WaitForApproval/${instanceId}`, { method: 'POST', body: JSON.stringify({}) }).then((r) => r.status);
   return Promise.all(Array.from({ length: count }, start));
 }
 
 async function approve(instanceId: string): Promise<void> {
-  const answer = await fetch(`${host.rpcBaseUrl}instances/${instanceId}/raiseEvent/approval`, { method: 'POST', body: '"yes"' });
+  const answer = await fetch(`${host().rpcBaseUrl}instances/${instanceId}/raiseEvent/approval`, { method: 'POST', body: '"yes"' });
   expect(answer.status).toBe(202);
-  const done = await host.waitForInstance(instanceId, 10_000);
+  const done = await host().waitForInstance(instanceId, 10_000);
   expect(done.runtimeStatus).toBe('Completed');
   expect(done.output).toEqual({ approved: 'yes' });
 }
