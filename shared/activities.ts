@@ -263,40 +263,45 @@ export function createActivities(runtime: RelayRuntime) {
       const key = deliveryLockKey(input.ref, delivery);
       lockUsesLeft.set(key, (lockUsesLeft.get(key) ?? 0) + 1);
     }
-    const { notStarted } = await runInWindow(
-      input.deliveries,
-      { window: input.window, maxPerEndpoint: input.maxPerEndpoint },
-      async (delivery) => {
-        const withFacts = delivery.source || !input.source ? delivery : { ...delivery, source: input.source };
-        // The window slot is free once the target has answered: the audit append (group-committed) goes on beside
-        // the next delivery, and the batch waits for every one of them before it answers.
-        let slotFree!: () => void;
-        const targetDone = new Promise<void>((resolve) => (slotFree = resolve));
-        const whole = (async () => {
-          try {
-            const result = await deliverSecret({ ref: input.ref, delivery: withFacts, cause: input.cause, locks, onOutcome: slotFree, ...(input.instanceId ? { instanceId: input.instanceId } : {}) });
-            counts[result.status] = (counts[result.status] ?? 0) + 1;
-            if (input.listAll === true || !STATUS_INFO[result.status].ok || result.audited !== true) outcomes.push(result);
-          } catch (error) {
-            const text = error instanceof Error ? error.message : String(error);
-            retry.push({ deliveryId: delivery.deliveryId, message: firstLine(text, 500) });
-          } finally {
-            if (delivery.kind === 'keyVault') {
-              const key = deliveryLockKey(input.ref, delivery);
-              const left = (lockUsesLeft.get(key) ?? 1) - 1;
-              lockUsesLeft.set(key, left);
-              if (left === 0) locks.done(key);
+    // The group is closed whatever happens, so no lease outlives the batch (a lapsed lease would hold others back).
+    let notStarted: readonly RelayDelivery[] = [];
+    try {
+      ({ notStarted } = await runInWindow(
+        input.deliveries,
+        { window: input.window, maxPerEndpoint: input.maxPerEndpoint },
+        async (delivery) => {
+          const withFacts = delivery.source || !input.source ? delivery : { ...delivery, source: input.source };
+          // The window slot is free once the target has answered: the audit append (group-committed) goes on beside
+          // the next delivery, and the batch waits for every one of them before it answers.
+          let slotFree!: () => void;
+          const targetDone = new Promise<void>((resolve) => (slotFree = resolve));
+          const whole = (async () => {
+            try {
+              const result = await deliverSecret({ ref: input.ref, delivery: withFacts, cause: input.cause, locks, onOutcome: slotFree, ...(input.instanceId ? { instanceId: input.instanceId } : {}) });
+              counts[result.status] = (counts[result.status] ?? 0) + 1;
+              if (input.listAll === true || !STATUS_INFO[result.status].ok || result.audited !== true) outcomes.push(result);
+            } catch (error) {
+              const text = error instanceof Error ? error.message : String(error);
+              retry.push({ deliveryId: delivery.deliveryId, message: firstLine(text, 500) });
+            } finally {
+              if (delivery.kind === 'keyVault') {
+                const key = deliveryLockKey(input.ref, delivery);
+                const left = (lockUsesLeft.get(key) ?? 1) - 1;
+                lockUsesLeft.set(key, left);
+                if (left === 0) locks.done(key);
+              }
+              slotFree();
             }
-            slotFree();
-          }
-        })();
-        auditing.push(whole);
-        await targetDone;
-      },
-      { shouldStart: () => performance.now() - startedAt < BATCH_START_TIME_LIMIT_IN_MS },
-    );
-    await Promise.all(auditing);
-    await locks.close();
+          })();
+          auditing.push(whole);
+          await targetDone;
+        },
+        { shouldStart: () => performance.now() - startedAt < BATCH_START_TIME_LIMIT_IN_MS },
+      ));
+      await Promise.all(auditing);
+    } finally {
+      await locks.close();
+    }
     // Best-effort side work the deliveries started and did not wait for (Kubernetes Events) ends before the batch
     // does: nothing is left running after the activity answers (a host may freeze or recycle the worker then).
     await Promise.all(
@@ -603,7 +608,6 @@ function endpointOf(target: TargetConfig): string {
   return target.kind === 'keyVault' ? new URL(target.vaultUrl).host.toLowerCase() : new URL(target.cluster.server).host.toLowerCase();
 }
 
-/** The lock of one Key Vault placement: vault host and secret name (names are case-insensitive). */
 /**
  * The lock a Key Vault delivery holds: its source secret on its target vault. Every write to a placement is a
  * delivery of the one source secret that owns it (config validation rejects two source secrets rendering the same
